@@ -1,0 +1,62 @@
+# tcf build. Sources are found by globbing, so adding a file under src/ or a
+# tests/test_*.c needs no edit here.
+#
+#   make            library + CLI (build/libtcf.a, build/tcf)
+#   make tests      unit/parity test binaries (build/tests/)
+#   make test       build and run the tests
+#   make asan       tests built with address+undefined sanitizers (build-asan/)
+#   make test-asan  run them
+#   make fuzz       libFuzzer targets (build-fuzz/), clang required
+
+CC      ?= cc
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wvla -Werror=implicit-function-declaration
+CPPFLAGS := -Iinclude -Isrc -D_GNU_SOURCE
+ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -pthread -fno-math-errno
+LIBS    := -lcjson -lutf8proc -lm -pthread
+
+B       ?= build
+LIB_SRC := $(shell find src -name '*.c' -not -path 'src/cuda/*' | sort)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+
+.PHONY: all tests test asan test-asan fuzz clean
+all: $(B)/tcf
+
+$(B)/obj/%.o: %.c include/tcf.h $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/libtcf.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/tcf: tools/tcf.c $(B)/libtcf.a
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $< $(B)/libtcf.a $(LIBS) -o $@
+
+$(B)/tests/%: tests/%.c tests/check.h $(B)/libtcf.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests $(ALL_CFLAGS) $< $(B)/libtcf.a $(LIBS) -o $@
+
+tests: $(B)/tcf $(TEST_BIN)
+
+test: tests
+	tests/run.sh $(B)
+
+asan:
+	$(MAKE) B=build-asan OPT=-O1 CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" tests
+
+test-asan: asan
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run.sh build-asan
+
+fuzz: $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+
+build-fuzz/%: fuzz/%.c $(LIB_SRC)
+	@mkdir -p build-fuzz
+	clang $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -pthread $< $(LIB_SRC) $(LIBS) -o $@
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,47 @@
+/*
+ * base.h — internal helpers shared by every module: error reporting, checked
+ * allocation sizes, whole-file reads, a small thread pool, timing.
+ * Not part of the public API (see include/tcf.h).
+ */
+#ifndef TCF_BASE_H
+#define TCF_BASE_H
+
+#include "tcf.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Record a failure for tcf_last_error() and return `st`. Messages should name
+ * the file / line / tensor and the cause: "x.safetensors: tensor 'w': ...". */
+tcf_status tcf_fail(tcf_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prefix the current error message with "prefix: " and return `st`. */
+tcf_status tcf_fail_prefix(tcf_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tcf_clear_error(void);
+
+/* a*b without overflow; false on overflow. */
+static inline bool tcf_mul_ok(size_t a, size_t b, size_t *out) {
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+/* Read a whole file into a NUL-terminated heap buffer (caller frees). */
+tcf_status tcf_read_file(const char *path, char **data, size_t *len);
+/* True if path exists and is a regular file. */
+bool tcf_file_exists(const char *path);
+/* snprintf into a fixed buffer; fails with TCF_ERR_ARG if it does not fit. */
+tcf_status tcf_path_join(char *dst, size_t cap, const char *dir, const char *name);
+
+/* Seconds from a monotonic clock. */
+double tcf_now(void);
+
+/* ---- thread pool --------------------------------------------------------
+ * One process-wide pool, started lazily. tcf_parallel_for splits [0, n) into
+ * contiguous chunks, one per thread, and calls fn(ctx, begin, end, thread_idx)
+ * for each; it returns when all are done. n_threads <= 0 means all cores.
+ * Calls from inside a running fn run serially on the calling thread. */
+typedef void (*tcf_range_fn)(void *ctx, int64_t begin, int64_t end, int tid);
+void tcf_parallel_for(int64_t n, int n_threads, tcf_range_fn fn, void *ctx);
+int tcf_default_threads(void);
+
+#endif /* TCF_BASE_H */

@@ -1,0 +1,57 @@
+/*
+ * file.c — whole-file reads, path joins, monotonic time.
+ */
+#include "base/base.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+tcf_status tcf_read_file(const char *path, char **data, size_t *len) {
+    *data = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return tcf_fail(TCF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return tcf_fail(TCF_ERR_IO, "%s: not a regular file", path);
+    }
+    size_t n = (size_t)sb.st_size;
+    char *buf = malloc(n + 1);
+    if (!buf) {
+        fclose(f);
+        return tcf_fail(TCF_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, n + 1);
+    }
+    if (n && fread(buf, 1, n, f) != n) {
+        free(buf);
+        fclose(f);
+        return tcf_fail(TCF_ERR_IO, "%s: short read", path);
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    return TCF_OK;
+}
+
+bool tcf_file_exists(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+tcf_status tcf_path_join(char *dst, size_t cap, const char *dir, const char *name) {
+    size_t dl = strlen(dir);
+    int n = snprintf(dst, cap, "%s%s%s", dir, (dl && dir[dl - 1] == '/') ? "" : "/", name);
+    if (n < 0 || (size_t)n >= cap) return tcf_fail(TCF_ERR_ARG, "path too long: %s/%s", dir, name);
+    return TCF_OK;
+}
+
+double tcf_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
