@@ -1,0 +1,427 @@
+/*
+ * bert.c — BERT-family encoders (BERT, MiniLM, bge, all-MiniLM-*): load a
+ * Hugging Face checkpoint and run the forward pass in f32.
+ *
+ * Architecture (transformers' BertModel, post-LN):
+ *   x = LN(word[id] + pos[t] + type[0])
+ *   per layer:  a = Attn(x) ; x = LN(x + a Wo^T + bo)
+ *               f = GELU(x Wi^T + bi) ; x = LN(x + f Wo2^T + bo2)
+ *   Attn: per head, softmax(q k^T / sqrt(d) over unmasked keys) v.
+ * Pooling: "mean" = mean of last hidden states over real tokens
+ * (sentence-transformers' Pooling), "cls" = last hidden state of the first
+ * token (as bge / sentence-transformers CLS pooling; not BERT's tanh pooler).
+ *
+ * Not handled: token_type ids other than 0 (single-sequence inputs only),
+ * relative position embeddings, pytorch_model.bin checkpoints.
+ * Checkpoint layout: config.json + model.safetensors, tensor names with or
+ * without a "bert." prefix (BertModel or BertFor* heads).
+ */
+#include "model/bert.h"
+#include "base/base.h"
+#include "kern/kern.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- config.json --------------------------------------------------------- */
+
+static tcf_status cfg_int(const cJSON *root, const char *path, const char *key, int lo, int hi,
+                          int def, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!v) {
+        if (def >= lo) {
+            *out = def;
+            return TCF_OK;
+        }
+        return tcf_fail(TCF_ERR_FORMAT, "%s: missing key \"%s\"", path, key);
+    }
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble ||
+        v->valuedouble < lo || v->valuedouble > hi)
+        return tcf_fail(TCF_ERR_FORMAT, "%s: \"%s\" must be an integer in [%d, %d]", path, key,
+                        lo, hi);
+    *out = (int)v->valuedouble;
+    return TCF_OK;
+}
+
+static tcf_status parse_config(const char *path, tcf_bert_config *c) {
+    char *text;
+    size_t len;
+    tcf_status st = tcf_read_file(path, &text, &len);
+    if (st) return st;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return tcf_fail(TCF_ERR_FORMAT, "%s: not a JSON object", path);
+    }
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    const char *type = cJSON_IsString(mt) ? mt->valuestring : NULL;
+    if (!type) {
+        st = tcf_fail(TCF_ERR_FORMAT, "%s: missing key \"model_type\"", path);
+        goto done;
+    }
+    if (strcmp(type, "bert") != 0) {
+        st = tcf_fail(TCF_ERR_UNSUPPORTED,
+                      "%s: model_type \"%s\" is not supported (supported: bert)", path, type);
+        goto done;
+    }
+    if ((st = cfg_int(root, path, "vocab_size", 1, 1 << 24, -1, &c->vocab)) ||
+        (st = cfg_int(root, path, "hidden_size", 1, 1 << 16, -1, &c->hidden)) ||
+        (st = cfg_int(root, path, "num_hidden_layers", 1, 1024, -1, &c->layers)) ||
+        (st = cfg_int(root, path, "num_attention_heads", 1, 1024, -1, &c->heads)) ||
+        (st = cfg_int(root, path, "intermediate_size", 1, 1 << 20, -1, &c->inter)) ||
+        (st = cfg_int(root, path, "max_position_embeddings", 1, 1 << 20, -1, &c->max_pos)) ||
+        (st = cfg_int(root, path, "type_vocab_size", 1, 1 << 16, 2, &c->type_vocab)))
+        goto done;
+    if (c->hidden % c->heads) {
+        st = tcf_fail(TCF_ERR_FORMAT, "%s: hidden_size %d is not a multiple of num_attention_heads %d",
+                      path, c->hidden, c->heads);
+        goto done;
+    }
+    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
+    c->ln_eps = cJSON_IsNumber(eps) ? (float)eps->valuedouble : 1e-12f;
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
+    if (act && (!cJSON_IsString(act) || strcmp(act->valuestring, "gelu") != 0)) {
+        st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: hidden_act %s is not supported (supported: gelu)",
+                      path, cJSON_IsString(act) ? act->valuestring : "(not a string)");
+        goto done;
+    }
+    const cJSON *pe = cJSON_GetObjectItemCaseSensitive(root, "position_embedding_type");
+    if (pe && (!cJSON_IsString(pe) || strcmp(pe->valuestring, "absolute") != 0)) {
+        st = tcf_fail(TCF_ERR_UNSUPPORTED,
+                      "%s: position_embedding_type %s is not supported (supported: absolute)",
+                      path, cJSON_IsString(pe) ? pe->valuestring : "(not a string)");
+        goto done;
+    }
+done:
+    cJSON_Delete(root);
+    return st;
+}
+
+/* ---- weights ---------------------------------------------------------------- */
+
+typedef struct {
+    const tcf_safetensors *st;
+    const char *path;
+    const char *prefix;
+} wsrc;
+
+/* Copy tensor `name` (with the checkpoint's prefix) into dst, checking shape. */
+static tcf_status load_tensor(const wsrc *s, const char *name, float *dst, int64_t d0, int64_t d1) {
+    char full[256];
+    snprintf(full, sizeof full, "%s%s", s->prefix, name);
+    const tcf_tensor_view *t = tcf_safetensors_find(s->st, full);
+    if (!t) return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' is missing", s->path, full);
+    int ok = d1 ? (t->n_dims == 2 && t->shape[0] == d0 && t->shape[1] == d1)
+                : (t->n_dims == 1 && t->shape[0] == d0);
+    if (!ok) {
+        char got[128] = "";
+        for (int i = 0; i < t->n_dims; i++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? ", " : "",
+                     (long long)t->shape[i]);
+        if (d1)
+            return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' has shape [%s], expected [%lld, %lld]",
+                            s->path, full, got, (long long)d0, (long long)d1);
+        return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' has shape [%s], expected [%lld]", s->path,
+                        full, got, (long long)d0);
+    }
+    tcf_status st = tcf_tensor_to_f32(t, dst, t->numel);
+    if (st) return tcf_fail_prefix(st, "%s", s->path);
+    return TCF_OK;
+}
+
+/* Lay out every parameter in one allocation; if `s` is given, fill it. */
+static tcf_status layout_params(tcf_bert *m, const wsrc *s) {
+    const tcf_bert_config *c = &m->cfg;
+    const int64_t C = c->hidden, I = c->inter;
+    float *p = m->params;
+    int64_t used = 0;
+#define TAKE(field, n)                              \
+    do {                                            \
+        field = p ? p + used : NULL;                \
+        used += (n);                                \
+    } while (0)
+    TAKE(m->wte, (int64_t)c->vocab * C);
+    TAKE(m->wpe, (int64_t)c->max_pos * C);
+    TAKE(m->wtt, (int64_t)c->type_vocab * C);
+    TAKE(m->emb_ln_g, C);
+    TAKE(m->emb_ln_b, C);
+    for (int l = 0; l < c->layers; l++) {
+        tcf_bert_layer *L = &m->layer[l];
+        TAKE(L->qkv_w, 3 * C * C);
+        TAKE(L->qkv_b, 3 * C);
+        TAKE(L->ao_w, C * C);
+        TAKE(L->ao_b, C);
+        TAKE(L->ln1_g, C);
+        TAKE(L->ln1_b, C);
+        TAKE(L->fi_w, I * C);
+        TAKE(L->fi_b, I);
+        TAKE(L->fo_w, C * I);
+        TAKE(L->fo_b, C);
+        TAKE(L->ln2_g, C);
+        TAKE(L->ln2_b, C);
+    }
+#undef TAKE
+    m->n_params = used;
+    if (!s) return TCF_OK;
+
+    tcf_status st;
+    if ((st = load_tensor(s, "embeddings.word_embeddings.weight", m->wte, c->vocab, C)) ||
+        (st = load_tensor(s, "embeddings.position_embeddings.weight", m->wpe, c->max_pos, C)) ||
+        (st = load_tensor(s, "embeddings.token_type_embeddings.weight", m->wtt, c->type_vocab, C)) ||
+        (st = load_tensor(s, "embeddings.LayerNorm.weight", m->emb_ln_g, C, 0)) ||
+        (st = load_tensor(s, "embeddings.LayerNorm.bias", m->emb_ln_b, C, 0)))
+        return st;
+    for (int l = 0; l < c->layers; l++) {
+        tcf_bert_layer *L = &m->layer[l];
+        char n[128];
+#define LT(suffix, dst, d0, d1)                                             \
+    do {                                                                    \
+        snprintf(n, sizeof n, "encoder.layer.%d.%s", l, suffix);            \
+        if ((st = load_tensor(s, n, dst, d0, d1))) return st;               \
+    } while (0)
+        /* q, k, v are fused into one (3C, C) weight: one product per layer. */
+        LT("attention.self.query.weight", L->qkv_w, C, C);
+        LT("attention.self.key.weight", L->qkv_w + C * C, C, C);
+        LT("attention.self.value.weight", L->qkv_w + 2 * C * C, C, C);
+        LT("attention.self.query.bias", L->qkv_b, C, 0);
+        LT("attention.self.key.bias", L->qkv_b + C, C, 0);
+        LT("attention.self.value.bias", L->qkv_b + 2 * C, C, 0);
+        LT("attention.output.dense.weight", L->ao_w, C, C);
+        LT("attention.output.dense.bias", L->ao_b, C, 0);
+        LT("attention.output.LayerNorm.weight", L->ln1_g, C, 0);
+        LT("attention.output.LayerNorm.bias", L->ln1_b, C, 0);
+        LT("intermediate.dense.weight", L->fi_w, I, C);
+        LT("intermediate.dense.bias", L->fi_b, I, 0);
+        LT("output.dense.weight", L->fo_w, C, I);
+        LT("output.dense.bias", L->fo_b, C, 0);
+        LT("output.LayerNorm.weight", L->ln2_g, C, 0);
+        LT("output.LayerNorm.bias", L->ln2_b, C, 0);
+#undef LT
+    }
+    return TCF_OK;
+}
+
+tcf_status tcf_bert_load(const char *dir, tcf_bert **out) {
+    *out = NULL;
+    char path[4096];
+    tcf_status st;
+    tcf_bert *m = calloc(1, sizeof *m);
+    if (!m) return tcf_fail(TCF_ERR_NOMEM, "out of memory");
+    if ((st = tcf_path_join(path, sizeof path, dir, "config.json"))) goto fail;
+    if (!tcf_file_exists(path)) {
+        st = tcf_fail(TCF_ERR_IO, "%s: missing (a model directory needs config.json)", path);
+        goto fail;
+    }
+    if ((st = parse_config(path, &m->cfg))) goto fail;
+
+    if ((st = tcf_path_join(path, sizeof path, dir, "model.safetensors"))) goto fail;
+    if (!tcf_file_exists(path)) {
+        st = tcf_fail(TCF_ERR_IO, "%s: missing (tcf reads safetensors checkpoints)", path);
+        goto fail;
+    }
+    tcf_safetensors *sf = NULL;
+    if ((st = tcf_safetensors_open(path, &sf))) goto fail;
+    static const char *prefixes[] = {"", "bert.", "model."};
+    wsrc src = {sf, path, NULL};
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes && !src.prefix; i++) {
+        char probe[128];
+        snprintf(probe, sizeof probe, "%sembeddings.word_embeddings.weight", prefixes[i]);
+        if (tcf_safetensors_find(sf, probe)) src.prefix = prefixes[i];
+    }
+    if (!src.prefix) {
+        tcf_safetensors_free(sf);
+        st = tcf_fail(TCF_ERR_FORMAT,
+                      "%s: no tensor 'embeddings.word_embeddings.weight' (with or without a "
+                      "'bert.' prefix): not a BERT checkpoint",
+                      path);
+        goto fail;
+    }
+    m->layer = calloc((size_t)m->cfg.layers, sizeof *m->layer);
+    layout_params(m, NULL);
+    size_t bytes;
+    if (!m->layer || !tcf_mul_ok((size_t)m->n_params, sizeof(float), &bytes) ||
+        !(m->params = aligned_alloc(64, (bytes + 63) & ~(size_t)63))) {
+        tcf_safetensors_free(sf);
+        st = tcf_fail(TCF_ERR_NOMEM, "%s: cannot allocate %lld parameters", path,
+                      (long long)m->n_params);
+        goto fail;
+    }
+    st = layout_params(m, &src);
+    tcf_safetensors_free(sf);
+    if (st) goto fail;
+    *out = m;
+    return TCF_OK;
+fail:
+    tcf_bert_free(m);
+    return st;
+}
+
+void tcf_bert_free(tcf_bert *m) {
+    if (!m) return;
+    free(m->params);
+    free(m->layer);
+    free(m);
+}
+
+/* ---- forward ------------------------------------------------------------------ */
+
+typedef struct {
+    const tcf_bert *m;
+    int B, T;
+    const int32_t *ids;
+    const uint8_t *mask;
+    float *x;         /* (B*T, C) */
+    const float *qkv; /* (B*T, 3C) */
+    float *ctx;       /* (B*T, C) */
+    float *scratch;   /* (threads, T) */
+    const float *g, *b;
+    float *res; /* residual input for add+LN */
+} fwd_ctx;
+
+static void embed_task(void *vctx, int64_t begin, int64_t end, int tid) {
+    fwd_ctx *f = vctx;
+    const tcf_bert *m = f->m;
+    const int C = m->cfg.hidden;
+    for (int64_t r = begin; r < end; r++) {
+        int t = (int)(r % f->T);
+        const float *we = m->wte + (int64_t)f->ids[r] * C, *pe = m->wpe + (int64_t)t * C;
+        float *xr = f->x + r * C;
+        for (int i = 0; i < C; i++) xr[i] = we[i] + pe[i] + m->wtt[i];
+        tcf_layernorm(xr, xr, m->emb_ln_g, m->emb_ln_b, 1, C, m->cfg.ln_eps);
+    }
+}
+
+/* x = LN(x + res) row by row. */
+static void add_ln_task(void *vctx, int64_t begin, int64_t end, int tid) {
+    fwd_ctx *f = vctx;
+    const int C = f->m->cfg.hidden;
+    for (int64_t r = begin; r < end; r++) {
+        float *xr = f->x + r * C;
+        const float *rr = f->res + r * C;
+        for (int i = 0; i < C; i++) xr[i] += rr[i];
+        tcf_layernorm(xr, xr, f->g, f->b, 1, C, f->m->cfg.ln_eps);
+    }
+}
+
+/* One task = one (batch row, head): ctx[b, :, h] = softmax(q k^T/sqrt(d)) v. */
+static void attn_task(void *vctx, int64_t begin, int64_t end, int tid) {
+    fwd_ctx *f = vctx;
+    const int C = f->m->cfg.hidden, H = f->m->cfg.heads, D = C / H, T = f->T;
+    const float scale = 1.0f / sqrtf((float)D);
+    float *p = f->scratch + (int64_t)tid * T; /* (T) attention row */
+    for (int64_t bh = begin; bh < end; bh++) {
+        int b = (int)(bh / H), h = (int)(bh % H);
+        const uint8_t *mk = f->mask + (int64_t)b * T;
+        const float *base = f->qkv + (int64_t)b * T * 3 * C;
+        for (int t = 0; t < T; t++) {
+            const float *q = base + (int64_t)t * 3 * C + h * D;
+            float mx = -INFINITY;
+            for (int s = 0; s < T; s++) {
+                if (!mk[s]) continue;
+                const float *k = base + (int64_t)s * 3 * C + C + h * D;
+                float dot = 0;
+                for (int d = 0; d < D; d++) dot += q[d] * k[d];
+                p[s] = dot * scale;
+                if (p[s] > mx) mx = p[s];
+            }
+            float sum = 0;
+            for (int s = 0; s < T; s++) {
+                p[s] = mk[s] ? expf(p[s] - mx) : 0.0f;
+                sum += p[s];
+            }
+            float inv = sum > 0 ? 1.0f / sum : 0.0f;
+            float *o = f->ctx + ((int64_t)b * T + t) * C + h * D;
+            for (int d = 0; d < D; d++) o[d] = 0;
+            for (int s = 0; s < T; s++) {
+                if (!mk[s]) continue;
+                const float *v = base + (int64_t)s * 3 * C + 2 * C + h * D;
+                float w = p[s] * inv;
+                for (int d = 0; d < D; d++) o[d] += w * v[d];
+            }
+        }
+    }
+}
+
+typedef struct {
+    float *y;
+    int64_t n_per;
+} gelu_ctx;
+
+static void gelu_task(void *vctx, int64_t begin, int64_t end, int tid) {
+    gelu_ctx *g = vctx;
+    tcf_gelu(g->y + begin * g->n_per, g->y + begin * g->n_per, (end - begin) * g->n_per);
+}
+
+tcf_status tcf_bert_forward(const tcf_bert *m, int B, int T, const int32_t *ids,
+                            const uint8_t *mask, float *hidden, int n_threads) {
+    const tcf_bert_config *c = &m->cfg;
+    const int C = c->hidden, I = c->inter;
+    if (B <= 0 || T <= 0) return tcf_fail(TCF_ERR_ARG, "forward: empty batch (B=%d, T=%d)", B, T);
+    if (T > c->max_pos)
+        return tcf_fail(TCF_ERR_ARG, "forward: sequence length %d exceeds max_position_embeddings %d",
+                        T, c->max_pos);
+    for (int64_t i = 0; i < (int64_t)B * T; i++)
+        if (ids[i] < 0 || ids[i] >= c->vocab)
+            return tcf_fail(TCF_ERR_ARG, "forward: token id %d at (%lld, %lld) outside vocab [0, %d)",
+                            ids[i], (long long)(i / T), (long long)(i % T), c->vocab);
+    if (n_threads <= 0) n_threads = tcf_default_threads();
+    const int64_t BT = (int64_t)B * T;
+    /* Workspace for one call: (BT, 3C) qkv, (BT, C) ctx and tmp, (BT, I) ffn,
+     * (threads, T) attention rows. */
+    size_t n_ws = (size_t)(BT * 3 * C + BT * C * 2 + BT * I + (int64_t)n_threads * T);
+    float *ws = malloc(n_ws * sizeof(float));
+    if (!ws) return tcf_fail(TCF_ERR_NOMEM, "forward: cannot allocate workspace for B=%d T=%d", B, T);
+    float *qkv = ws, *ctxb = qkv + BT * 3 * C, *tmp = ctxb + BT * C, *ffn = tmp + BT * C;
+    float *scratch = ffn + BT * I;
+
+    fwd_ctx f = {m, B, T, ids, mask, hidden, qkv, ctxb, scratch, NULL, NULL, tmp};
+    tcf_parallel_for(BT, n_threads, embed_task, &f);
+    for (int l = 0; l < c->layers; l++) {
+        const tcf_bert_layer *L = &m->layer[l];
+        tcf_matmul(qkv, hidden, L->qkv_w, L->qkv_b, (int)BT, 3 * C, C, n_threads);
+        tcf_parallel_for((int64_t)B * c->heads, n_threads, attn_task, &f);
+        tcf_matmul(tmp, ctxb, L->ao_w, L->ao_b, (int)BT, C, C, n_threads);
+        f.g = L->ln1_g, f.b = L->ln1_b;
+        tcf_parallel_for(BT, n_threads, add_ln_task, &f);
+        tcf_matmul(ffn, hidden, L->fi_w, L->fi_b, (int)BT, I, C, n_threads);
+        gelu_ctx gc = {ffn, I};
+        tcf_parallel_for(BT, n_threads, gelu_task, &gc);
+        tcf_matmul(tmp, ffn, L->fo_w, L->fo_b, (int)BT, C, I, n_threads);
+        f.g = L->ln2_g, f.b = L->ln2_b;
+        tcf_parallel_for(BT, n_threads, add_ln_task, &f);
+    }
+    free(ws);
+    return TCF_OK;
+}
+
+void tcf_bert_pool(const tcf_bert_config *c, int B, int T, const uint8_t *mask, const float *hidden,
+                   tcf_pooling pooling, int normalize, float *pooled) {
+    const int C = c->hidden;
+    for (int b = 0; b < B; b++) {
+        float *o = pooled + (int64_t)b * C;
+        const float *hb = hidden + (int64_t)b * T * C;
+        if (pooling == TCF_POOL_CLS) {
+            memcpy(o, hb, sizeof(float) * C);
+        } else {
+            int n = 0;
+            for (int i = 0; i < C; i++) o[i] = 0;
+            for (int t = 0; t < T; t++) {
+                if (!mask[(int64_t)b * T + t]) continue;
+                n++;
+                for (int i = 0; i < C; i++) o[i] += hb[(int64_t)t * C + i];
+            }
+            float inv = 1.0f / (float)(n > 0 ? n : 1); /* sentence-transformers clamps at 1e-9 */
+            for (int i = 0; i < C; i++) o[i] *= inv;
+        }
+        if (normalize) {
+            double ss = 0;
+            for (int i = 0; i < C; i++) ss += (double)o[i] * o[i];
+            float inv = (float)(1.0 / fmax(sqrt(ss), 1e-12)); /* F.normalize's eps */
+            for (int i = 0; i < C; i++) o[i] *= inv;
+        }
+    }
+}

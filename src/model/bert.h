@@ -1,0 +1,47 @@
+/*
+ * bert.h — BERT-family encoder: weights, load, forward (internal API).
+ */
+#ifndef TCF_BERT_H
+#define TCF_BERT_H
+
+#include "tcf.h"
+
+typedef struct {
+    int vocab, hidden, layers, heads, inter, max_pos, type_vocab;
+    float ln_eps;
+} tcf_bert_config;
+
+typedef struct {
+    float *qkv_w;        /* (3C, C): query, key, value rows stacked */
+    float *qkv_b;        /* (3C) */
+    float *ao_w, *ao_b;  /* (C, C), (C): attention output dense */
+    float *ln1_g, *ln1_b;/* (C) */
+    float *fi_w, *fi_b;  /* (I, C), (I): intermediate dense */
+    float *fo_w, *fo_b;  /* (C, I), (C): output dense */
+    float *ln2_g, *ln2_b;/* (C) */
+} tcf_bert_layer;
+
+typedef struct tcf_bert {
+    tcf_bert_config cfg;
+    float *params;       /* every parameter, one allocation */
+    int64_t n_params;
+    float *wte;          /* (V, C) */
+    float *wpe;          /* (P, C) */
+    float *wtt;          /* (type_vocab, C) */
+    float *emb_ln_g, *emb_ln_b;
+    tcf_bert_layer *layer; /* (L) */
+} tcf_bert;
+
+/* Load config.json + model.safetensors from dir. */
+tcf_status tcf_bert_load(const char *dir, tcf_bert **out);
+void tcf_bert_free(tcf_bert *m);
+
+/* hidden (B, T, C) <- last hidden states of ids (B, T) under mask (B, T). */
+tcf_status tcf_bert_forward(const tcf_bert *m, int B, int T, const int32_t *ids,
+                            const uint8_t *mask, float *hidden, int n_threads);
+
+/* pooled (B, C) from hidden (B, T, C). */
+void tcf_bert_pool(const tcf_bert_config *c, int B, int T, const uint8_t *mask, const float *hidden,
+                   tcf_pooling pooling, int normalize, float *pooled);
+
+#endif

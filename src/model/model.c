@@ -1,0 +1,130 @@
+/*
+ * model.c — the public tcf_model API: an encoder plus its tokenizer, and the
+ * text-in / embedding-out path with dynamic padding and length bucketing.
+ */
+#include "base/base.h"
+#include "model/bert.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct tcf_model {
+    tcf_bert *bert;
+    tcf_tokenizer *tok;
+};
+
+tcf_status tcf_model_load(const char *dir, tcf_model **out) {
+    *out = NULL;
+    tcf_model *m = calloc(1, sizeof *m);
+    if (!m) return tcf_fail(TCF_ERR_NOMEM, "out of memory");
+    tcf_status st = tcf_bert_load(dir, &m->bert);
+    if (!st) st = tcf_tokenizer_load(dir, &m->tok);
+    if (!st && tcf_tokenizer_vocab_size(m->tok) > m->bert->cfg.vocab)
+        st = tcf_fail(TCF_ERR_FORMAT, "%s: tokenizer has %d tokens but the model's vocab_size is %d",
+                      dir, tcf_tokenizer_vocab_size(m->tok), m->bert->cfg.vocab);
+    if (st) {
+        tcf_model_free(m);
+        return st;
+    }
+    *out = m;
+    return TCF_OK;
+}
+
+void tcf_model_free(tcf_model *m) {
+    if (!m) return;
+    tcf_bert_free(m->bert);
+    tcf_tokenizer_free(m->tok);
+    free(m);
+}
+
+const tcf_tokenizer *tcf_model_tokenizer(const tcf_model *m) { return m->tok; }
+int tcf_model_hidden_size(const tcf_model *m) { return m->bert->cfg.hidden; }
+int tcf_model_max_positions(const tcf_model *m) { return m->bert->cfg.max_pos; }
+
+tcf_status tcf_model_forward(const tcf_model *m, int B, int T, const int32_t *ids,
+                             const uint8_t *mask, float *hidden, float *pooled,
+                             tcf_pooling pooling, int normalize, int n_threads) {
+    const int C = m->bert->cfg.hidden;
+    float *h = hidden;
+    if (!h) {
+        size_t n;
+        if (B <= 0 || T <= 0 || !tcf_mul_ok((size_t)B * (size_t)T, (size_t)C * sizeof(float), &n) ||
+            !(h = malloc(n)))
+            return tcf_fail(TCF_ERR_NOMEM, "forward: cannot allocate hidden states for B=%d T=%d", B, T);
+    }
+    tcf_status st = tcf_bert_forward(m->bert, B, T, ids, mask, h, n_threads);
+    if (!st && pooled) tcf_bert_pool(&m->bert->cfg, B, T, mask, h, pooling, normalize, pooled);
+    if (h != hidden) free(h);
+    return st;
+}
+
+typedef struct {
+    int len, idx;
+} len_idx;
+
+static int by_len(const void *a, const void *b) {
+    const len_idx *x = a, *y = b;
+    return x->len != y->len ? x->len - y->len : x->idx - y->idx;
+}
+
+tcf_status tcf_model_embed(const tcf_model *m, int n, const char *const *texts,
+                           tcf_pooling pooling, int normalize, int max_len, int batch,
+                           int n_threads, float *out) {
+    if (n <= 0) return TCF_OK;
+    if (batch <= 0) batch = 32;
+    const int C = m->bert->cfg.hidden, P = m->bert->cfg.max_pos;
+    if (max_len <= 0) max_len = tcf_tokenizer_max_len(m->tok);
+    if (max_len <= 0 || max_len > P) max_len = P;
+    tcf_status st = TCF_OK;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)n * max_len);
+    len_idx *order = malloc(sizeof *order * (size_t)n);
+    int32_t *bids = malloc(sizeof(int32_t) * (size_t)batch * max_len);
+    uint8_t *bmask = malloc((size_t)batch * max_len);
+    float *hidden = malloc(sizeof(float) * (size_t)batch * max_len * C);
+    float *pooled = malloc(sizeof(float) * (size_t)batch * C);
+    if (!ids || !order || !bids || !bmask || !hidden || !pooled) {
+        st = tcf_fail(TCF_ERR_NOMEM, "embed: cannot allocate buffers for %d texts", n);
+        goto done;
+    }
+    int32_t pad = tcf_tokenizer_pad_id(m->tok);
+    if (pad < 0) pad = 0; /* masked out either way */
+    tcf_encode_opts eo = {1, max_len};
+    for (int i = 0; i < n; i++) {
+        int k = 0;
+        st = tcf_tokenizer_encode(m->tok, texts[i], strlen(texts[i]), &eo, ids + (int64_t)i * max_len,
+                                  max_len, &k);
+        if (st) {
+            tcf_fail_prefix(st, "text %d", i + 1);
+            goto done;
+        }
+        order[i] = (len_idx){k, i};
+    }
+    /* Length bucketing: batches of similar length waste little on padding;
+     * outputs go back to input order. */
+    qsort(order, (size_t)n, sizeof *order, by_len);
+    for (int s = 0; s < n; s += batch) {
+        int B = n - s < batch ? n - s : batch, T = 1;
+        for (int b = 0; b < B; b++)
+            if (order[s + b].len > T) T = order[s + b].len;
+        for (int b = 0; b < B; b++) {
+            const len_idx *o = &order[s + b];
+            for (int t = 0; t < T; t++) {
+                int real = t < o->len;
+                bids[b * T + t] = real ? ids[(int64_t)o->idx * max_len + t] : pad;
+                bmask[b * T + t] = (uint8_t)real;
+            }
+        }
+        st = tcf_model_forward(m, B, T, bids, bmask, hidden, pooled, pooling, normalize, n_threads);
+        if (st) goto done;
+        for (int b = 0; b < B; b++)
+            memcpy(out + (int64_t)order[s + b].idx * C, pooled + (int64_t)b * C, sizeof(float) * C);
+    }
+done:
+    free(ids);
+    free(order);
+    free(bids);
+    free(bmask);
+    free(hidden);
+    free(pooled);
+    return st;
+}

@@ -1,0 +1,171 @@
+/*
+ * test_encoder.c — all-MiniLM-L6-v2 forward pass against transformers.
+ *
+ * Fixtures (tests/fixtures/encoder/, from tests/ref/gen_encoder_fixtures.py):
+ * token ids of 210 texts from ../shared/data, their mean-pooled and [CLS]
+ * last hidden states, and the full last hidden states of 16 of them, each
+ * computed by transformers in f32 with the text alone (no padding).
+ * Checked here: every text alone (B=1), and the same texts in padded batches
+ * of 16 (dynamic padding must not change real tokens' outputs), with the
+ * SIMD kernels and (first 40 texts, for time) with the scalar reference. Tolerance: |diff| <= 1e-4.
+ */
+#include "base/base.h"
+#include "check.h"
+#include "kern/kern.h"
+#include "model/bert.h"
+
+#include <string.h>
+
+#define FIX "tests/fixtures/encoder/"
+#define MODEL "models/all-MiniLM-L6-v2"
+#define MAXN 256
+#define MAXT 128
+
+static int n_texts, lens[MAXN];
+static int32_t ids[MAXN][MAXT];
+
+static float *read_f32(const char *path, long *n) {
+    char *d;
+    size_t len;
+    if (tcf_read_file(path, &d, &len)) {
+        fprintf(stderr, "%s\n", tcf_last_error());
+        return NULL;
+    }
+    *n = (long)(len / 4);
+    return (float *)d;
+}
+
+static int read_ids(void) {
+    FILE *f = fopen(FIX "ids.txt", "r");
+    if (!f) return 0;
+    char line[8192];
+    while (n_texts < MAXN && fgets(line, sizeof line, f)) {
+        int k = 0;
+        for (char *tok = strtok(line, " \n"); tok && k < MAXT; tok = strtok(NULL, " \n"))
+            ids[n_texts][k++] = atoi(tok);
+        lens[n_texts++] = k;
+    }
+    fclose(f);
+    return n_texts;
+}
+
+/* Run texts [s, s+B) as one padded batch; write pooled mean/cls and the
+ * hidden rows of real tokens. */
+static int run_batch(const tcf_bert *m, int s, int B, float *mean, float *cls, float **hid_rows) {
+    const int C = m->cfg.hidden;
+    int T = 0;
+    for (int b = 0; b < B; b++) T = lens[s + b] > T ? lens[s + b] : T;
+    int32_t *bi = calloc((size_t)B * T, sizeof *bi);
+    uint8_t *bm = calloc((size_t)B * T, 1);
+    float *h = malloc(sizeof(float) * B * T * C);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < lens[s + b]; t++) bi[b * T + t] = ids[s + b][t], bm[b * T + t] = 1;
+    tcf_status st = tcf_bert_forward(m, B, T, bi, bm, h, 0);
+    if (!st) {
+        tcf_bert_pool(&m->cfg, B, T, bm, h, TCF_POOL_MEAN, 0, mean + (int64_t)s * C);
+        tcf_bert_pool(&m->cfg, B, T, bm, h, TCF_POOL_CLS, 0, cls + (int64_t)s * C);
+        for (int b = 0; b < B; b++) hid_rows[s + b] = memcpy(malloc(sizeof(float) * lens[s + b] * C),
+                                                             h + (int64_t)b * T * C,
+                                                             sizeof(float) * lens[s + b] * C);
+    }
+    free(bi);
+    free(bm);
+    free(h);
+    return st == TCF_OK;
+}
+
+/* Compare the first n_use texts (and the hidden-state texts among them). */
+static void check_against_ref(const tcf_bert *m, int batch, int n_use, const char *tag,
+                              const float *ref_mean, const float *ref_cls, const float *ref_hidden,
+                              const int *hid_idx, int n_hid) {
+    const int C = m->cfg.hidden;
+    const int n_all = n_texts;
+    n_texts = n_use;
+    while (n_hid > 0 && hid_idx[n_hid - 1] >= n_use) n_hid--;
+    float *mean = malloc(sizeof(float) * n_texts * C), *cls = malloc(sizeof(float) * n_texts * C);
+    float *rows[MAXN] = {0};
+    int ok = 1;
+    for (int s = 0; s < n_texts && ok; s += batch)
+        ok = run_batch(m, s, n_texts - s < batch ? n_texts - s : batch, mean, cls, rows);
+    CHECK(ok, "forward failed: %s", tcf_last_error());
+    if (ok) {
+        char what[128];
+        snprintf(what, sizeof what, "%s mean pooled (%d texts)", tag, n_texts);
+        check_close(what, mean, ref_mean, (long)n_texts * C, 1e-4, 0);
+        snprintf(what, sizeof what, "%s [CLS] hidden (%d texts)", tag, n_texts);
+        check_close(what, cls, ref_cls, (long)n_texts * C, 1e-4, 0);
+        const float *r = ref_hidden;
+        long total = 0;
+        float *got = malloc(sizeof(float) * MAXN * MAXT * C);
+        for (int j = 0; j < n_hid; j++) {
+            memcpy(got + total, rows[hid_idx[j]], sizeof(float) * lens[hid_idx[j]] * C);
+            total += (long)lens[hid_idx[j]] * C;
+        }
+        snprintf(what, sizeof what, "%s last hidden states (%d texts)", tag, n_hid);
+        check_close(what, got, r, total, 1e-4, 0);
+        free(got);
+    }
+    for (int i = 0; i < n_texts; i++) free(rows[i]);
+    free(mean);
+    free(cls);
+    n_texts = n_all;
+}
+
+static void test_matmul_variants(void) {
+    /* Odd shapes exercise every tail of the 4x4x8 blocking. */
+    int shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {4, 4, 8}, {17, 130, 389}, {64, 384, 384}, {9, 1536, 384}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        float *x = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K);
+        float *b = malloc(sizeof(float) * N), *o1 = malloc(sizeof(float) * M * N),
+              *o2 = malloc(sizeof(float) * M * N);
+        uint32_t r = 12345u + (uint32_t)s;
+        for (int i = 0; i < M * K; i++) x[i] = (float)((r = r * 1664525u + 1013904223u) >> 8) / (1 << 24) - 0.5f;
+        for (int i = 0; i < N * K; i++) w[i] = (float)((r = r * 1664525u + 1013904223u) >> 8) / (1 << 24) - 0.5f;
+        for (int i = 0; i < N; i++) b[i] = (float)i / N;
+        tcf_matmul_ref(o1, x, w, b, M, N, K);
+        tcf_matmul(o2, x, w, b, M, N, K, 0);
+        char what[96];
+        snprintf(what, sizeof what, "matmul %s vs scalar %dx%dx%d", tcf_kern_isa(), M, N, K);
+        check_close(what, o2, o1, (long)M * N, 1e-5, 1e-5);
+        free(x), free(w), free(b), free(o1), free(o2);
+    }
+}
+
+int main(void) {
+    test_matmul_variants();
+    CHECK(read_ids() >= 200, "need >= 200 fixture texts, have %d", n_texts);
+    long n_mean, n_cls, n_hidden;
+    float *ref_mean = read_f32(FIX "mean.f32", &n_mean), *ref_cls = read_f32(FIX "cls.f32", &n_cls);
+    float *ref_hidden = read_f32(FIX "hidden.f32", &n_hidden);
+    int hid_idx[64], n_hid = 0;
+    FILE *f = fopen(FIX "hidden_ids.txt", "r");
+    while (f && n_hid < 64 && fscanf(f, "%d", &hid_idx[n_hid]) == 1) n_hid++;
+    if (f) fclose(f);
+    tcf_bert *m = NULL;
+    tcf_status st = tcf_bert_load(MODEL, &m);
+    CHECK(st == TCF_OK, "load %s: %s (run scripts/fetch_models.sh)", MODEL, tcf_last_error());
+    CHECK(ref_mean && ref_cls && ref_hidden && n_hid == 16, "fixtures present");
+    if (m && ref_mean && ref_cls && ref_hidden) {
+        CHECK(n_mean == (long)n_texts * m->cfg.hidden, "mean fixture size %ld", n_mean);
+        printf("  model: %d layers, hidden %d, %lld parameters; kernels: %s\n", m->cfg.layers,
+               m->cfg.hidden, (long long)m->n_params, tcf_kern_isa());
+        check_against_ref(m, 1, n_texts, "B=1", ref_mean, ref_cls, ref_hidden, hid_idx, n_hid);
+        check_against_ref(m, 16, n_texts, "B=16 padded", ref_mean, ref_cls, ref_hidden, hid_idx, n_hid);
+        tcf_kern_force_scalar(1);
+        check_against_ref(m, 32, 40, "B=32 padded, scalar", ref_mean, ref_cls, ref_hidden,
+                          hid_idx, n_hid);
+        tcf_kern_force_scalar(0);
+
+        /* Out-of-range ids and lengths are refused, not read. */
+        int32_t bad[2] = {101, m->cfg.vocab};
+        uint8_t mk[2] = {1, 1};
+        float h[2 * 384];
+        CHECK(tcf_bert_forward(m, 1, 2, bad, mk, h, 1) == TCF_ERR_ARG &&
+                  strstr(tcf_last_error(), "outside vocab"),
+              "bad id: %s", tcf_last_error());
+    }
+    tcf_bert_free(m);
+    free(ref_mean), free(ref_cls), free(ref_hidden);
+    return check_summary("test_encoder");
+}
