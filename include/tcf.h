@@ -116,6 +116,13 @@ typedef struct {
 tcf_status tcf_tokenizer_encode(const tcf_tokenizer *tok, const char *text, size_t len,
                                 const tcf_encode_opts *opts, int32_t *ids, int cap,
                                 int *n_ids);
+/* Encode n texts on n_threads threads (<= 0: all cores). Text i goes to
+ * ids[i] (capacity caps[i]) and its length to n_ids[i]. On failure the error
+ * names the first failing text as "text N: ..." (1-based). */
+tcf_status tcf_tokenizer_encode_batch(const tcf_tokenizer *tok, int n, const char *const *texts,
+                                      const size_t *lens, const tcf_encode_opts *opts,
+                                      int32_t *const *ids, const int *caps, int *n_ids,
+                                      int n_threads);
 int tcf_tokenizer_vocab_size(const tcf_tokenizer *tok);
 /* -1 when absent. */
 int32_t tcf_tokenizer_token_id(const tcf_tokenizer *tok, const char *token);

@@ -21,13 +21,20 @@ tcf_status tcf_fail(tcf_status st, const char *fmt, ...) {
 }
 
 tcf_status tcf_fail_prefix(tcf_status st, const char *fmt, ...) {
-    char prefix[512], old[sizeof err_msg];
+    char old[sizeof err_msg];
+    memcpy(old, err_msg, sizeof old);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    int n = vsnprintf(err_msg, sizeof err_msg, fmt, ap);
     va_end(ap);
-    memcpy(old, err_msg, sizeof old);
-    snprintf(err_msg, sizeof err_msg, "%s: %s", prefix, old);
+    size_t used = n < 0 ? 0 : (size_t)n < sizeof err_msg ? (size_t)n : sizeof err_msg - 1;
+    if (used + 2 < sizeof err_msg) {
+        memcpy(err_msg + used, ": ", 2);
+        used += 2;
+        size_t room = sizeof err_msg - 1 - used, ol = strlen(old);
+        memcpy(err_msg + used, old, ol < room ? ol : room);
+        err_msg[used + (ol < room ? ol : room)] = '\0';
+    }
     return st;
 }
 

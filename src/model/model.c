@@ -82,23 +82,20 @@ tcf_status tcf_model_embed(const tcf_model *m, int n, const char *const *texts,
     uint8_t *bmask = malloc((size_t)batch * max_len);
     float *hidden = malloc(sizeof(float) * (size_t)batch * max_len * C);
     float *pooled = malloc(sizeof(float) * (size_t)batch * C);
-    if (!ids || !order || !bids || !bmask || !hidden || !pooled) {
+    int32_t **id_rows = malloc(sizeof(int32_t *) * (size_t)n);
+    int *caps = malloc(sizeof(int) * (size_t)n), *counts = malloc(sizeof(int) * (size_t)n);
+    if (id_rows && caps)
+        for (int i = 0; i < n; i++) id_rows[i] = ids + (int64_t)i * max_len, caps[i] = max_len;
+    if (!ids || !id_rows || !caps || !counts || !order || !bids || !bmask || !hidden || !pooled) {
         st = tcf_fail(TCF_ERR_NOMEM, "embed: cannot allocate buffers for %d texts", n);
         goto done;
     }
     int32_t pad = tcf_tokenizer_pad_id(m->tok);
     if (pad < 0) pad = 0; /* masked out either way */
     tcf_encode_opts eo = {1, max_len};
-    for (int i = 0; i < n; i++) {
-        int k = 0;
-        st = tcf_tokenizer_encode(m->tok, texts[i], strlen(texts[i]), &eo, ids + (int64_t)i * max_len,
-                                  max_len, &k);
-        if (st) {
-            tcf_fail_prefix(st, "text %d", i + 1);
-            goto done;
-        }
-        order[i] = (len_idx){k, i};
-    }
+    st = tcf_tokenizer_encode_batch(m->tok, n, texts, NULL, &eo, id_rows, caps, counts, n_threads);
+    if (st) goto done;
+    for (int i = 0; i < n; i++) order[i] = (len_idx){counts[i], i};
     /* Length bucketing: batches of similar length waste little on padding;
      * outputs go back to input order. */
     qsort(order, (size_t)n, sizeof *order, by_len);
@@ -126,5 +123,8 @@ done:
     free(bmask);
     free(hidden);
     free(pooled);
+    free(id_rows);
+    free(caps);
+    free(counts);
     return st;
 }
