@@ -91,6 +91,23 @@ const char *tcf_safetensors_metadata(const tcf_safetensors *st, const char *key)
  * numel. */
 tcf_status tcf_tensor_to_f32(const tcf_tensor_view *t, float *dst, int64_t n);
 
+/* ---- CSV tables (RFC 4180) ---------------------------------------------- */
+
+typedef struct tcf_table tcf_table;
+
+/* Read a whole CSV file: UTF-8 (BOM optional), CRLF or LF, quoted fields may
+ * hold commas, quotes ("") and line ends; the first record is the header.
+ * Ragged rows, blank lines, bad quoting, invalid UTF-8, duplicate header
+ * names: TCF_ERR_FORMAT / TCF_ERR_UTF8 naming path:line. */
+tcf_status tcf_csv_read(const char *path, tcf_table **out);
+void tcf_table_free(tcf_table *t);
+int tcf_table_rows(const tcf_table *t);  /* data rows, header excluded */
+int tcf_table_cols(const tcf_table *t);
+const char *tcf_table_header(const tcf_table *t, int col);
+const char *tcf_table_cell(const tcf_table *t, int row, int col);
+int tcf_table_line(const tcf_table *t, int row); /* 1-based source line */
+int tcf_table_column(const tcf_table *t, const char *name); /* -1 if absent */
+
 /* ---- tokenizer ---------------------------------------------------------- */
 
 typedef struct tcf_tokenizer tcf_tokenizer;

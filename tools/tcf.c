@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *prog_usage =
     "usage: tcf COMMAND [options]\n"
@@ -21,30 +22,34 @@ static const char *prog_usage =
     "  tokenize   print the token ids of each input line\n"
     "  embed      print a sentence embedding (JSON array) for each input line\n"
     "\n"
-    "Each command reads one text per line on stdin. 'tcf COMMAND --help' lists\n"
-    "its options.\n";
+    "Each command reads one text per line on stdin, or the texts of a CSV file\n"
+    "given with --input. Nothing is written unless every input succeeds.\n"
+    "'tcf COMMAND --help' lists its options.\n";
 
 static const char *tokenize_usage =
-    "usage: tcf tokenize --model PATH [options] < texts.txt\n"
+    "usage: tcf tokenize --model PATH [options] [< texts.txt]\n"
     "\n"
-    "Reads one UTF-8 text per stdin line and prints one line of space-separated\n"
-    "token ids per input, with the special tokens the model's tokenizer adds by\n"
-    "default ([CLS] ... [SEP] for BERT) and its truncation (tokenizer.json's\n"
-    "max_length). No padding is added.\n"
+    "Reads one UTF-8 text per line (stdin or --input) and prints one line of\n"
+    "space-separated token ids per input, with the special tokens the model's\n"
+    "tokenizer adds by default ([CLS] ... [SEP] for BERT) and its truncation\n"
+    "(tokenizer.json's max_length). No padding is added.\n"
     "\n"
     "options:\n"
     "  --model PATH    model directory, tokenizer.json or vocab.txt\n"
     "  --max-len N     truncate to N ids, specials included (default: the\n"
     "                  tokenizer's own setting; none if it has none)\n"
     "  --no-special    leave out the special tokens\n"
+    "  --input FILE    read texts from FILE instead of stdin; a .csv file is read\n"
+    "                  as RFC 4180 with a header, texts from column --column\n"
+    "  --column NAME   CSV column holding the texts (default: text)\n"
     "  --threads N     worker threads (default: all cores)\n"
     "  -h, --help      this help\n";
 
 static const char *embed_usage =
-    "usage: tcf embed --model DIR [options] < texts.txt\n"
+    "usage: tcf embed --model DIR [options] [< texts.txt]\n"
     "\n"
-    "Reads one UTF-8 text per stdin line and prints one JSON array of floats per\n"
-    "input: the pooled last hidden state of the encoder.\n"
+    "Reads one UTF-8 text per line (stdin or --input) and prints one JSON array\n"
+    "of floats per input: the pooled last hidden state of the encoder.\n"
     "\n"
     "options:\n"
     "  --model DIR           Hugging Face model directory (config.json,\n"
@@ -55,11 +60,14 @@ static const char *embed_usage =
     "  --max-len N           truncate to N tokens (default: the tokenizer's\n"
     "                        max_length, else the model's max positions)\n"
     "  --batch N             texts per forward pass (default 32)\n"
+    "  --input FILE          read texts from FILE instead of stdin; a .csv file is\n"
+    "                        read as RFC 4180 with a header, texts from --column\n"
+    "  --column NAME         CSV column holding the texts (default: text)\n"
     "  --threads N           worker threads (default: all cores)\n"
     "  -h, --help            this help\n";
 
 typedef struct {
-    const char *model;
+    const char *model, *input, *column;
     int max_len, no_special, threads, normalize, batch;
     tcf_pooling pooling;
 } opts;
@@ -81,7 +89,7 @@ static int parse_int(const char *flag, const char *s, int lo, int hi, int *out) 
  * options are accepted. */
 static int parse_opts(int argc, char **argv, const char *cmd, const char *usage, opts *o) {
     int embed = !strcmp(cmd, "embed");
-    *o = (opts){NULL, 0, 0, 0, 0, 32, TCF_POOL_MEAN};
+    *o = (opts){NULL, NULL, "text", 0, 0, 0, 0, 32, TCF_POOL_MEAN};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -89,6 +97,10 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *usage,
             return -1;
         } else if (!strcmp(a, "--model") && v) {
             o->model = v, i++;
+        } else if (!strcmp(a, "--input") && v) {
+            o->input = v, i++;
+        } else if (!strcmp(a, "--column") && v) {
+            o->column = v, i++;
         } else if (!strcmp(a, "--max-len")) {
             if (!parse_int(a, v, 1, 1 << 20, &o->max_len)) return 0;
             i++;
@@ -124,18 +136,59 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *usage,
 
 /* All of stdin, split into NUL-terminated lines (the buffer is modified). */
 typedef struct {
+    const char *source; /* "stdin" or the file name, for errors */
     char *buf;
     char **lines;
     size_t *lens;
+    int *line_no;       /* source line of each text (CSV: where its row starts) */
     int n;
+    tcf_table *table;   /* when read from CSV: owns the texts */
 } input;
 
-static int read_lines(input *in) {
+static int read_csv(input *in, const char *path, const char *column) {
+    memset(in, 0, sizeof *in);
+    in->source = path;
+    if (tcf_csv_read(path, &in->table)) {
+        fprintf(stderr, "tcf: %s\n", tcf_last_error());
+        return 0;
+    }
+    int col = tcf_table_column(in->table, column), n = tcf_table_rows(in->table);
+    if (col < 0) {
+        fprintf(stderr, "tcf: %s:1: no column \"%s\" in the header\n", path, column);
+        return 0;
+    }
+    in->lines = malloc(sizeof(char *) * ((size_t)n + 1));
+    in->lens = malloc(sizeof(size_t) * ((size_t)n + 1));
+    in->line_no = malloc(sizeof(int) * ((size_t)n + 1));
+    if (!in->lines || !in->lens || !in->line_no) {
+        fprintf(stderr, "tcf: out of memory\n");
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        in->lines[i] = (char *)tcf_table_cell(in->table, i, col);
+        in->lens[i] = strlen(in->lines[i]);
+        in->line_no[i] = tcf_table_line(in->table, i);
+    }
+    in->n = n;
+    return 1;
+}
+
+/* Plain text: one text per line of `path` ("-" or NULL: stdin). */
+static int read_lines(input *in, const char *path) {
     size_t cap = 1 << 16, len = 0;
     memset(in, 0, sizeof *in);
+    FILE *fp = stdin;
+    in->source = "stdin";
+    if (path && strcmp(path, "-")) {
+        if (!(fp = fopen(path, "rb"))) {
+            fprintf(stderr, "tcf: %s: cannot open: %s\n", path, strerror(errno));
+            return 0;
+        }
+        in->source = path;
+    }
     char *buf = malloc(cap);
     size_t got;
-    while (buf && (got = fread(buf + len, 1, cap - len - 1, stdin)) > 0) {
+    while (buf && (got = fread(buf + len, 1, cap - len - 1, fp)) > 0) {
         len += got;
         if (cap - len - 1 == 0) {
             char *nb = realloc(buf, cap * 2);
@@ -147,8 +200,10 @@ static int read_lines(input *in) {
             buf = nb, cap *= 2;
         }
     }
-    if (!buf || ferror(stdin)) {
-        fprintf(stderr, "tcf: cannot read stdin: %s\n", buf ? strerror(errno) : "out of memory");
+    int read_err = ferror(fp);
+    if (fp != stdin) fclose(fp);
+    if (!buf || read_err) {
+        fprintf(stderr, "tcf: cannot read %s: %s\n", in->source, buf ? strerror(errno) : "out of memory");
         free(buf);
         return 0;
     }
@@ -164,7 +219,8 @@ static int read_lines(input *in) {
     in->buf = buf;
     in->lines = malloc(sizeof(char *) * (n + 1));
     in->lens = malloc(sizeof(size_t) * (n + 1));
-    if (!in->lines || !in->lens) {
+    in->line_no = malloc(sizeof(int) * (n + 1));
+    if (!in->lines || !in->lens || !in->line_no) {
         fprintf(stderr, "tcf: out of memory\n");
         return 0;
     }
@@ -176,16 +232,25 @@ static int read_lines(input *in) {
         if (l && p[l - 1] == '\r') l--;
         p[l] = '\0';
         in->lines[in->n] = p;
+        in->line_no[in->n] = in->n + 1;
         in->lens[in->n++] = l;
         p = nl ? nl + 1 : end;
     }
     return 1;
 }
 
+static int read_input(input *in, const char *path, const char *column) {
+    size_t n = path ? strlen(path) : 0;
+    if (n > 4 && !strcasecmp(path + n - 4, ".csv")) return read_csv(in, path, column);
+    return read_lines(in, path);
+}
+
 static void free_input(input *in) {
     free(in->buf);
     free(in->lines);
     free(in->lens);
+    free(in->line_no);
+    tcf_table_free(in->table);
 }
 
 static int fail_lib(const char *cmd) {
@@ -193,13 +258,13 @@ static int fail_lib(const char *cmd) {
     return 1;
 }
 
-/* The library names a failing text "text N: ..."; for the CLI that is stdin
- * line N. */
-static int report_text_error(const char *cmd) {
+/* The library names a failing text "text N: ..."; for the CLI that is a line
+ * of the input. */
+static int report_text_error(const char *cmd, const input *in) {
     const char *e = tcf_last_error();
-    int line;
-    if (sscanf(e, "text %d: ", &line) == 1 && strchr(e, ':'))
-        fprintf(stderr, "tcf %s: stdin:%d: %s\n", cmd, line, strchr(e, ':') + 2);
+    int idx;
+    if (sscanf(e, "text %d: ", &idx) == 1 && idx >= 1 && idx <= in->n && strchr(e, ':'))
+        fprintf(stderr, "tcf %s: %s:%d: %s\n", cmd, in->source, in->line_no[idx - 1], strchr(e, ':') + 2);
     else
         fprintf(stderr, "tcf %s: %s\n", cmd, e);
     return 1;
@@ -212,7 +277,8 @@ static int cmd_tokenize(int argc, char **argv) {
     tcf_tokenizer *tok;
     if (tcf_tokenizer_load(o.model, &tok)) return fail_lib("tokenize");
     input in;
-    if (!read_lines(&in)) {
+    if (!read_input(&in, o.input, o.column)) {
+        free_input(&in);
         tcf_tokenizer_free(tok);
         return 1;
     }
@@ -229,7 +295,7 @@ static int cmd_tokenize(int argc, char **argv) {
     if (rc) fprintf(stderr, "tcf tokenize: out of memory\n");
     else if (tcf_tokenizer_encode_batch(tok, in.n, (const char *const *)in.lines, in.lens, &eo,
                                         ids, caps, counts, o.threads))
-        rc = report_text_error("tokenize");
+        rc = report_text_error("tokenize", &in);
     for (int i = 0; i < in.n && !rc; i++) {
         for (int k = 0; k < counts[i]; k++) printf(k ? " %d" : "%d", ids[i][k]);
         putchar('\n');
@@ -254,7 +320,8 @@ static int cmd_embed(int argc, char **argv) {
     tcf_model *m;
     if (tcf_model_load(o.model, &m)) return fail_lib("embed");
     input in;
-    if (!read_lines(&in)) {
+    if (!read_input(&in, o.input, o.column)) {
+        free_input(&in);
         tcf_model_free(m);
         return 1;
     }
@@ -265,7 +332,7 @@ static int cmd_embed(int argc, char **argv) {
         rc = 1;
     } else if (tcf_model_embed(m, in.n, (const char *const *)in.lines, o.pooling, o.normalize,
                                o.max_len, o.batch, o.threads, out)) {
-        rc = report_text_error("embed");
+        rc = report_text_error("embed", &in);
     }
     for (int i = 0; i < in.n && !rc; i++) {
         putchar('[');
