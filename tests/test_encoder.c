@@ -111,29 +111,36 @@ static void check_against_ref(const tcf_bert *m, int batch, int n_use, const cha
     n_texts = n_all;
 }
 
-static void test_matmul_variants(void) {
-    /* Odd shapes exercise every tail of the 4x4x8 blocking. */
-    int shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {4, 4, 8}, {17, 130, 389}, {64, 384, 384}, {9, 1536, 384}};
+static void test_gemm_variants(void) {
+    /* Odd shapes exercise every tail of the 6x16 tiling and the K blocking;
+     * strided views (ld > width) and accumulation are checked too. */
+    int shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {6, 16, 8}, {7, 17, 300}, {17, 130, 389},
+                       {64, 384, 384}, {9, 1536, 384}, {13, 384, 1536}, {5, 3, 0}};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
-        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
-        float *x = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K);
-        float *b = malloc(sizeof(float) * N), *o1 = malloc(sizeof(float) * M * N),
-              *o2 = malloc(sizeof(float) * M * N);
-        uint32_t r = 12345u + (uint32_t)s;
-        for (int i = 0; i < M * K; i++) x[i] = (float)((r = r * 1664525u + 1013904223u) >> 8) / (1 << 24) - 0.5f;
-        for (int i = 0; i < N * K; i++) w[i] = (float)((r = r * 1664525u + 1013904223u) >> 8) / (1 << 24) - 0.5f;
-        for (int i = 0; i < N; i++) b[i] = (float)i / N;
-        tcf_matmul_ref(o1, x, w, b, M, N, K);
-        tcf_matmul(o2, x, w, b, M, N, K, 0);
-        char what[96];
-        snprintf(what, sizeof what, "matmul %s vs scalar %dx%dx%d", tcf_kern_isa(), M, N, K);
-        check_close(what, o2, o1, (long)M * N, 1e-5, 1e-5);
-        free(x), free(w), free(b), free(o1), free(o2);
+        for (int variant = 0; variant < 2; variant++) {
+            int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+            int lda = K + 3 * variant, ldb = N + 5 * variant, ldc = N + 2 * variant;
+            float *a = malloc(sizeof(float) * (M * lda + 1)), *b = malloc(sizeof(float) * (K * ldb + 1));
+            float *bias = malloc(sizeof(float) * N), *o1 = malloc(sizeof(float) * M * ldc),
+                  *o2 = malloc(sizeof(float) * M * ldc);
+            uint32_t r = 12345u + (uint32_t)s;
+            for (int i = 0; i < M * lda; i++) a[i] = (float)((r = r * 1664525u + 1013904223u) >> 8) / (1 << 24) - 0.5f;
+            for (int i = 0; i < K * ldb; i++) b[i] = (float)((r = r * 1664525u + 1013904223u) >> 8) / (1 << 24) - 0.5f;
+            for (int i = 0; i < N; i++) bias[i] = (float)i / N;
+            for (int i = 0; i < M * ldc; i++) o1[i] = o2[i] = (float)(i % 7);
+            tcf_gemm_ref(M, N, K, a, lda, b, ldb, o1, ldc, variant ? NULL : bias, variant);
+            tcf_gemm(M, N, K, a, lda, b, ldb, o2, ldc, variant ? NULL : bias, variant, 0);
+            char what[96];
+            snprintf(what, sizeof what, "gemm %s vs scalar %dx%dx%d%s", tcf_kern_isa(), M, N, K,
+                     variant ? " strided, +=" : " +bias");
+            check_close(what, o2, o1, (long)M * ldc, 1e-5, 1e-5);
+            free(a), free(b), free(bias), free(o1), free(o2);
+        }
     }
 }
 
 int main(void) {
-    test_matmul_variants();
+    test_gemm_variants();
     CHECK(read_ids() >= 200, "need >= 200 fixture texts, have %d", n_texts);
     long n_mean, n_cls, n_hidden;
     float *ref_mean = read_f32(FIX "mean.f32", &n_mean), *ref_cls = read_f32(FIX "cls.f32", &n_cls);

@@ -3,21 +3,21 @@
  * defines the result and a SIMD variant chosen at run time from CPUID; the
  * tests check every variant against the reference.
  *
- * Shapes follow PyTorch's nn.Linear: a weight is (N, K) = (out, in), row-major.
+ * Matrices are row-major with explicit leading dimensions.
  */
 #ifndef TCF_KERN_H
 #define TCF_KERN_H
 
 #include <stdint.h>
 
-/* out (M, N) = x (M, K) @ w (N, K)^T + b (N); b may be NULL.
- * Parallel over the pool with n_threads (<= 0: all cores). */
-void tcf_matmul(float *out, const float *x, const float *w, const float *b, int M, int N, int K,
-                int n_threads);
-void tcf_matmul_ref(float *out, const float *x, const float *w, const float *b, int M, int N,
-                    int K);
+/* C (M, N) = A (M, K) @ B (K, N) [+ bias (N)], or C += that if accumulate.
+ * Row-major with leading dimensions lda, ldb, ldc. Parallel over the pool. */
+void tcf_gemm(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
+              int ldc, const float *bias, int accumulate, int n_threads);
+void tcf_gemm_ref(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
+                  int ldc, const float *bias, int accumulate);
 
-/* Which implementation tcf_matmul uses: "avx2" or "scalar". */
+/* Which implementation the SIMD kernels use: "avx2" or "scalar". */
 const char *tcf_kern_isa(void);
 /* Force the scalar path (tests, debugging). */
 void tcf_kern_force_scalar(int on);

@@ -109,8 +109,11 @@ typedef struct {
     const char *prefix;
 } wsrc;
 
-/* Copy tensor `name` (with the checkpoint's prefix) into dst, checking shape. */
-static tcf_status load_tensor(const wsrc *s, const char *name, float *dst, int64_t d0, int64_t d1) {
+/* Copy tensor `name` (with the checkpoint's prefix) into dst, checking shape.
+ * A 2-D weight (d0, d1) with ld > 0 is stored transposed: element (i, j) goes
+ * to dst[j * ld + i], so it can land in a column block of a wider matrix. */
+static tcf_status load_tensor_ld(const wsrc *s, const char *name, float *dst, int64_t d0, int64_t d1,
+                                 int64_t ld) {
     char full[256];
     snprintf(full, sizeof full, "%s%s", s->prefix, name);
     const tcf_tensor_view *t = tcf_safetensors_find(s->st, full);
@@ -128,9 +131,20 @@ static tcf_status load_tensor(const wsrc *s, const char *name, float *dst, int64
         return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' has shape [%s], expected [%lld]", s->path,
                         full, got, (long long)d0);
     }
-    tcf_status st = tcf_tensor_to_f32(t, dst, t->numel);
+    float *tmp = dst;
+    if (ld > 0 && !(tmp = malloc(sizeof(float) * (size_t)t->numel)))
+        return tcf_fail(TCF_ERR_NOMEM, "%s: tensor '%s': out of memory", s->path, full);
+    tcf_status st = tcf_tensor_to_f32(t, tmp, t->numel);
+    if (!st && ld > 0)
+        for (int64_t i = 0; i < d0; i++)
+            for (int64_t j = 0; j < d1; j++) dst[j * ld + i] = tmp[i * d1 + j];
+    if (tmp != dst) free(tmp);
     if (st) return tcf_fail_prefix(st, "%s", s->path);
     return TCF_OK;
+}
+
+static tcf_status load_tensor(const wsrc *s, const char *name, float *dst, int64_t d0, int64_t d1) {
+    return load_tensor_ld(s, name, dst, d0, d1, 0);
 }
 
 /* Lay out every parameter in one allocation; if `s` is given, fill it. */
@@ -151,15 +165,15 @@ static tcf_status layout_params(tcf_bert *m, const wsrc *s) {
     TAKE(m->emb_ln_b, C);
     for (int l = 0; l < c->layers; l++) {
         tcf_bert_layer *L = &m->layer[l];
-        TAKE(L->qkv_w, 3 * C * C);
+        TAKE(L->qkv_wt, 3 * C * C);
         TAKE(L->qkv_b, 3 * C);
-        TAKE(L->ao_w, C * C);
+        TAKE(L->ao_wt, C * C);
         TAKE(L->ao_b, C);
         TAKE(L->ln1_g, C);
         TAKE(L->ln1_b, C);
-        TAKE(L->fi_w, I * C);
+        TAKE(L->fi_wt, I * C);
         TAKE(L->fi_b, I);
-        TAKE(L->fo_w, C * I);
+        TAKE(L->fo_wt, C * I);
         TAKE(L->fo_b, C);
         TAKE(L->ln2_g, C);
         TAKE(L->ln2_b, C);
@@ -178,29 +192,31 @@ static tcf_status layout_params(tcf_bert *m, const wsrc *s) {
     for (int l = 0; l < c->layers; l++) {
         tcf_bert_layer *L = &m->layer[l];
         char n[128];
-#define LT(suffix, dst, d0, d1)                                             \
+#define LTX(suffix, dst, d0, d1, ld)                                        \
     do {                                                                    \
         snprintf(n, sizeof n, "encoder.layer.%d.%s", l, suffix);            \
-        if ((st = load_tensor(s, n, dst, d0, d1))) return st;               \
+        if ((st = load_tensor_ld(s, n, dst, d0, d1, ld))) return st;        \
     } while (0)
-        /* q, k, v are fused into one (3C, C) weight: one product per layer. */
-        LT("attention.self.query.weight", L->qkv_w, C, C);
-        LT("attention.self.key.weight", L->qkv_w + C * C, C, C);
-        LT("attention.self.value.weight", L->qkv_w + 2 * C * C, C, C);
+#define LT(suffix, dst, d0, d1) LTX(suffix, dst, d0, d1, 0)
+        /* q, k, v are fused into one (C, 3C) weight: one product per layer. */
+        LTX("attention.self.query.weight", L->qkv_wt, C, C, 3 * C);
+        LTX("attention.self.key.weight", L->qkv_wt + C, C, C, 3 * C);
+        LTX("attention.self.value.weight", L->qkv_wt + 2 * C, C, C, 3 * C);
         LT("attention.self.query.bias", L->qkv_b, C, 0);
         LT("attention.self.key.bias", L->qkv_b + C, C, 0);
         LT("attention.self.value.bias", L->qkv_b + 2 * C, C, 0);
-        LT("attention.output.dense.weight", L->ao_w, C, C);
+        LTX("attention.output.dense.weight", L->ao_wt, C, C, C);
         LT("attention.output.dense.bias", L->ao_b, C, 0);
         LT("attention.output.LayerNorm.weight", L->ln1_g, C, 0);
         LT("attention.output.LayerNorm.bias", L->ln1_b, C, 0);
-        LT("intermediate.dense.weight", L->fi_w, I, C);
+        LTX("intermediate.dense.weight", L->fi_wt, I, C, I);
         LT("intermediate.dense.bias", L->fi_b, I, 0);
-        LT("output.dense.weight", L->fo_w, C, I);
+        LTX("output.dense.weight", L->fo_wt, C, I, C);
         LT("output.dense.bias", L->fo_b, C, 0);
         LT("output.LayerNorm.weight", L->ln2_g, C, 0);
         LT("output.LayerNorm.bias", L->ln2_b, C, 0);
 #undef LT
+#undef LTX
     }
     return TCF_OK;
 }
@@ -382,15 +398,15 @@ tcf_status tcf_bert_forward(const tcf_bert *m, int B, int T, const int32_t *ids,
     tcf_parallel_for(BT, n_threads, embed_task, &f);
     for (int l = 0; l < c->layers; l++) {
         const tcf_bert_layer *L = &m->layer[l];
-        tcf_matmul(qkv, hidden, L->qkv_w, L->qkv_b, (int)BT, 3 * C, C, n_threads);
+        tcf_gemm((int)BT, 3 * C, C, hidden, C, L->qkv_wt, 3 * C, qkv, 3 * C, L->qkv_b, 0, n_threads);
         tcf_parallel_for((int64_t)B * c->heads, n_threads, attn_task, &f);
-        tcf_matmul(tmp, ctxb, L->ao_w, L->ao_b, (int)BT, C, C, n_threads);
+        tcf_gemm((int)BT, C, C, ctxb, C, L->ao_wt, C, tmp, C, L->ao_b, 0, n_threads);
         f.g = L->ln1_g, f.b = L->ln1_b;
         tcf_parallel_for(BT, n_threads, add_ln_task, &f);
-        tcf_matmul(ffn, hidden, L->fi_w, L->fi_b, (int)BT, I, C, n_threads);
+        tcf_gemm((int)BT, I, C, hidden, C, L->fi_wt, I, ffn, I, L->fi_b, 0, n_threads);
         gelu_ctx gc = {ffn, I};
         tcf_parallel_for(BT, n_threads, gelu_task, &gc);
-        tcf_matmul(tmp, ffn, L->fo_w, L->fo_b, (int)BT, C, I, n_threads);
+        tcf_gemm((int)BT, C, I, ffn, I, L->fo_wt, C, tmp, C, L->fo_b, 0, n_threads);
         f.g = L->ln2_g, f.b = L->ln2_b;
         tcf_parallel_for(BT, n_threads, add_ln_task, &f);
     }

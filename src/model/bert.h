@@ -11,13 +11,15 @@ typedef struct {
     float ln_eps;
 } tcf_bert_config;
 
+/* Dense weights are kept transposed, (in, out) = W^T of nn.Linear's (out, in),
+ * so the forward product x @ W^T is one row-major gemm. */
 typedef struct {
-    float *qkv_w;        /* (3C, C): query, key, value rows stacked */
+    float *qkv_wt;       /* (C, 3C): columns [query | key | value] */
     float *qkv_b;        /* (3C) */
-    float *ao_w, *ao_b;  /* (C, C), (C): attention output dense */
+    float *ao_wt, *ao_b; /* (C, C), (C): attention output dense */
     float *ln1_g, *ln1_b;/* (C) */
-    float *fi_w, *fi_b;  /* (I, C), (I): intermediate dense */
-    float *fo_w, *fo_b;  /* (C, I), (C): output dense */
+    float *fi_wt, *fi_b; /* (C, I), (I): intermediate dense */
+    float *fo_wt, *fo_b; /* (I, C), (C): output dense */
     float *ln2_g, *ln2_b;/* (C) */
 } tcf_bert_layer;
 
