@@ -139,8 +139,20 @@ static void test_gemm_variants(void) {
     }
 }
 
+static void test_gelu_variants(void) {
+    enum { N = 40001 };
+    static float x[N], y1[N], y2[N];
+    for (int i = 0; i < N; i++) x[i] = -20.0f + 40.0f * (float)i / (N - 1);
+    tcf_gelu_ref(y1, x, N);
+    tcf_gelu(y2, x, N);
+    char what[64];
+    snprintf(what, sizeof what, "gelu %s vs erff on [-20, 20]", tcf_kern_isa());
+    check_close(what, y2, y1, N, 2e-6, 1e-6);
+}
+
 int main(void) {
     test_gemm_variants();
+    test_gelu_variants();
     CHECK(read_ids() >= 200, "need >= 200 fixture texts, have %d", n_texts);
     long n_mean, n_cls, n_hidden;
     float *ref_mean = read_f32(FIX "mean.f32", &n_mean), *ref_cls = read_f32(FIX "cls.f32", &n_cls);

@@ -27,5 +27,6 @@ void tcf_layernorm(float *y, const float *x, const float *g, const float *b, int
                    float eps);
 /* exact GELU (erf form, as torch.nn.functional.gelu default), in place OK. */
 void tcf_gelu(float *y, const float *x, int64_t n);
+void tcf_gelu_ref(float *y, const float *x, int64_t n);
 
 #endif

@@ -293,7 +293,7 @@ typedef struct {
     float *x;         /* (B*T, C) */
     const float *qkv; /* (B*T, 3C) */
     float *ctx;       /* (B*T, C) */
-    float *scratch;   /* (threads, T) */
+    float *scratch;   /* (threads, D*T + T*T) */
     const float *g, *b;
     float *res; /* residual input for add+LN */
 } fwd_ctx;
@@ -323,42 +323,39 @@ static void add_ln_task(void *vctx, int64_t begin, int64_t end, int tid) {
     }
 }
 
-/* One task = one (batch row, head): ctx[b, :, h] = softmax(q k^T/sqrt(d)) v. */
+/* One task = one (batch row, head):
+ *   S = Q_h K_h^T / sqrt(D)   (T, T), masked keys -> -inf
+ *   P = softmax(S) by rows;  ctx[b, :, h] = P V_h   (T, D)
+ * Both products go through tcf_gemm (serial inside a pool task), with K_h
+ * transposed into scratch first so it reads as a row-major (D, T) matrix. */
 static void attn_task(void *vctx, int64_t begin, int64_t end, int tid) {
     fwd_ctx *f = vctx;
     const int C = f->m->cfg.hidden, H = f->m->cfg.heads, D = C / H, T = f->T;
     const float scale = 1.0f / sqrtf((float)D);
-    float *p = f->scratch + (int64_t)tid * T; /* (T) attention row */
+    float *kt = f->scratch + (int64_t)tid * ((int64_t)T * T + (int64_t)D * T); /* (D, T) */
+    float *S = kt + (int64_t)D * T;                                           /* (T, T) */
     for (int64_t bh = begin; bh < end; bh++) {
         int b = (int)(bh / H), h = (int)(bh % H);
         const uint8_t *mk = f->mask + (int64_t)b * T;
         const float *base = f->qkv + (int64_t)b * T * 3 * C;
+        for (int s = 0; s < T; s++) {
+            const float *k = base + (int64_t)s * 3 * C + C + h * D;
+            for (int d = 0; d < D; d++) kt[(int64_t)d * T + s] = k[d] * scale;
+        }
+        tcf_gemm(T, T, D, base + h * D, 3 * C, kt, T, S, T, NULL, 0, 1);
         for (int t = 0; t < T; t++) {
-            const float *q = base + (int64_t)t * 3 * C + h * D;
-            float mx = -INFINITY;
-            for (int s = 0; s < T; s++) {
-                if (!mk[s]) continue;
-                const float *k = base + (int64_t)s * 3 * C + C + h * D;
-                float dot = 0;
-                for (int d = 0; d < D; d++) dot += q[d] * k[d];
-                p[s] = dot * scale;
-                if (p[s] > mx) mx = p[s];
-            }
-            float sum = 0;
+            float *p = S + (int64_t)t * T, mx = -INFINITY, sum = 0;
+            for (int s = 0; s < T; s++)
+                if (mk[s] && p[s] > mx) mx = p[s];
             for (int s = 0; s < T; s++) {
                 p[s] = mk[s] ? expf(p[s] - mx) : 0.0f;
                 sum += p[s];
             }
             float inv = sum > 0 ? 1.0f / sum : 0.0f;
-            float *o = f->ctx + ((int64_t)b * T + t) * C + h * D;
-            for (int d = 0; d < D; d++) o[d] = 0;
-            for (int s = 0; s < T; s++) {
-                if (!mk[s]) continue;
-                const float *v = base + (int64_t)s * 3 * C + 2 * C + h * D;
-                float w = p[s] * inv;
-                for (int d = 0; d < D; d++) o[d] += w * v[d];
-            }
+            for (int s = 0; s < T; s++) p[s] *= inv;
         }
+        tcf_gemm(T, D, T, S, T, base + 2 * C + h * D, 3 * C, f->ctx + (int64_t)b * T * C + h * D, C,
+                 NULL, 0, 1);
     }
 }
 
@@ -387,8 +384,9 @@ tcf_status tcf_bert_forward(const tcf_bert *m, int B, int T, const int32_t *ids,
     if (n_threads <= 0) n_threads = tcf_default_threads();
     const int64_t BT = (int64_t)B * T;
     /* Workspace for one call: (BT, 3C) qkv, (BT, C) ctx and tmp, (BT, I) ffn,
-     * (threads, T) attention rows. */
-    size_t n_ws = (size_t)(BT * 3 * C + BT * C * 2 + BT * I + (int64_t)n_threads * T);
+     * per thread (D, T) + (T, T) attention scratch. */
+    const int64_t per_thread = (int64_t)T * T + (int64_t)(C / c->heads) * T;
+    size_t n_ws = (size_t)(BT * 3 * C + BT * C * 2 + BT * I + (int64_t)n_threads * per_thread);
     float *ws = malloc(n_ws * sizeof(float));
     if (!ws) return tcf_fail(TCF_ERR_NOMEM, "forward: cannot allocate workspace for B=%d T=%d", B, T);
     float *qkv = ws, *ctxb = qkv + BT * 3 * C, *tmp = ctxb + BT * C, *ffn = tmp + BT * C;
