@@ -28,5 +28,10 @@ int main(void) {
     memset(hits, 0, sizeof hits);
     tcf_parallel_for(3, 64, mark, &c);
     CHECK(hits[0] == 1 && hits[1] == 1 && hits[2] == 1 && hits[3] == 0, "small n");
+    memset(hits, 0, sizeof hits);
+    for (int round = 0; round < 50; round++) tcf_parallel_for_dyn(N, 1 + round * 37, 0, mark, &c);
+    ok = 1;
+    for (int i = 0; i < N; i++) ok &= hits[i] == 50;
+    CHECK(ok, "dynamic: every index visited exactly once per call");
     return check_summary("test_base");
 }

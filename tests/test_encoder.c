@@ -112,10 +112,11 @@ static void check_against_ref(const tcf_bert *m, int batch, int n_use, const cha
 }
 
 static void test_gemm_variants(void) {
-    /* Odd shapes exercise every tail of the 6x16 tiling and the K blocking;
+    /* Odd shapes exercise every tail of the 6x16 tiling, the K blocking and
+     * the 96-row x 4-panel task grid;
      * strided views (ld > width) and accumulation are checked too. */
     int shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {6, 16, 8}, {7, 17, 300}, {17, 130, 389},
-                       {64, 384, 384}, {9, 1536, 384}, {13, 384, 1536}, {5, 3, 0}};
+                       {64, 384, 384}, {9, 1536, 384}, {13, 384, 1536}, {200, 70, 33}, {5, 3, 0}};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         for (int variant = 0; variant < 2; variant++) {
             int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
@@ -134,6 +135,22 @@ static void test_gemm_variants(void) {
             snprintf(what, sizeof what, "gemm %s vs scalar %dx%dx%d%s", tcf_kern_isa(), M, N, K,
                      variant ? " strided, +=" : " +bias");
             check_close(what, o2, o1, (long)M * ldc, 1e-5, 1e-5);
+            /* the same product through packed B: given plain, and given as
+             * its transpose (N, K) */
+            float *bp = malloc(sizeof(float) * (tcf_gemm_packed_size(K, N) + 1));
+            float *bt = malloc(sizeof(float) * ((size_t)N * K + 1));
+            for (int k = 0; k < K; k++)
+                for (int n = 0; n < N; n++) bt[(int64_t)n * K + k] = b[(int64_t)k * ldb + n];
+            for (int tr = 0; tr < 2; tr++) {
+                for (int i = 0; i < M * ldc; i++) o2[i] = (float)(i % 7);
+                if (tr) tcf_gemm_pack_b(K, N, bt, K, 1, bp);
+                else tcf_gemm_pack_b(K, N, b, ldb, 0, bp);
+                tcf_gemm_packed(M, N, K, a, lda, bp, o2, ldc, variant ? NULL : bias, variant, 0);
+                snprintf(what, sizeof what, "gemm packed%s %dx%dx%d%s", tr ? " (from W)" : "", M, N, K,
+                         variant ? " strided, +=" : " +bias");
+                check_close(what, o2, o1, (long)M * ldc, 1e-5, 1e-5);
+            }
+            free(bp), free(bt);
             free(a), free(b), free(bias), free(o1), free(o2);
         }
     }
@@ -176,6 +193,21 @@ int main(void) {
                           hid_idx, n_hid);
         tcf_kern_force_scalar(0);
 
+        /* Results do not depend on the thread count (dynamic scheduling
+         * included): bit-identical hidden states with 1 and 2 threads. */
+        {
+            int B = 16, T = 0;
+            for (int b = 0; b < B; b++) T = lens[b] > T ? lens[b] : T;
+            int32_t *bi = calloc((size_t)B * T, sizeof *bi);
+            uint8_t *bm = calloc((size_t)B * T, 1);
+            float *h1 = malloc(sizeof(float) * B * T * m->cfg.hidden), *h2 = malloc(sizeof(float) * B * T * m->cfg.hidden);
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t < lens[b]; t++) bi[b * T + t] = ids[b][t], bm[b * T + t] = 1;
+            tcf_bert_forward(m, B, T, bi, bm, h1, 1);
+            tcf_bert_forward(m, B, T, bi, bm, h2, 2);
+            CHECK(!memcmp(h1, h2, sizeof(float) * B * T * m->cfg.hidden), "1 vs 2 threads differ");
+            free(bi), free(bm), free(h1), free(h2);
+        }
         /* Out-of-range ids and lengths are refused, not read. */
         int32_t bad[2] = {101, m->cfg.vocab};
         uint8_t mk[2] = {1, 1};

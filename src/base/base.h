@@ -42,6 +42,10 @@ double tcf_now(void);
  * Calls from inside a running fn run serially on the calling thread. */
 typedef void (*tcf_range_fn)(void *ctx, int64_t begin, int64_t end, int tid);
 void tcf_parallel_for(int64_t n, int n_threads, tcf_range_fn fn, void *ctx);
+/* Like tcf_parallel_for, but threads claim chunks of `grain` items as they
+ * go (load balancing); fn must not depend on which thread gets which chunk.
+ * tid still indexes per-thread scratch (0 .. n_threads-1). */
+void tcf_parallel_for_dyn(int64_t n, int64_t grain, int n_threads, tcf_range_fn fn, void *ctx);
 int tcf_default_threads(void);
 
 #endif /* TCF_BASE_H */

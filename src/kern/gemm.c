@@ -1,24 +1,40 @@
 /*
- * gemm.c — C (M, N) = A (M, K) @ B (K, N) [+ bias (N)] [+ C], all row-major
- * with leading dimensions, f32.
+ * gemm.c — C (M, N) = A (M, K) @ B (K, N) [+ bias (N)] [+ C], f32, row-major
+ * with leading dimensions.
  *
- * One kernel serves every dense product of forward and backward passes: the
- * forward x @ W^T uses W^T stored (K, N) at load time; the input gradient
- * dY @ W reads an nn.Linear weight (N, K) as it is.
+ * One kernel serves every dense product: the forward x @ W^T reads W^T packed
+ * at load time (tcf_gemm_pack_b); the input gradient dY @ W reads an
+ * nn.Linear weight (N, K) as a plain row-major B; activations products
+ * (attention) use plain B too.
  *
- * AVX2+FMA: a 6x16 register tile (12 accumulators), per k one broadcast of
- * each of 6 rows of A and two 8-wide loads of B; columns past a multiple of 16
- * use masked loads/stores. Threads split N into 16-column panels, so each
- * thread keeps its panel of B hot while it walks all rows of A; K is split in
- * blocks of 256 so the panel fits L1. The reference sums k in order; the SIMD
- * path sums each block in order (one FMA chain per element) and then adds the
- * blocks, so the two differ only by rounding.
+ * Packed B: N is cut into panels of 16 columns; panel p holds rows k = 0..K-1
+ * of its 16 columns contiguously (K x 16 floats, zero-padded past N), so the
+ * kernel streams it with unit stride.
+ *
+ * AVX2+FMA micro-kernel: a 6x16 register tile (12 accumulators); per k one
+ * broadcast of each of 6 rows of A and two 8-wide loads of B.
+ * Blocking (Goto-style, no packing of A): work is a grid of tasks, each
+ * MC rows x PG panels; inside a task K is walked in blocks of KC so the
+ * KC x 16 panel slice stays in L1 across the task's row tiles, and the MC x KC
+ * block of A stays in L2 across its panels. Tasks are claimed dynamically by
+ * the pool's threads; every output element is computed by one fixed sequence
+ * of operations whichever thread runs it, so results do not depend on the
+ * thread count.
+ * Numerics: the reference sums k in order; the SIMD path sums each K block in
+ * order (one FMA chain per element) and then adds the blocks, so the two
+ * differ only by rounding.
  */
 #include "kern/kern.h"
 #include "base/base.h"
 
 #include <immintrin.h>
 #include <string.h>
+
+#define NR 16  /* panel width (columns) */
+#define MR 6   /* register tile rows */
+#define KC 256 /* K block */
+#define MC 96  /* rows per task (multiple of MR) */
+#define PG 4   /* panels per task */
 
 void tcf_gemm_ref(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
                   int ldc, const float *bias, int accumulate) {
@@ -32,50 +48,92 @@ void tcf_gemm_ref(int M, int N, int K, const float *A, int lda, const float *B, 
         }
 }
 
+size_t tcf_gemm_packed_size(int K, int N) { return (size_t)((N + NR - 1) / NR) * NR * (size_t)K; }
+
+void tcf_gemm_pack_b(int K, int N, const float *B, int ldb, int transposed, float *Bp) {
+    int panels = (N + NR - 1) / NR;
+    for (int p = 0; p < panels; p++)
+        for (int k = 0; k < K; k++) {
+            float *dst = Bp + ((int64_t)p * K + k) * NR;
+            for (int j = 0; j < NR; j++) {
+                int n = p * NR + j;
+                /* transposed: B is given as (N, K) with leading dimension ldb */
+                dst[j] = n >= N ? 0.0f
+                         : transposed ? B[(int64_t)n * ldb + k]
+                                      : B[(int64_t)k * ldb + n];
+            }
+        }
+}
+
 typedef struct {
-    int M, N, K, lda, ldb, ldc, accumulate;
+    int M, N, K, lda, ldc, accumulate;
+    int64_t ldb;          /* stride between k rows of B */
+    int64_t panel_stride; /* distance between the starts of two panels */
+    int n_pg;             /* panel groups */
     const float *A, *B, *bias;
     float *C;
 } gemm_args;
 
 static const int32_t mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 
-/* Rows m0..m0+MR, columns n0..n0+nr (nr <= 16). */
-#define KERNEL(MR)                                                                              \
-    __attribute__((target("avx2,fma"))) static void kern_##MR(const gemm_args *g, int m0, int n0, \
-                                                               int nr, int k0, int K, int first) { \
-        __m256 c0[MR], c1[MR];                                                                  \
-        _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++) c0[i] = c1[i] = _mm256_setzero_ps(); \
+/* Tile rows m0..m0+R, panel p (nr valid columns), K range [k0, k0+kc);
+ * `first` means this is the first K block: apply bias / accumulate flag. */
+#define KERNEL(R)                                                                               \
+    __attribute__((target("avx2,fma"))) static void kern_##R(const gemm_args *g, int m0, int p,  \
+                                                             int nr, int k0, int kc, int first) { \
+        __m256 c0[R], c1[R];                                                                    \
+        _Pragma("GCC unroll 8") for (int i = 0; i < R; i++) c0[i] = c1[i] = _mm256_setzero_ps(); \
         const int64_t lda = g->lda, ldb = g->ldb;                                               \
-        const float *a = g->A + (int64_t)m0 * lda + k0, *b = g->B + k0 * ldb + n0;             \
-        if (nr == 16) {                                                                         \
-            for (int k = 0; k < K; k++, b += ldb) {                                       \
+        const float *a = g->A + (int64_t)m0 * lda + k0;                                         \
+        const float *b = g->B + p * g->panel_stride + k0 * ldb;                                 \
+        if (nr == NR) {                                                                         \
+            for (int k = 0; k < kc; k++, b += ldb) {                                            \
                 __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);                   \
-                _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++) {                          \
-                    __m256 av = _mm256_broadcast_ss(a + i * lda + k);               \
+                _Pragma("GCC unroll 8") for (int i = 0; i < R; i++) {                           \
+                    __m256 av = _mm256_broadcast_ss(a + i * lda + k);                           \
                     c0[i] = _mm256_fmadd_ps(av, b0, c0[i]);                                     \
                     c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);                                     \
                 }                                                                               \
             }                                                                                   \
         } else {                                                                                \
-            __m256i m0v = _mm256_loadu_si256((const __m256i *)(mask_table + 8 - (nr < 8 ? nr : 8))); \
-            __m256i m1v = _mm256_loadu_si256(                                                   \
+            __m256i mk0 = _mm256_loadu_si256((const __m256i *)(mask_table + 8 - (nr < 8 ? nr : 8))); \
+            __m256i mk1 = _mm256_loadu_si256(                                                   \
                 (const __m256i *)(mask_table + 8 - (nr > 8 ? nr - 8 : 0)));                     \
-            for (int k = 0; k < K; k++, b += ldb) {                                       \
-                __m256 b0 = _mm256_maskload_ps(b, m0v), b1 = _mm256_maskload_ps(b + 8, m1v);   \
-                _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++) {                          \
-                    __m256 av = _mm256_broadcast_ss(a + i * lda + k);               \
+            for (int k = 0; k < kc; k++, b += ldb) {                                            \
+                __m256 b0 = _mm256_maskload_ps(b, mk0), b1 = _mm256_maskload_ps(b + 8, mk1);   \
+                _Pragma("GCC unroll 8") for (int i = 0; i < R; i++) {                           \
+                    __m256 av = _mm256_broadcast_ss(a + i * lda + k);                           \
                     c0[i] = _mm256_fmadd_ps(av, b0, c0[i]);                                     \
                     c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);                                     \
                 }                                                                               \
             }                                                                                   \
         }                                                                                       \
-        float tmp[MR][16];                                                                      \
-        _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++) {                                  \
+        const int n0 = p * NR;                                                                  \
+        if (nr == NR) {                                                                         \
+            __m256 bb0 = _mm256_setzero_ps(), bb1 = _mm256_setzero_ps();                        \
+            if (first && g->bias) {                                                             \
+                bb0 = _mm256_loadu_ps(g->bias + n0);                                            \
+                bb1 = _mm256_loadu_ps(g->bias + n0 + 8);                                        \
+            }                                                                                   \
+            const int add_c = !first || g->accumulate;                                          \
+            _Pragma("GCC unroll 8") for (int i = 0; i < R; i++) {                               \
+                float *c = g->C + (int64_t)(m0 + i) * g->ldc + n0;                              \
+                __m256 v0 = _mm256_add_ps(c0[i], bb0), v1 = _mm256_add_ps(c1[i], bb1);          \
+                if (add_c) {                                                                    \
+                    v0 = _mm256_add_ps(_mm256_loadu_ps(c), v0);                                 \
+                    v1 = _mm256_add_ps(_mm256_loadu_ps(c + 8), v1);                             \
+                }                                                                               \
+                _mm256_storeu_ps(c, v0);                                                        \
+                _mm256_storeu_ps(c + 8, v1);                                                    \
+            }                                                                                   \
+            return;                                                                             \
+        }                                                                                       \
+        float tmp[R][NR];                                                                       \
+        _Pragma("GCC unroll 8") for (int i = 0; i < R; i++) {                                   \
             _mm256_storeu_ps(tmp[i], c0[i]);                                                    \
             _mm256_storeu_ps(tmp[i] + 8, c1[i]);                                                \
         }                                                                                       \
-        for (int i = 0; i < MR; i++) {                                                          \
+        for (int i = 0; i < R; i++) {                                                           \
             float *c = g->C + (int64_t)(m0 + i) * g->ldc + n0;                                  \
             for (int j = 0; j < nr; j++) {                                                      \
                 float v = tmp[i][j];                                                            \
@@ -94,42 +152,70 @@ KERNEL(4)
 KERNEL(5)
 KERNEL(6)
 
-/* K is walked in blocks of KC so that a 16-column panel of B (KC x 64 bytes)
- * stays in L1 across all rows of A. */
-#define KC 256
-
 static void gemm_task_avx2(void *ctx, int64_t begin, int64_t end, int tid) {
     const gemm_args *g = ctx;
-    for (int64_t p = begin; p < end; p++) {
-        int n0 = (int)p * 16, nr = g->N - n0 < 16 ? g->N - n0 : 16;
+    const int panels = (g->N + NR - 1) / NR;
+    for (int64_t t = begin; t < end; t++) {
+        int m_lo = (int)(t / g->n_pg) * MC, m_hi = m_lo + MC < g->M ? m_lo + MC : g->M;
+        int p_lo = (int)(t % g->n_pg) * PG, p_hi = p_lo + PG < panels ? p_lo + PG : panels;
         for (int k0 = 0; k0 < g->K || k0 == 0; k0 += KC) {
             int kc = g->K - k0 < KC ? g->K - k0 : KC, first = k0 == 0;
-            int m = 0;
-            for (; m + 6 <= g->M; m += 6) kern_6(g, m, n0, nr, k0, kc, first);
-            switch (g->M - m) {
-            case 5: kern_5(g, m, n0, nr, k0, kc, first); break;
-            case 4: kern_4(g, m, n0, nr, k0, kc, first); break;
-            case 3: kern_3(g, m, n0, nr, k0, kc, first); break;
-            case 2: kern_2(g, m, n0, nr, k0, kc, first); break;
-            case 1: kern_1(g, m, n0, nr, k0, kc, first); break;
-            default: break;
+            for (int p = p_lo; p < p_hi; p++) {
+                int nr = g->N - p * NR < NR ? g->N - p * NR : NR;
+                int m = m_lo;
+                for (; m + MR <= m_hi; m += MR) kern_6(g, m, p, nr, k0, kc, first);
+                switch (m_hi - m) {
+                case 5: kern_5(g, m, p, nr, k0, kc, first); break;
+                case 4: kern_4(g, m, p, nr, k0, kc, first); break;
+                case 3: kern_3(g, m, p, nr, k0, kc, first); break;
+                case 2: kern_2(g, m, p, nr, k0, kc, first); break;
+                case 1: kern_1(g, m, p, nr, k0, kc, first); break;
+                default: break;
+                }
             }
         }
     }
 }
 
+/* Scalar fallback: one task = same grid cell, computed with the reference. */
 static void gemm_task_ref(void *ctx, int64_t begin, int64_t end, int tid) {
     const gemm_args *g = ctx;
-    int n0 = (int)begin * 16, n1 = (int)end * 16 < g->N ? (int)end * 16 : g->N;
-    tcf_gemm_ref(g->M, n1 - n0, g->K, g->A, g->lda, g->B + n0, g->ldb, g->C + n0, g->ldc,
-                 g->bias ? g->bias + n0 : NULL, g->accumulate);
+    const int panels = (g->N + NR - 1) / NR;
+    for (int64_t t = begin; t < end; t++) {
+        int m_lo = (int)(t / g->n_pg) * MC, m_hi = m_lo + MC < g->M ? m_lo + MC : g->M;
+        int p_lo = (int)(t % g->n_pg) * PG, p_hi = p_lo + PG < panels ? p_lo + PG : panels;
+        for (int m = m_lo; m < m_hi; m++)
+            for (int p = p_lo; p < p_hi; p++)
+                for (int j = 0; j < NR && p * NR + j < g->N; j++) {
+                    int n = p * NR + j;
+                    const float *b = g->B + p * g->panel_stride + j;
+                    float acc = 0.0f;
+                    for (int k = 0; k < g->K; k++) acc += g->A[(int64_t)m * g->lda + k] * b[k * g->ldb];
+                    if (g->bias) acc += g->bias[n];
+                    float *c = &g->C[(int64_t)m * g->ldc + n];
+                    *c = g->accumulate ? *c + acc : acc;
+                }
+    }
+}
+
+static void run(gemm_args *g, int n_threads) {
+    if (g->M <= 0 || g->N <= 0) return;
+    const int panels = (g->N + NR - 1) / NR;
+    g->n_pg = (panels + PG - 1) / PG;
+    int64_t tasks = (int64_t)((g->M + MC - 1) / MC) * g->n_pg;
+    /* Small products are not worth waking the pool for. */
+    if ((int64_t)g->M * g->N * g->K < (1 << 15)) n_threads = 1;
+    tcf_parallel_for_dyn(tasks, 1, n_threads, tcf_kern_isa()[0] == 'a' ? gemm_task_avx2 : gemm_task_ref, g);
 }
 
 void tcf_gemm(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
               int ldc, const float *bias, int accumulate, int n_threads) {
-    if (M <= 0 || N <= 0) return;
-    gemm_args g = {M, N, K, lda, ldb, ldc, accumulate, A, B, bias, C};
-    int64_t panels = (N + 15) / 16;
-    if ((int64_t)M * N * K < (1 << 15)) n_threads = 1;
-    tcf_parallel_for(panels, n_threads, tcf_kern_isa()[0] == 'a' ? gemm_task_avx2 : gemm_task_ref, &g);
+    gemm_args g = {M, N, K, lda, ldc, accumulate, ldb, NR, 0, A, B, bias, C};
+    run(&g, n_threads);
+}
+
+void tcf_gemm_packed(int M, int N, int K, const float *A, int lda, const float *Bp, float *C,
+                     int ldc, const float *bias, int accumulate, int n_threads) {
+    gemm_args g = {M, N, K, lda, ldc, accumulate, NR, (int64_t)K * NR, 0, A, Bp, bias, C};
+    run(&g, n_threads);
 }

@@ -8,6 +8,7 @@
 #ifndef TCF_KERN_H
 #define TCF_KERN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* C (M, N) = A (M, K) @ B (K, N) [+ bias (N)], or C += that if accumulate.
@@ -16,6 +17,18 @@ void tcf_gemm(int M, int N, int K, const float *A, int lda, const float *B, int 
               int ldc, const float *bias, int accumulate, int n_threads);
 void tcf_gemm_ref(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
                   int ldc, const float *bias, int accumulate);
+
+/* Packed B for repeated products with the same right-hand side (weights):
+ * panels of 16 columns, each K x 16 contiguous, zero-padded past N.
+ * tcf_gemm_packed_size gives the floats needed. With transposed = 0, B is
+ * (K, N) with leading dimension ldb; with transposed = 1, B is given as its
+ * transpose (N, K), e.g. an nn.Linear weight (out, in), so that the product is
+ * A @ W^T. */
+size_t tcf_gemm_packed_size(int K, int N);
+void tcf_gemm_pack_b(int K, int N, const float *B, int ldb, int transposed, float *Bp);
+/* C (M, N) = A (M, K) @ B [+ bias] [+ C] with B packed by tcf_gemm_pack_b. */
+void tcf_gemm_packed(int M, int N, int K, const float *A, int lda, const float *Bp, float *C,
+                     int ldc, const float *bias, int accumulate, int n_threads);
 
 /* Which implementation the SIMD kernels use: "avx2" or "scalar". */
 const char *tcf_kern_isa(void);

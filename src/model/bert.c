@@ -109,11 +109,9 @@ typedef struct {
     const char *prefix;
 } wsrc;
 
-/* Copy tensor `name` (with the checkpoint's prefix) into dst, checking shape.
- * A 2-D weight (d0, d1) with ld > 0 is stored transposed: element (i, j) goes
- * to dst[j * ld + i], so it can land in a column block of a wider matrix. */
-static tcf_status load_tensor_ld(const wsrc *s, const char *name, float *dst, int64_t d0, int64_t d1,
-                                 int64_t ld) {
+/* Copy tensor `name` (with the checkpoint's prefix) into dst, checking shape
+ * (d1 = 0: a vector of d0). */
+static tcf_status load_tensor(const wsrc *s, const char *name, float *dst, int64_t d0, int64_t d1) {
     char full[256];
     snprintf(full, sizeof full, "%s%s", s->prefix, name);
     const tcf_tensor_view *t = tcf_safetensors_find(s->st, full);
@@ -131,21 +129,25 @@ static tcf_status load_tensor_ld(const wsrc *s, const char *name, float *dst, in
         return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' has shape [%s], expected [%lld]", s->path,
                         full, got, (long long)d0);
     }
-    float *tmp = dst;
-    if (ld > 0 && !(tmp = malloc(sizeof(float) * (size_t)t->numel)))
-        return tcf_fail(TCF_ERR_NOMEM, "%s: tensor '%s': out of memory", s->path, full);
-    tcf_status st = tcf_tensor_to_f32(t, tmp, t->numel);
-    if (!st && ld > 0)
-        for (int64_t i = 0; i < d0; i++)
-            for (int64_t j = 0; j < d1; j++) dst[j * ld + i] = tmp[i * d1 + j];
-    if (tmp != dst) free(tmp);
+    tcf_status st = tcf_tensor_to_f32(t, dst, t->numel);
     if (st) return tcf_fail_prefix(st, "%s", s->path);
     return TCF_OK;
 }
 
-static tcf_status load_tensor(const wsrc *s, const char *name, float *dst, int64_t d0, int64_t d1) {
-    return load_tensor_ld(s, name, dst, d0, d1, 0);
+/* Load the nn.Linear weights names[0..n) (each (out, in)), stack them along
+ * out, and pack the result's transpose for tcf_gemm_packed into dst. */
+static tcf_status load_linear(const wsrc *s, const char *const *names, int n, int64_t out,
+                              int64_t in, float *dst) {
+    float *tmp = malloc(sizeof(float) * (size_t)(n * out * in));
+    if (!tmp) return tcf_fail(TCF_ERR_NOMEM, "%s: tensor '%s': out of memory", s->path, names[0]);
+    tcf_status st = TCF_OK;
+    for (int i = 0; i < n && !st; i++) st = load_tensor(s, names[i], tmp + i * out * in, out, in);
+    if (!st) tcf_gemm_pack_b((int)in, (int)(n * out), tmp, (int)in, 1, dst);
+    free(tmp);
+    return st;
 }
+
+
 
 /* Lay out every parameter in one allocation; if `s` is given, fill it. */
 static tcf_status layout_params(tcf_bert *m, const wsrc *s) {
@@ -165,15 +167,15 @@ static tcf_status layout_params(tcf_bert *m, const wsrc *s) {
     TAKE(m->emb_ln_b, C);
     for (int l = 0; l < c->layers; l++) {
         tcf_bert_layer *L = &m->layer[l];
-        TAKE(L->qkv_wt, 3 * C * C);
+        TAKE(L->qkv_wp, (int64_t)tcf_gemm_packed_size((int)C, (int)(3 * C)));
         TAKE(L->qkv_b, 3 * C);
-        TAKE(L->ao_wt, C * C);
+        TAKE(L->ao_wp, (int64_t)tcf_gemm_packed_size((int)C, (int)C));
         TAKE(L->ao_b, C);
         TAKE(L->ln1_g, C);
         TAKE(L->ln1_b, C);
-        TAKE(L->fi_wt, I * C);
+        TAKE(L->fi_wp, (int64_t)tcf_gemm_packed_size((int)C, (int)I));
         TAKE(L->fi_b, I);
-        TAKE(L->fo_wt, C * I);
+        TAKE(L->fo_wp, (int64_t)tcf_gemm_packed_size((int)I, (int)C));
         TAKE(L->fo_b, C);
         TAKE(L->ln2_g, C);
         TAKE(L->ln2_b, C);
@@ -192,31 +194,34 @@ static tcf_status layout_params(tcf_bert *m, const wsrc *s) {
     for (int l = 0; l < c->layers; l++) {
         tcf_bert_layer *L = &m->layer[l];
         char n[128];
-#define LTX(suffix, dst, d0, d1, ld)                                        \
+#define LT(suffix, dst, d0, d1)                                             \
     do {                                                                    \
         snprintf(n, sizeof n, "encoder.layer.%d.%s", l, suffix);            \
-        if ((st = load_tensor_ld(s, n, dst, d0, d1, ld))) return st;        \
+        if ((st = load_tensor(s, n, dst, d0, d1))) return st;               \
     } while (0)
-#define LT(suffix, dst, d0, d1) LTX(suffix, dst, d0, d1, 0)
+        char nq[128], nk[128], nv[128], na[128], ni[128], no[128];
+        snprintf(nq, sizeof nq, "encoder.layer.%d.attention.self.query.weight", l);
+        snprintf(nk, sizeof nk, "encoder.layer.%d.attention.self.key.weight", l);
+        snprintf(nv, sizeof nv, "encoder.layer.%d.attention.self.value.weight", l);
+        snprintf(na, sizeof na, "encoder.layer.%d.attention.output.dense.weight", l);
+        snprintf(ni, sizeof ni, "encoder.layer.%d.intermediate.dense.weight", l);
+        snprintf(no, sizeof no, "encoder.layer.%d.output.dense.weight", l);
         /* q, k, v are fused into one (C, 3C) weight: one product per layer. */
-        LTX("attention.self.query.weight", L->qkv_wt, C, C, 3 * C);
-        LTX("attention.self.key.weight", L->qkv_wt + C, C, C, 3 * C);
-        LTX("attention.self.value.weight", L->qkv_wt + 2 * C, C, C, 3 * C);
+        const char *qkv[3] = {nq, nk, nv}, *ao[1] = {na}, *fi[1] = {ni}, *fo[1] = {no};
+        if ((st = load_linear(s, qkv, 3, C, C, L->qkv_wp)) || (st = load_linear(s, ao, 1, C, C, L->ao_wp)) ||
+            (st = load_linear(s, fi, 1, I, C, L->fi_wp)) || (st = load_linear(s, fo, 1, C, I, L->fo_wp)))
+            return st;
         LT("attention.self.query.bias", L->qkv_b, C, 0);
         LT("attention.self.key.bias", L->qkv_b + C, C, 0);
         LT("attention.self.value.bias", L->qkv_b + 2 * C, C, 0);
-        LTX("attention.output.dense.weight", L->ao_wt, C, C, C);
         LT("attention.output.dense.bias", L->ao_b, C, 0);
         LT("attention.output.LayerNorm.weight", L->ln1_g, C, 0);
         LT("attention.output.LayerNorm.bias", L->ln1_b, C, 0);
-        LTX("intermediate.dense.weight", L->fi_wt, I, C, I);
         LT("intermediate.dense.bias", L->fi_b, I, 0);
-        LTX("output.dense.weight", L->fo_wt, C, I, C);
         LT("output.dense.bias", L->fo_b, C, 0);
         LT("output.LayerNorm.weight", L->ln2_g, C, 0);
         LT("output.LayerNorm.bias", L->ln2_b, C, 0);
 #undef LT
-#undef LTX
     }
     return TCF_OK;
 }
@@ -396,15 +401,15 @@ tcf_status tcf_bert_forward(const tcf_bert *m, int B, int T, const int32_t *ids,
     tcf_parallel_for(BT, n_threads, embed_task, &f);
     for (int l = 0; l < c->layers; l++) {
         const tcf_bert_layer *L = &m->layer[l];
-        tcf_gemm((int)BT, 3 * C, C, hidden, C, L->qkv_wt, 3 * C, qkv, 3 * C, L->qkv_b, 0, n_threads);
-        tcf_parallel_for((int64_t)B * c->heads, n_threads, attn_task, &f);
-        tcf_gemm((int)BT, C, C, ctxb, C, L->ao_wt, C, tmp, C, L->ao_b, 0, n_threads);
+        tcf_gemm_packed((int)BT, 3 * C, C, hidden, C, L->qkv_wp, qkv, 3 * C, L->qkv_b, 0, n_threads);
+        tcf_parallel_for_dyn((int64_t)B * c->heads, 1, n_threads, attn_task, &f);
+        tcf_gemm_packed((int)BT, C, C, ctxb, C, L->ao_wp, tmp, C, L->ao_b, 0, n_threads);
         f.g = L->ln1_g, f.b = L->ln1_b;
         tcf_parallel_for(BT, n_threads, add_ln_task, &f);
-        tcf_gemm((int)BT, I, C, hidden, C, L->fi_wt, I, ffn, I, L->fi_b, 0, n_threads);
+        tcf_gemm_packed((int)BT, I, C, hidden, C, L->fi_wp, ffn, I, L->fi_b, 0, n_threads);
         gelu_ctx gc = {ffn, I};
         tcf_parallel_for(BT, n_threads, gelu_task, &gc);
-        tcf_gemm((int)BT, C, I, ffn, I, L->fo_wt, C, tmp, C, L->fo_b, 0, n_threads);
+        tcf_gemm_packed((int)BT, C, I, ffn, I, L->fo_wp, tmp, C, L->fo_b, 0, n_threads);
         f.g = L->ln2_g, f.b = L->ln2_b;
         tcf_parallel_for(BT, n_threads, add_ln_task, &f);
     }

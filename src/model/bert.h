@@ -11,15 +11,15 @@ typedef struct {
     float ln_eps;
 } tcf_bert_config;
 
-/* Dense weights are kept transposed, (in, out) = W^T of nn.Linear's (out, in),
- * so the forward product x @ W^T is one row-major gemm. */
+/* Dense weights are kept as W^T (in, out) packed for tcf_gemm_packed
+ * (panels of 16 output columns), so the forward x @ W^T streams them. */
 typedef struct {
-    float *qkv_wt;       /* (C, 3C): columns [query | key | value] */
+    float *qkv_wp;       /* W^T (C, 3C) packed: columns [query | key | value] */
     float *qkv_b;        /* (3C) */
-    float *ao_wt, *ao_b; /* (C, C), (C): attention output dense */
+    float *ao_wp, *ao_b; /* (C, C) packed, (C): attention output dense */
     float *ln1_g, *ln1_b;/* (C) */
-    float *fi_wt, *fi_b; /* (C, I), (I): intermediate dense */
-    float *fo_wt, *fo_b; /* (I, C), (C): output dense */
+    float *fi_wp, *fi_b; /* (C, I) packed, (I): intermediate dense */
+    float *fo_wp, *fo_b; /* (I, C) packed, (C): output dense */
     float *ln2_g, *ln2_b;/* (C) */
 } tcf_bert_layer;
 
