@@ -22,6 +22,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,6 +284,9 @@ fail:
 
 void tcf_bert_free(tcf_bert *m) {
     if (!m) return;
+    struct tcf_ws *w = atomic_exchange(&m->ws_cache, NULL);
+    if (w) free(w->data);
+    free(w);
     free(m->params);
     free(m->layer);
     free(m);
@@ -392,8 +396,22 @@ tcf_status tcf_bert_forward(const tcf_bert *m, int B, int T, const int32_t *ids,
      * per thread (D, T) + (T, T) attention scratch. */
     const int64_t per_thread = (int64_t)T * T + (int64_t)(C / c->heads) * T;
     size_t n_ws = (size_t)(BT * 3 * C + BT * C * 2 + BT * I + (int64_t)n_threads * per_thread);
-    float *ws = malloc(n_ws * sizeof(float));
-    if (!ws) return tcf_fail(TCF_ERR_NOMEM, "forward: cannot allocate workspace for B=%d T=%d", B, T);
+    tcf_bert *mm = (tcf_bert *)m; /* only the workspace cache is touched */
+    struct tcf_ws *w = atomic_exchange(&mm->ws_cache, NULL);
+    if (w && w->cap < n_ws) {
+        free(w->data);
+        w->data = NULL;
+    }
+    if (!w) w = calloc(1, sizeof *w);
+    if (w && !w->data) {
+        w->cap = n_ws;
+        w->data = malloc(n_ws * sizeof(float));
+    }
+    if (!w || !w->data) {
+        free(w);
+        return tcf_fail(TCF_ERR_NOMEM, "forward: cannot allocate workspace for B=%d T=%d", B, T);
+    }
+    float *ws = w->data;
     float *qkv = ws, *ctxb = qkv + BT * 3 * C, *tmp = ctxb + BT * C, *ffn = tmp + BT * C;
     float *scratch = ffn + BT * I;
 
@@ -413,7 +431,13 @@ tcf_status tcf_bert_forward(const tcf_bert *m, int B, int T, const int32_t *ids,
         f.g = L->ln2_g, f.b = L->ln2_b;
         tcf_parallel_for(BT, n_threads, add_ln_task, &f);
     }
-    free(ws);
+    /* Give the workspace back; one cached by a concurrent call meanwhile is
+     * dropped. */
+    struct tcf_ws *other = atomic_exchange(&mm->ws_cache, w);
+    if (other) {
+        free(other->data);
+        free(other);
+    }
     return TCF_OK;
 }
 

@@ -32,6 +32,12 @@ typedef struct tcf_bert {
     float *wtt;          /* (type_vocab, C) */
     float *emb_ln_g, *emb_ln_b;
     tcf_bert_layer *layer; /* (L) */
+    /* One cached forward workspace, taken and given back atomically so that
+     * concurrent forwards stay safe (a second one allocates its own). */
+    struct tcf_ws {
+        size_t cap; /* floats */
+        float *data;
+    } *_Atomic ws_cache;
 } tcf_bert;
 
 /* Load config.json + model.safetensors from dir. */
