@@ -128,8 +128,10 @@ typedef struct {
 
 /* Encode UTF-8 text of `len` bytes. Writes at most `cap` ids to `ids` and the
  * number produced to *n_ids. If the truncated result would not fit in `cap`,
- * returns TCF_ERR_ARG. Invalid UTF-8 returns TCF_ERR_UTF8 naming the byte
- * offset. Safe to call concurrently on one tokenizer. */
+ * returns TCF_ERR_ARG with *n_ids set to the number needed. opts == NULL means
+ * {add_special = 1, max_len = 0}; a max_len below the number of special tokens
+ * is TCF_ERR_ARG. Invalid UTF-8 returns TCF_ERR_UTF8 naming the byte offset.
+ * Safe to call concurrently on one tokenizer. */
 tcf_status tcf_tokenizer_encode(const tcf_tokenizer *tok, const char *text, size_t len,
                                 const tcf_encode_opts *opts, int32_t *ids, int cap,
                                 int *n_ids);
