@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -612,7 +613,31 @@ static void test_minilm(void) {
     tcf_safetensors_free(st);
 }
 
+/* Inputs the fuzzer once crashed on (tests/regress/safetensors-*): each must
+ * now load or fail cleanly; under ASan a memory error fails the run. */
+static void test_regress(void) {
+    DIR *d = opendir("tests/regress");
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (strncmp(e->d_name, "safetensors-", 12)) continue;
+        char p[512], *data;
+        size_t len;
+        snprintf(p, sizeof p, "tests/regress/%s", e->d_name);
+        if (tcf_read_file(p, &data, &len)) continue;
+        tcf_safetensors *st = NULL;
+        tcf_status rc = tcf_safetensors_from_memory(data, len, p, &st);
+        CHECK(rc == TCF_OK || (st == NULL && tcf_last_error()[0]), "%s: no message", p);
+        tcf_safetensors_free(st);
+        free(data);
+        n++;
+    }
+    if (d) closedir(d);
+    printf("  %-40s %d inputs replayed\n", "tests/regress/safetensors-*", n);
+}
+
 int main(void) {
+    test_regress();
     test_convert();
     test_good();
     test_bad();
