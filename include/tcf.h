@@ -100,6 +100,8 @@ typedef struct tcf_table tcf_table;
  * Ragged rows, blank lines, bad quoting, invalid UTF-8, duplicate header
  * names: TCF_ERR_FORMAT / TCF_ERR_UTF8 naming path:line. */
 tcf_status tcf_csv_read(const char *path, tcf_table **out);
+/* The same for CSV bytes in memory (copied); `label` names them in errors. */
+tcf_status tcf_csv_parse(const char *data, size_t len, const char *label, tcf_table **out);
 void tcf_table_free(tcf_table *t);
 int tcf_table_rows(const tcf_table *t);  /* data rows, header excluded */
 int tcf_table_cols(const tcf_table *t);

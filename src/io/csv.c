@@ -45,12 +45,9 @@ static int line_of(const char *buf, size_t off) {
     return line;
 }
 
-tcf_status tcf_csv_read(const char *path, tcf_table **out) {
-    *out = NULL;
-    char *buf;
-    size_t len;
-    tcf_status st = tcf_read_file(path, &buf, &len);
-    if (st) return st;
+/* Parse buf[0..len) (NUL at buf[len]); takes ownership of buf. */
+static tcf_status parse(char *buf, size_t len, const char *path, tcf_table **out) {
+    tcf_status st;
     int64_t bad = utf8_invalid_at(buf, len);
     if (bad >= 0) {
         st = tcf_fail(TCF_ERR_UTF8, "%s:%d: invalid UTF-8 (byte offset %lld)", path,
@@ -168,6 +165,24 @@ tcf_status tcf_csv_read(const char *path, tcf_table **out) {
 fail:
     free(fields), free(rec_line), free(rec_nf), free(buf), free(t);
     return st;
+}
+
+tcf_status tcf_csv_read(const char *path, tcf_table **out) {
+    *out = NULL;
+    char *buf;
+    size_t len;
+    tcf_status st = tcf_read_file(path, &buf, &len);
+    if (st) return st;
+    return parse(buf, len, path, out);
+}
+
+tcf_status tcf_csv_parse(const char *data, size_t len, const char *label, tcf_table **out) {
+    *out = NULL;
+    char *buf = malloc(len + 1);
+    if (!buf) return tcf_fail(TCF_ERR_NOMEM, "%s: cannot allocate %zu bytes", label, len + 1);
+    memcpy(buf, data, len);
+    buf[len] = '\0';
+    return parse(buf, len, label, out);
 }
 
 void tcf_table_free(tcf_table *t) {
