@@ -15,6 +15,7 @@
 #include "model/bert.h"
 #include "check.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -76,6 +77,24 @@ static float *fd_grad(loss_fn f, void *ctx, double *p, long n) {
         out[i] = (float)((lp - lm) / (2 * FD_H));
     }
     return out;
+}
+/* FD at `count` indices spread over [0, n) (for shapes too large to difference
+ * every element), compared with the analytic gradient at the same indices. */
+static void check_fd_sample(const char *what, const float *analytic, loss_fn f, void *ctx, double *p,
+                            long n, long count) {
+    float *a = fbuf(count), *fd = fbuf(count);
+    for (long j = 0; j < count; j++) {
+        long i = (j * n) / count + (j * 7919) % (n / count > 0 ? n / count : 1);
+        double s = p[i];
+        p[i] = s + FD_H;
+        double lp = f(ctx);
+        p[i] = s - FD_H;
+        double lm = f(ctx);
+        p[i] = s;
+        fd[j] = (float)((lp - lm) / (2 * FD_H));
+        a[j] = analytic[i];
+    }
+    check_close(what, a, fd, count, ATOL, RTOL);
 }
 static double dot(const double *g, const double *y, long n) {
     double s = 0;
@@ -241,8 +260,8 @@ static double attn_loss(void *v) {
     return dot(c->g, c->ctx, (long)c->B * c->T * c->H * c->D);
 }
 
-static void test_attention(int B, int T, int H, int D, const uint8_t *mask) {
-    printf("attention B=%d T=%d H=%d D=%d\n", B, T, H, D);
+static void test_attention(int B, int T, int H, int D, const uint8_t *mask, long fd_count) {
+    printf("attention B=%d T=%d H=%d D=%d%s\n", B, T, H, D, fd_count ? " (FD sampled)" : "");
     const int C = H * D;
     const long BT = (long)B * T;
     float *qkv = frandn(BT * 3 * C, 1.0, 0), *g = frandn(BT * C, 1.0, 0);
@@ -271,8 +290,10 @@ static void test_attention(int B, int T, int H, int D, const uint8_t *mask) {
                 dbuf((long)T * T)};
     attn_ref(&c);
     check_close("attention forward ctx", ctx, tofloat(c.ctx, BT * C), BT * C, 1e-5, 1e-5);
-    check_close("attention dqkv", dqkv, fd_grad(attn_loss, &c, c.qkv, BT * 3 * C), BT * 3 * C, ATOL,
-                RTOL);
+    if (fd_count) check_fd_sample("attention dqkv", dqkv, attn_loss, &c, c.qkv, BT * 3 * C, fd_count);
+    else
+        check_close("attention dqkv", dqkv, fd_grad(attn_loss, &c, c.qkv, BT * 3 * C), BT * 3 * C,
+                    ATOL, RTOL);
     int masked_zero = 1;
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++)
@@ -296,21 +317,24 @@ typedef struct {
 
 /* y = x W^T + b [+ s * (xd A^T) B^T], xd = dropout(x) if keep else x */
 static void lin_ref(lin_ctx *c) {
-    for (int m = 0; m < c->M; m++)
+    double u[64]; /* (r) */
+    assert(c->r <= 64);
+    for (int m = 0; m < c->M; m++) {
+        for (int j = 0; j < c->r; j++) {
+            u[j] = 0;
+            for (int k = 0; k < c->K; k++) {
+                double xv = c->x[(long)m * c->K + k];
+                if (c->keep) xv = c->keep[(long)m * c->K + k] ? xv / (1 - c->p) : 0;
+                u[j] += xv * c->A[(long)j * c->K + k];
+            }
+        }
         for (int n = 0; n < c->N; n++) {
             double acc = c->b[n];
             for (int k = 0; k < c->K; k++) acc += c->x[(long)m * c->K + k] * c->W[(long)n * c->K + k];
-            for (int j = 0; j < c->r; j++) {
-                double u = 0;
-                for (int k = 0; k < c->K; k++) {
-                    double xv = c->x[(long)m * c->K + k];
-                    if (c->keep) xv = c->keep[(long)m * c->K + k] ? xv / (1 - c->p) : 0;
-                    u += xv * c->A[(long)j * c->K + k];
-                }
-                acc += c->s * u * c->Bm[(long)n * c->r + j];
-            }
+            for (int j = 0; j < c->r; j++) acc += c->s * u[j] * c->Bm[(long)n * c->r + j];
             c->y[(long)m * c->N + n] = acc;
         }
+    }
 }
 static double lin_loss(void *v) {
     lin_ctx *c = v;
@@ -318,8 +342,8 @@ static double lin_loss(void *v) {
     return dot(c->g, c->y, (long)c->M * c->N);
 }
 
-static void test_linear(int M, int N, int K) {
-    printf("linear M=%d N=%d K=%d (strided views)\n", M, N, K);
+static void test_linear(int M, int N, int K, long fd_count) {
+    printf("linear M=%d N=%d K=%d (strided views)%s\n", M, N, K, fd_count ? " (FD sampled)" : "");
     const int lddy = N + 3, ldx = K + 2, lddx = K + 1;
     float *x = frandn((long)M * ldx, 1.0, 0), *W = frandn((long)N * K, 0.5, 0), *b = frandn(N, 0.5, 0);
     float *g = frandn((long)M * lddy, 1.0, 0);
@@ -344,10 +368,18 @@ static void test_linear(int M, int N, int K) {
     float *dxc = fbuf((long)M * K);
     for (int m = 0; m < M; m++)
         for (int k = 0; k < K; k++) dxc[(long)m * K + k] = dx[(long)m * lddx + k] - 1.0f;
-    check_close("linear dx (accumulate)", dxc, fd_grad(lin_loss, &c, c.x, (long)M * K), (long)M * K,
-                ATOL, RTOL);
-    check_minus("linear dW (+=)", dW, 0.25f, fd_grad(lin_loss, &c, c.W, (long)N * K), (long)N * K);
-    check_minus("linear db (+=)", db, -0.5f, fd_grad(lin_loss, &c, c.b, N), N);
+    if (fd_count) {
+        for (long i = 0; i < (long)N * K; i++) dW[i] -= 0.25f;
+        for (int i = 0; i < N; i++) db[i] += 0.5f;
+        check_fd_sample("linear dx (accumulate)", dxc, lin_loss, &c, c.x, (long)M * K, fd_count);
+        check_fd_sample("linear dW (+=)", dW, lin_loss, &c, c.W, (long)N * K, fd_count);
+        check_fd_sample("linear db (+=)", db, lin_loss, &c, c.b, N, N < fd_count ? N : fd_count);
+    } else {
+        check_close("linear dx (accumulate)", dxc, fd_grad(lin_loss, &c, c.x, (long)M * K),
+                    (long)M * K, ATOL, RTOL);
+        check_minus("linear dW (+=)", dW, 0.25f, fd_grad(lin_loss, &c, c.W, (long)N * K), (long)N * K);
+        check_minus("linear db (+=)", db, -0.5f, fd_grad(lin_loss, &c, c.b, N), N);
+    }
     int pad_untouched = 1;
     for (int m = 0; m < M; m++) pad_untouched &= dx[(long)m * lddx + K] == 1.0f;
     CHECK(pad_untouched, "dx columns past K untouched");
@@ -362,8 +394,8 @@ static void test_linear(int M, int N, int K) {
 
 /* ---- 6. LoRA ----------------------------------------------------------------------- */
 
-static void test_lora(int M, int N, int K, int r, float p_drop) {
-    printf("lora M=%d N=%d K=%d r=%d dropout=%g\n", M, N, K, r, p_drop);
+static void test_lora(int M, int N, int K, int r, float p_drop, long fd_count) {
+    printf("lora M=%d N=%d K=%d r=%d dropout=%g%s\n", M, N, K, r, p_drop, fd_count ? " (FD sampled)" : "");
     const float alpha = 16.0f, s = alpha / (float)r;
     const uint64_t seed = 42, step = 7;
     float *x = frandn((long)M * K, 1.0, 0), *W = frandn((long)N * K, 0.5, 0), *b = frandn(N, 0.5, 0);
@@ -393,6 +425,8 @@ static void test_lora(int M, int N, int K, int r, float p_drop) {
     check_close("lora forward (Wp NULL: branch added)", y2, y, (long)M * N, 1e-6, 1e-6);
 
     float *dA = fbuf((long)r * K), *dB = fbuf((long)N * r), *dx = fbuf((long)M * K);
+    for (long i = 0; i < (long)r * K; i++) dA[i] = 0.5f; /* += */
+    for (long i = 0; i < (long)N * r; i++) dB[i] = 0.5f;
     float *lscr = fbuf((long)tcf_linear_backward_scratch(M, N));
     float *bscr = fbuf((long)tcf_lora_backward_scratch(M, N, r));
     tcf_linear_backward(M, N, K, g, N, x, K, W, dx, K, 0, NULL, NULL, lscr, 1);
@@ -403,8 +437,16 @@ static void test_lora(int M, int N, int K, int r, float p_drop) {
     } else {
         tcf_lora_backward(M, N, K, r, s, g, N, x, K, u, A, Bm, dA, dB, dx, K, 1, bscr, 2);
     }
-    check_close("lora dA", dA, fd_grad(lin_loss, &c, c.A, (long)r * K), (long)r * K, ATOL, RTOL);
-    check_close("lora dB", dB, fd_grad(lin_loss, &c, c.Bm, (long)N * r), (long)N * r, ATOL, RTOL);
+    for (long i = 0; i < (long)r * K; i++) dA[i] -= 0.5f;
+    for (long i = 0; i < (long)N * r; i++) dB[i] -= 0.5f;
+    if (fd_count) {
+        check_fd_sample("lora dA (+=)", dA, lin_loss, &c, c.A, (long)r * K, fd_count);
+        check_fd_sample("lora dB (+=)", dB, lin_loss, &c, c.Bm, (long)N * r, fd_count);
+        check_fd_sample("lora dx (W + branch)", dx, lin_loss, &c, c.x, (long)M * K, fd_count);
+        return;
+    }
+    check_close("lora dA (+=)", dA, fd_grad(lin_loss, &c, c.A, (long)r * K), (long)r * K, ATOL, RTOL);
+    check_close("lora dB (+=)", dB, fd_grad(lin_loss, &c, c.Bm, (long)N * r), (long)N * r, ATOL, RTOL);
     check_close("lora dx (W + branch)", dx, fd_grad(lin_loss, &c, c.x, (long)M * K), (long)M * K, ATOL,
                 RTOL);
 }
@@ -632,16 +674,22 @@ int main(void) {
     /* batch row 1 padded after 5 real tokens; T = 7 and 13 are multiples of nothing useful */
     static const uint8_t mask_a[2 * 7] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
     static const uint8_t mask_b[13] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0};
-    test_attention(2, 7, 3, 4, mask_a);
-    test_attention(1, 13, 2, 8, mask_b);
+    test_attention(2, 7, 3, 4, mask_a, 0);
+    test_attention(1, 13, 2, 8, mask_b, 0);
+    /* BERT-like head size and a T past the gemm's 6x16 tiles; 30 real tokens of 37 */
+    static uint8_t mask_c[37];
+    for (int t = 0; t < 37; t++) mask_c[t] = t < 30;
+    test_attention(1, 37, 2, 32, mask_c, 150);
 
-    test_linear(6, 5, 9);
-    test_linear(1, 17, 3);
+    test_linear(6, 5, 9, 0);
+    test_linear(1, 17, 3, 0);
+    test_linear(45, 38, 300, 120); /* full SIMD tiles, two K blocks of the gemm */
 
-    test_lora(7, 6, 10, 1, 0.0f);
-    test_lora(7, 6, 10, 8, 0.0f);
-    test_lora(5, 11, 9, 8, 0.25f);
-    test_lora(5, 11, 9, 1, 0.25f);
+    test_lora(7, 6, 10, 1, 0.0f, 0);
+    test_lora(7, 6, 10, 8, 0.0f, 0);
+    test_lora(5, 11, 9, 8, 0.25f, 0);
+    test_lora(5, 11, 9, 1, 0.25f, 0);
+    test_lora(40, 35, 270, 8, 0.1f, 120);
 
     test_ce_torch();
     for (int w = 0; w <= 1; w++)
