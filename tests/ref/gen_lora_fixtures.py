@@ -233,6 +233,21 @@ def compact_json(obj, ind=0):
     return json.dumps(obj)
 
 
+def train(pm, batch):
+    """STEPS AdamW steps on one batch; returns the loss after s updates, s = 0..STEPS."""
+    opt = torch.optim.AdamW([p for _, p in trainable(pm)], **ADAMW)
+    losses = []
+    for s in range(STEPS + 1):
+        opt.zero_grad()
+        _, loss = forward_loss(pm, batch)
+        losses.append(loss.item())
+        if s == STEPS:
+            break
+        loss.backward()
+        opt.step()
+    return losses
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=OUT)
@@ -355,19 +370,21 @@ def main():
         man["fd_check"][cname] = dict(rows=rows, max_rel=max(r["rel"] for r in rows),
                                       f32_vs_f64_grad_worst_rel_l2=worst)
 
-    # 20 AdamW steps for c1 from the same init
+    # 20 AdamW steps for c1 from the same init (and the same in float64, to size the float32 drift)
     pm = models["c1"]
+    pm64 = copy.deepcopy(pm).double()
+    losses = train(pm, batch)
+    losses64 = train(pm64, batch)
     tr = trainable(pm)
-    opt = torch.optim.AdamW([p for _, p in tr], **ADAMW)
-    losses = []
-    for s in range(STEPS + 1):
-        opt.zero_grad()
-        _, loss = forward_loss(pm, batch)
-        losses.append(loss.item())
-        if s == STEPS:
-            break
-        loss.backward()
-        opt.step()
+    tr64 = dict(trainable(pm64))
+    rel = [float((p.detach().double() - tr64[n]).norm() / tr64[n].norm()) for n, p in tr]
+    absd = max(float((p.detach().double() - tr64[n]).abs().max()) for n, p in tr)
+    man["train_f64"] = dict(
+        note="same 20 steps in float64: how far float32 PyTorch itself is from exact arithmetic",
+        losses=losses64, max_abs_loss_diff=max(abs(a - b) for a, b in zip(losses, losses64)),
+        final_worst_rel_l2=max(rel), final_max_abs_diff=absd)
+    print(f"c1 float64 training: loss diff {man['train_f64']['max_abs_loss_diff']:.2e}, "
+          f"final params worst rel L2 {max(rel):.2e}, max abs {absd:.2e}")
     print("c1 train loss: " + " ".join(f"{x:.6f}" for x in losses))
     W.put("c1/train_loss", "c1/train_loss", np.array(losses, dtype=np.float32))
     norms = np.array([float(p.detach().double().norm()) for _, p in tr], dtype=np.float32)
