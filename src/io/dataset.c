@@ -22,7 +22,12 @@
 struct tcf_labels {
     int n;
     char **names;  /* (n) each its own allocation */
-    int *by_name;  /* (n) label indices sorted by strcmp of their names */
+    struct name_idx *by_name; /* (n) names[idx] sorted by strcmp, for lookups */
+};
+
+struct name_idx {
+    const char *name; /* = names[idx] */
+    int idx;
 };
 
 struct tcf_dataset {
@@ -69,9 +74,8 @@ static int is_blank(const char *s) {
 
 /* ---- label sets ------------------------------------------------------------ */
 
-static int cmp_by_name_r(const void *a, const void *b, void *ctx) {
-    const tcf_labels *l = ctx;
-    return strcmp(l->names[*(const int *)a], l->names[*(const int *)b]);
+static int cmp_name_idx(const void *a, const void *b) {
+    return strcmp(((const struct name_idx *)a)->name, ((const struct name_idx *)b)->name);
 }
 
 void tcf_labels_free(tcf_labels *l) {
@@ -89,7 +93,7 @@ static tcf_status labels_make(const char *const *names, int n, tcf_labels **out)
     tcf_labels *l = calloc(1, sizeof *l);
     if (!l) return tcf_fail(TCF_ERR_NOMEM, "label set: out of memory");
     l->names = calloc((size_t)n, sizeof *l->names);
-    l->by_name = malloc(sizeof(int) * (size_t)n);
+    l->by_name = malloc(sizeof *l->by_name * (size_t)n);
     if (!l->names || !l->by_name) {
         tcf_labels_free(l);
         return tcf_fail(TCF_ERR_NOMEM, "label set: out of memory");
@@ -101,13 +105,13 @@ static tcf_status labels_make(const char *const *names, int n, tcf_labels **out)
             tcf_labels_free(l);
             return tcf_fail(TCF_ERR_NOMEM, "label set: out of memory");
         }
-        l->by_name[i] = i;
+        l->by_name[i] = (struct name_idx){l->names[i], i};
     }
-    qsort_r(l->by_name, (size_t)n, sizeof(int), cmp_by_name_r, l);
+    qsort(l->by_name, (size_t)n, sizeof *l->by_name, cmp_name_idx);
     for (int i = 1; i < n; i++)
-        if (!strcmp(l->names[l->by_name[i]], l->names[l->by_name[i - 1]])) {
+        if (!strcmp(l->by_name[i].name, l->by_name[i - 1].name)) {
             tcf_status st = tcf_fail(TCF_ERR_ARG, "label set: label \"%.*s\" appears twice", QUOTE_MAX,
-                                     l->names[l->by_name[i]]);
+                                     l->by_name[i].name);
             tcf_labels_free(l);
             return st;
         }
@@ -135,8 +139,8 @@ int tcf_labels_index(const tcf_labels *l, const char *name) {
     int lo = 0, hi = l->n - 1;
     while (lo <= hi) {
         int mid = lo + (hi - lo) / 2;
-        int c = strcmp(l->names[l->by_name[mid]], name);
-        if (c == 0) return l->by_name[mid];
+        int c = strcmp(l->by_name[mid].name, name);
+        if (c == 0) return l->by_name[mid].idx;
         if (c < 0) lo = mid + 1;
         else hi = mid - 1;
     }
@@ -577,18 +581,23 @@ static int cmp_size(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static int cmp_count_desc_r(const void *a, const void *b, void *ctx) {
-    const int *cnt = ctx;
-    int i = *(const int *)a, j = *(const int *)b;
-    if (cnt[i] != cnt[j]) return cnt[i] < cnt[j] ? 1 : -1;
-    return (i > j) - (i < j);
+typedef struct {
+    int count, idx;
+} class_count;
+
+/* Most examples first; ties in label order. */
+static int cmp_count_desc(const void *a, const void *b) {
+    const class_count *x = a, *y = b;
+    if (x->count != y->count) return x->count < y->count ? 1 : -1;
+    return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
 void tcf_dataset_summary(const tcf_dataset *ds, FILE *f) {
     int K = ds->labels->n;
     fprintf(f, "%s: %d examples, %d classes\n", ds->path, ds->n, K);
     size_t *lens = malloc(sizeof *lens * (size_t)(ds->n > 0 ? ds->n : 1));
-    int *counts = malloc(sizeof(int) * (size_t)K), *order = malloc(sizeof(int) * (size_t)K);
+    int *counts = malloc(sizeof(int) * (size_t)K);
+    class_count *order = malloc(sizeof *order * (size_t)K);
     if (!lens || !counts || !order) {
         fprintf(f, "  (out of memory for the rest of the summary)\n");
         free(lens), free(counts), free(order);
@@ -601,10 +610,10 @@ void tcf_dataset_summary(const tcf_dataset *ds, FILE *f) {
                 lens[ds->n - 1]);
     }
     tcf_dataset_class_counts(ds, counts);
-    for (int k = 0; k < K; k++) order[k] = k;
-    qsort_r(order, (size_t)K, sizeof(int), cmp_count_desc_r, counts);
+    for (int k = 0; k < K; k++) order[k] = (class_count){counts[k], k};
+    qsort(order, (size_t)K, sizeof *order, cmp_count_desc);
     fprintf(f, "  examples per class, most first:\n");
-    for (int k = 0; k < K; k++) fprintf(f, "  %8d  %s\n", counts[order[k]], ds->labels->names[order[k]]);
+    for (int k = 0; k < K; k++) fprintf(f, "  %8d  %s\n", order[k].count, ds->labels->names[order[k].idx]);
     free(lens), free(counts), free(order);
 }
 
