@@ -28,8 +28,8 @@ every tensor with name, file, shape, dtype):
   c2/logits.f32, c2/loss.f32, c2/grad/...                                 (all 26 trainable)
   c1/train_loss.f32 [21]        AdamW on the same batch: loss with the params after s updates,
                                 s = 0..20 (entries 0..19 are "before update s+1")
-  c1/final/...                  params after 20 steps: classifier, layer-0 query, layer-5
-                                output.dense; c1/final_norms.f32 [74]: L2 norm of every param
+  c1/final/...                  params after 20 steps: classifier, layer-0 query A/B;
+                                c1/final_norms.f32 [74]: L2 norm of every param
                                 after 20 steps, in manifest["final_norms_order"] order
   c1_adapter_config.json, c2_adapter_config.json   as written by save_pretrained
   manifest.json                 versions, model sha256, command, seeds, tensor list, FD checks
