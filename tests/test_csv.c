@@ -68,6 +68,13 @@ int main(void) {
     expect_bad("junk after quote", "text,label\n\"ab\"c,d\n", TCF_ERR_FORMAT, ":2: unexpected character after a closing quote");
     expect_bad("invalid UTF-8", "text,label\nok,a\nbad\xC3(,b\n", TCF_ERR_UTF8, ":3: invalid UTF-8");
     expect_bad("duplicate header", "text,text\na,b\n", TCF_ERR_FORMAT, "appears twice");
+    {
+        tcf_status st;
+        tcf_table *tn = parse("text,label\nab\0c,d\n", 17, &st);
+        CHECK(st == TCF_ERR_FORMAT && !tn && strstr(tcf_last_error(), ":2: NUL byte"), "NUL byte: %s",
+              tcf_last_error());
+        tcf_table_free(tn);
+    }
     tcf_table *t = NULL;
     CHECK(tcf_csv_read("/nonexistent/x.csv", &t) == TCF_ERR_IO && strstr(tcf_last_error(), "/nonexistent/x.csv"),
           "missing file: %s", tcf_last_error());

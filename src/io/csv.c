@@ -6,7 +6,8 @@
  * commas; a field that starts with '"' is quoted: it ends at the next lone '"',
  * "" stands for one '"', and it may hold commas and line ends; a quote inside
  * an unquoted field is an error. The first record is the header. Every record
- * must have as many fields as the header. All bytes must be valid UTF-8.
+ * must have as many fields as the header. All bytes must be valid UTF-8 and
+ * none may be NUL (cells are NUL-terminated strings).
  * Blank lines are errors (a dataset row cannot be empty), except trailing
  * line ends at the end of the file.
  *
@@ -52,6 +53,13 @@ static tcf_status parse(char *buf, size_t len, const char *path, tcf_table **out
     if (bad >= 0) {
         st = tcf_fail(TCF_ERR_UTF8, "%s:%d: invalid UTF-8 (byte offset %lld)", path,
                       line_of(buf, (size_t)bad), (long long)bad);
+        free(buf);
+        return st;
+    }
+    const char *nul = memchr(buf, '\0', len);
+    if (nul) {
+        st = tcf_fail(TCF_ERR_FORMAT, "%s:%d: NUL byte (byte offset %lld): not a text file", path,
+                      line_of(buf, (size_t)(nul - buf)), (long long)(nul - buf));
         free(buf);
         return st;
     }
