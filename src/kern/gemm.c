@@ -65,6 +65,11 @@ void tcf_gemm_pack_b(int K, int N, const float *B, int ldb, int transposed, floa
         }
 }
 
+void tcf_gemm_unpack_b(int K, int N, const float *Bp, float *B, int ldb) {
+    for (int k = 0; k < K; k++)
+        for (int n = 0; n < N; n++) B[(int64_t)k * ldb + n] = Bp[((int64_t)(n / NR) * K + k) * NR + n % NR];
+}
+
 typedef struct {
     int M, N, K, lda, ldc, accumulate;
     int64_t ldb;          /* stride between k rows of B */

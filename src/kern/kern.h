@@ -26,6 +26,8 @@ void tcf_gemm_ref(int M, int N, int K, const float *A, int lda, const float *B, 
  * A @ W^T. */
 size_t tcf_gemm_packed_size(int K, int N);
 void tcf_gemm_pack_b(int K, int N, const float *B, int ldb, int transposed, float *Bp);
+/* The inverse: B (K, N) with leading dimension ldb from its packed form. */
+void tcf_gemm_unpack_b(int K, int N, const float *Bp, float *B, int ldb);
 /* C (M, N) = A (M, K) @ B [+ bias] [+ C] with B packed by tcf_gemm_pack_b. */
 void tcf_gemm_packed(int M, int N, int K, const float *A, int lda, const float *Bp, float *C,
                      int ldc, const float *bias, int accumulate, int n_threads);

@@ -166,6 +166,10 @@ static tcf_status layout_params(tcf_bert *m, const wsrc *s) {
     TAKE(m->wtt, (int64_t)c->type_vocab * C);
     TAKE(m->emb_ln_g, C);
     TAKE(m->emb_ln_b, C);
+    if (m->has_pooler) {
+        TAKE(m->pool_w, C * C);
+        TAKE(m->pool_b, C);
+    }
     for (int l = 0; l < c->layers; l++) {
         tcf_bert_layer *L = &m->layer[l];
         TAKE(L->qkv_wp, (int64_t)tcf_gemm_packed_size((int)C, (int)(3 * C)));
@@ -191,6 +195,9 @@ static tcf_status layout_params(tcf_bert *m, const wsrc *s) {
         (st = load_tensor(s, "embeddings.token_type_embeddings.weight", m->wtt, c->type_vocab, C)) ||
         (st = load_tensor(s, "embeddings.LayerNorm.weight", m->emb_ln_g, C, 0)) ||
         (st = load_tensor(s, "embeddings.LayerNorm.bias", m->emb_ln_b, C, 0)))
+        return st;
+    if (m->has_pooler && ((st = load_tensor(s, "pooler.dense.weight", m->pool_w, C, C)) ||
+                          (st = load_tensor(s, "pooler.dense.bias", m->pool_b, C, 0))))
         return st;
     for (int l = 0; l < c->layers; l++) {
         tcf_bert_layer *L = &m->layer[l];
@@ -262,6 +269,11 @@ tcf_status tcf_bert_load(const char *dir, tcf_bert **out) {
                       path);
         goto fail;
     }
+    {
+        char probe[128];
+        snprintf(probe, sizeof probe, "%spooler.dense.weight", src.prefix);
+        m->has_pooler = tcf_safetensors_find(sf, probe) != NULL;
+    }
     m->layer = calloc((size_t)m->cfg.layers, sizeof *m->layer);
     layout_params(m, NULL);
     size_t bytes;
@@ -288,8 +300,43 @@ void tcf_bert_free(tcf_bert *m) {
     if (w) free(w->data);
     free(w);
     free(m->params);
+    free(m->bwd_mem);
     free(m->layer);
     free(m);
+}
+
+tcf_status tcf_bert_enable_backward(tcf_bert *m) {
+    if (m->bwd_mem) return TCF_OK;
+    const int C = m->cfg.hidden, I = m->cfg.inter;
+    /* per layer: W_qkv (3C, C), W_ao (C, C), W_fi (I, C), W_fo (C, I) */
+    size_t sz_qkv = tcf_gemm_packed_size(3 * C, C), sz_ao = tcf_gemm_packed_size(C, C),
+           sz_fi = tcf_gemm_packed_size(I, C), sz_fo = tcf_gemm_packed_size(C, I);
+    size_t per = sz_qkv + sz_ao + sz_fi + sz_fo;
+    float *mem = malloc(sizeof(float) * per * (size_t)m->cfg.layers);
+    float *tmp = malloc(sizeof(float) * (size_t)(3 * C > I ? 3 * C : I) * (size_t)(C > I ? C : I));
+    if (!mem || !tmp) {
+        free(mem), free(tmp);
+        return tcf_fail(TCF_ERR_NOMEM, "cannot allocate %zu MB for backward weights",
+                        sizeof(float) * per * (size_t)m->cfg.layers >> 20);
+    }
+    float *p = mem;
+    for (int l = 0; l < m->cfg.layers; l++) {
+        tcf_bert_layer *L = &m->layer[l];
+        /* W^T (in, out) is what the forward packs; unpack it and pack its
+         * transpose W (out, in) as a (out x in) right-hand side. */
+        struct { const float *wp; float **dst; int in, out; size_t sz; } w[4] = {
+            {L->qkv_wp, &L->qkv_bp, C, 3 * C, sz_qkv}, {L->ao_wp, &L->ao_bp, C, C, sz_ao},
+            {L->fi_wp, &L->fi_bp, C, I, sz_fi}, {L->fo_wp, &L->fo_bp, I, C, sz_fo}};
+        for (int i = 0; i < 4; i++) {
+            tcf_gemm_unpack_b(w[i].in, w[i].out, w[i].wp, tmp, w[i].out);
+            tcf_gemm_pack_b(w[i].out, w[i].in, tmp, w[i].out, 1, p);
+            *w[i].dst = p;
+            p += w[i].sz;
+        }
+    }
+    free(tmp);
+    m->bwd_mem = mem;
+    return TCF_OK;
 }
 
 /* ---- forward ------------------------------------------------------------------ */

@@ -21,6 +21,9 @@ typedef struct {
     float *fi_wp, *fi_b; /* (C, I) packed, (I): intermediate dense */
     float *fo_wp, *fo_b; /* (I, C) packed, (C): output dense */
     float *ln2_g, *ln2_b;/* (C) */
+    /* For backward passes (tcf_bert_enable_backward): each weight W (out, in)
+     * packed as the right-hand side of dY (M, out) @ W, NULL until enabled. */
+    float *qkv_bp, *ao_bp, *fi_bp, *fo_bp;
 } tcf_bert_layer;
 
 typedef struct tcf_bert {
@@ -32,6 +35,10 @@ typedef struct tcf_bert {
     float *wtt;          /* (type_vocab, C) */
     float *emb_ln_g, *emb_ln_b;
     tcf_bert_layer *layer; /* (L) */
+    float *pool_w, *pool_b; /* BertPooler dense (C, C) as nn.Linear, (C); NULL if
+                               the checkpoint has none */
+    float *bwd_mem;         /* the *_bp weights, one allocation */
+    int has_pooler;
     /* One cached forward workspace, taken and given back atomically so that
      * concurrent forwards stay safe (a second one allocates its own). */
     struct tcf_ws {
@@ -43,6 +50,10 @@ typedef struct tcf_bert {
 /* Load config.json + model.safetensors from dir. */
 tcf_status tcf_bert_load(const char *dir, tcf_bert **out);
 void tcf_bert_free(tcf_bert *m);
+
+/* Pack every dense weight a second time for input gradients (dX = dY W);
+ * idempotent. Frozen weights only: nothing here computes weight gradients. */
+tcf_status tcf_bert_enable_backward(tcf_bert *m);
 
 /* hidden (B, T, C) <- last hidden states of ids (B, T) under mask (B, T). */
 tcf_status tcf_bert_forward(const tcf_bert *m, int B, int T, const int32_t *ids,

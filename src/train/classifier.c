@@ -1,0 +1,290 @@
+/*
+ * classifier.c — BertForSequenceClassification + PEFT LoRA: training forward
+ * (activations saved per layer) and backward to the adapters and the head.
+ * See classifier.h for the model; docs/PEFT_NOTES.md for the reference.
+ *
+ * Per layer l, saved (BT = B*T rows):
+ *   x   (BT, C)   layer input                 qkv (BT, 3C) q|k|v after LoRA
+ *   P   (B, H, T, T) attention probabilities  ctx (BT, C) attention output
+ *   h1  (BT, C)   x + attn dense (pre-LN1)    y1  (BT, C) LN1 output, m1/r1 its stats
+ *   fp  (BT, I)   intermediate pre-GELU       fa  (BT, I) GELU output
+ *   h2  (BT, C)   y1 + output dense (pre-LN2), m2/r2 its stats
+ *   u   (BT, r)   per LoRA module, x_drop A^T
+ * The layer output (LN2) is the next layer's x; the last one is `hid`.
+ */
+#include "train/classifier.h"
+#include "base/base.h"
+#include "kern/grad.h"
+#include "kern/kern.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    float *x, *qkv, *P, *ctx, *h1, *y1, *m1, *r1, *fp, *fa, *h2, *m2, *r2;
+    float *u[TCF_LORA_KINDS]; /* NULL where the kind is not wrapped */
+} layer_acts;
+
+struct tcf_clf_ws {
+    int Bmax, Tmax, n_threads;
+    layer_acts *L;
+    float *hid;     /* (BT, C) last hidden state */
+    float *cls;     /* (B, C) h[:, 0] */
+    float *pooled;  /* (B, C) tanh(pooler) */
+    float *dlogits; /* (B, n_classes) */
+    float *dpooled; /* (B, C) */
+    float *dh, *dh2, *dy1, *dctx, *dqkv, *dfa, *tmpC; /* backward buffers */
+    float *scratch; /* per thread attention scratch */
+    size_t scratch_per;
+    float *lora_scratch;
+    uint8_t *mask;  /* copy of the batch mask */
+    float *mem;
+};
+
+tcf_status tcf_clf_ws_init(tcf_clf_ws **out, const tcf_bert *m, const tcf_lora *l, int B, int T,
+                           int n_threads) {
+    *out = NULL;
+    const int C = m->cfg.hidden, I = m->cfg.inter, H = m->cfg.heads, Lc = m->cfg.layers;
+    const int D = C / H, r = l->r, K = l->n_classes;
+    if (B <= 0 || T <= 0 || T > m->cfg.max_pos)
+        return tcf_fail(TCF_ERR_ARG, "classifier: bad batch shape B=%d T=%d (max positions %d)", B, T,
+                        m->cfg.max_pos);
+    if (l->n_layers != Lc || l->hidden != C || l->inter != I)
+        return tcf_fail(TCF_ERR_ARG, "classifier: adapter shape (%d layers, %d, %d) does not match "
+                        "the model (%d layers, %d, %d)", l->n_layers, l->hidden, l->inter, Lc, C, I);
+    if (n_threads <= 0) n_threads = tcf_default_threads();
+    const int64_t BT = (int64_t)B * T;
+    int n_u = 0;
+    for (int k = 0; k < TCF_LORA_KINDS; k++) n_u += (l->targets >> k) & 1;
+    int64_t per_layer = BT * (C + 3 * C + C + C + C + 2 + 2 * I + C + 2) + (int64_t)B * H * T * T +
+                        n_u * BT * r;
+    size_t sp = tcf_attn_backward_scratch(T, D);
+    if (tcf_attn_forward_scratch(T, D) > sp) sp = tcf_attn_forward_scratch(T, D);
+    size_t ls = tcf_lora_backward_scratch((int)BT, I > C ? I : C, r);
+    size_t lf = tcf_lora_forward_scratch(I > C ? I : C, I > C ? I : C, r);
+    if (lf > ls) ls = lf;
+    int64_t total = per_layer * Lc + BT * C /*hid*/ + 2 * (int64_t)B * C + (int64_t)B * K +
+                    (int64_t)B * C + BT * (C + C + C + C + 3 * C + I + C) + (int64_t)n_threads * (int64_t)sp +
+                    (int64_t)ls;
+    tcf_clf_ws *w = calloc(1, sizeof *w);
+    size_t bytes;
+    if (!w || !tcf_mul_ok((size_t)total, sizeof(float), &bytes) || !(w->mem = malloc(bytes)) ||
+        !(w->L = calloc((size_t)Lc, sizeof *w->L)) || !(w->mask = malloc((size_t)BT))) {
+        tcf_clf_ws_free(w);
+        return tcf_fail(TCF_ERR_NOMEM, "classifier: cannot allocate %lld MB of activations for B=%d T=%d",
+                        (long long)(total * 4 >> 20), B, T);
+    }
+    w->Bmax = B, w->Tmax = T, w->n_threads = n_threads, w->scratch_per = sp;
+    float *p = w->mem;
+#define TAKE(f, n) (f = p, p += (n))
+    for (int li = 0; li < Lc; li++) {
+        layer_acts *a = &w->L[li];
+        TAKE(a->x, BT * C), TAKE(a->qkv, BT * 3 * C), TAKE(a->P, (int64_t)B * H * T * T);
+        TAKE(a->ctx, BT * C), TAKE(a->h1, BT * C), TAKE(a->y1, BT * C), TAKE(a->m1, BT), TAKE(a->r1, BT);
+        TAKE(a->fp, BT * I), TAKE(a->fa, BT * I), TAKE(a->h2, BT * C), TAKE(a->m2, BT), TAKE(a->r2, BT);
+        for (int k = 0; k < TCF_LORA_KINDS; k++)
+            if ((l->targets >> k) & 1) TAKE(a->u[k], BT * r);
+    }
+    TAKE(w->hid, BT * C), TAKE(w->cls, (int64_t)B * C), TAKE(w->pooled, (int64_t)B * C);
+    TAKE(w->dlogits, (int64_t)B * K), TAKE(w->dpooled, (int64_t)B * C);
+    TAKE(w->dh, BT * C), TAKE(w->dh2, BT * C), TAKE(w->dy1, BT * C), TAKE(w->dctx, BT * C);
+    TAKE(w->dqkv, BT * 3 * C), TAKE(w->dfa, BT * I), TAKE(w->tmpC, BT * C);
+    TAKE(w->scratch, (int64_t)n_threads * (int64_t)sp);
+    TAKE(w->lora_scratch, (int64_t)ls);
+#undef TAKE
+    *out = w;
+    return TCF_OK;
+}
+
+void tcf_clf_ws_free(tcf_clf_ws *w) {
+    if (!w) return;
+    free(w->mem);
+    free(w->L);
+    free(w->mask);
+    free(w);
+}
+
+/* ---- pool tasks -------------------------------------------------------- */
+
+typedef struct {
+    const tcf_bert *m;
+    tcf_clf_ws *w;
+    layer_acts *a;
+    int B, T;
+    const int32_t *ids;
+} task_ctx;
+
+static void embed_task(void *vctx, int64_t begin, int64_t end, int tid) {
+    task_ctx *c = vctx;
+    const tcf_bert *m = c->m;
+    const int C = m->cfg.hidden;
+    float *x = c->w->L[0].x;
+    for (int64_t row = begin; row < end; row++) {
+        int t = (int)(row % c->T);
+        const float *we = m->wte + (int64_t)c->ids[row] * C, *pe = m->wpe + (int64_t)t * C;
+        float *xr = x + row * C;
+        for (int i = 0; i < C; i++) xr[i] = we[i] + pe[i] + m->wtt[i];
+        tcf_layernorm(xr, xr, m->emb_ln_g, m->emb_ln_b, 1, C, m->cfg.ln_eps);
+    }
+}
+
+static void attn_fwd_task(void *vctx, int64_t begin, int64_t end, int tid) {
+    task_ctx *c = vctx;
+    const int C = c->m->cfg.hidden, H = c->m->cfg.heads, D = C / H, T = c->T;
+    float *scratch = c->w->scratch + (size_t)tid * c->w->scratch_per;
+    for (int64_t bh = begin; bh < end; bh++) {
+        int b = (int)(bh / H), h = (int)(bh % H);
+        const float *base = c->a->qkv + (int64_t)b * T * 3 * C;
+        tcf_attn_head_forward(T, D, base + h * D, base + C + h * D, base + 2 * C + h * D, 3 * C,
+                              c->w->mask + (int64_t)b * T, 1.0f / sqrtf((float)D),
+                              c->a->ctx + (int64_t)b * T * C + h * D, C, c->a->P + bh * T * T, scratch);
+    }
+}
+
+static void attn_bwd_task(void *vctx, int64_t begin, int64_t end, int tid) {
+    task_ctx *c = vctx;
+    const int C = c->m->cfg.hidden, H = c->m->cfg.heads, D = C / H, T = c->T;
+    float *scratch = c->w->scratch + (size_t)tid * c->w->scratch_per;
+    for (int64_t bh = begin; bh < end; bh++) {
+        int b = (int)(bh / H), h = (int)(bh % H);
+        const float *base = c->a->qkv + (int64_t)b * T * 3 * C;
+        float *dbase = c->w->dqkv + (int64_t)b * T * 3 * C;
+        tcf_attn_head_backward(T, D, base + h * D, base + C + h * D, base + 2 * C + h * D, 3 * C,
+                               c->a->P + bh * T * T, c->w->mask + (int64_t)b * T, 1.0f / sqrtf((float)D),
+                               c->w->dctx + (int64_t)b * T * C + h * D, C, dbase + h * D,
+                               dbase + C + h * D, dbase + 2 * C + h * D, 3 * C, scratch);
+    }
+}
+
+/* ---- forward / backward --------------------------------------------------- */
+
+/* y (M, N; ldy) += LoRA branch of module (layer, kind) on x (M, K). */
+static void lora_fwd(tcf_lora *l, tcf_clf_ws *w, int layer, int kind, int M, const float *x, int K,
+                     float *y, int ldy, float *u) {
+    tcf_lora_module *md = tcf_lora_find(l, layer, kind);
+    if (!md) return;
+    tcf_lora_forward(M, md->out, K, md->r, l->scaling, x, K, NULL, 0, NULL, NULL, md->A, md->B, y, ldy,
+                     u, w->lora_scratch, w->n_threads);
+}
+
+/* dA, dB += and dx (M, K) += from dy (M, N; lddy) for module (layer, kind). */
+static void lora_bwd(tcf_lora *l, tcf_clf_ws *w, int layer, int kind, int M, const float *dy, int lddy,
+                     const float *x, int K, const float *u, float *dx) {
+    tcf_lora_module *md = tcf_lora_find(l, layer, kind);
+    if (!md) return;
+    tcf_lora_backward(M, md->out, K, md->r, l->scaling, dy, lddy, x, K, u, md->A, md->B, md->dA, md->dB,
+                      dx, K, 1, w->lora_scratch, w->n_threads);
+}
+
+tcf_status tcf_clf_forward(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *w, int B, int T,
+                           const int32_t *ids, const uint8_t *mask, const int32_t *labels,
+                           const float *class_w, float label_smoothing, int backward,
+                           float *logits, float *loss) {
+    const tcf_bert_config *cf = &m->cfg;
+    const int C = cf->hidden, I = cf->inter, H = cf->heads, NL = cf->layers, K = l->n_classes;
+    const int nt = w->n_threads;
+    if (B <= 0 || T <= 0 || B > w->Bmax || T > w->Tmax)
+        return tcf_fail(TCF_ERR_ARG, "classifier: batch %dx%d exceeds the workspace %dx%d", B, T, w->Bmax,
+                        w->Tmax);
+    if (!m->pool_w) return tcf_fail(TCF_ERR_UNSUPPORTED, "classifier: the checkpoint has no pooler.dense");
+    if (backward && (!labels || !m->bwd_mem))
+        return tcf_fail(TCF_ERR_ARG, "classifier: backward needs labels and tcf_bert_enable_backward");
+    const int64_t BT = (int64_t)B * T;
+    for (int64_t i = 0; i < BT; i++)
+        if (ids[i] < 0 || ids[i] >= cf->vocab)
+            return tcf_fail(TCF_ERR_ARG, "classifier: token id %d outside vocab [0, %d)", ids[i], cf->vocab);
+    for (int b = 0; labels && b < B; b++)
+        if (labels[b] < 0 || labels[b] >= K)
+            return tcf_fail(TCF_ERR_ARG, "classifier: label %d of row %d outside [0, %d)", labels[b], b, K);
+    memcpy(w->mask, mask, (size_t)BT);
+    task_ctx tc = {m, w, NULL, B, T, ids};
+    tcf_parallel_for(BT, nt, embed_task, &tc);
+
+    for (int li = 0; li < NL; li++) {
+        const tcf_bert_layer *Lw = &m->layer[li];
+        layer_acts *a = &w->L[li];
+        float *out = li + 1 < NL ? w->L[li + 1].x : w->hid;
+        tcf_gemm_packed((int)BT, 3 * C, C, a->x, C, Lw->qkv_wp, a->qkv, 3 * C, Lw->qkv_b, 0, nt);
+        for (int k = TCF_LORA_QUERY; k <= TCF_LORA_VALUE; k++)
+            lora_fwd(l, w, li, k, (int)BT, a->x, C, a->qkv + k * C, 3 * C, a->u[k]);
+        tc.a = a;
+        tcf_parallel_for_dyn((int64_t)B * H, 1, nt, attn_fwd_task, &tc);
+        /* h1 = x + ctx Wao^T + b (+ LoRA) */
+        memcpy(a->h1, a->x, sizeof(float) * (size_t)(BT * C));
+        tcf_gemm_packed((int)BT, C, C, a->ctx, C, Lw->ao_wp, a->h1, C, Lw->ao_b, 1, nt);
+        lora_fwd(l, w, li, TCF_LORA_ATTN_OUT, (int)BT, a->ctx, C, a->h1, C, a->u[TCF_LORA_ATTN_OUT]);
+        tcf_layernorm_forward(a->y1, a->m1, a->r1, a->h1, Lw->ln1_g, Lw->ln1_b, BT, C, cf->ln_eps);
+        tcf_gemm_packed((int)BT, I, C, a->y1, C, Lw->fi_wp, a->fp, I, Lw->fi_b, 0, nt);
+        lora_fwd(l, w, li, TCF_LORA_INTERMEDIATE, (int)BT, a->y1, C, a->fp, I, a->u[TCF_LORA_INTERMEDIATE]);
+        tcf_gelu(a->fa, a->fp, BT * I);
+        memcpy(a->h2, a->y1, sizeof(float) * (size_t)(BT * C));
+        tcf_gemm_packed((int)BT, C, I, a->fa, I, Lw->fo_wp, a->h2, C, Lw->fo_b, 1, nt);
+        lora_fwd(l, w, li, TCF_LORA_OUTPUT, (int)BT, a->fa, I, a->h2, C, a->u[TCF_LORA_OUTPUT]);
+        tcf_layernorm_forward(out, a->m2, a->r2, a->h2, Lw->ln2_g, Lw->ln2_b, BT, C, cf->ln_eps);
+    }
+    /* pooled = tanh(h[:, 0] Wp^T + bp); logits = pooled Wc^T + bc */
+    for (int b = 0; b < B; b++) memcpy(w->cls + (int64_t)b * C, w->hid + (int64_t)b * T * C, sizeof(float) * C);
+    for (int b = 0; b < B; b++)
+        for (int n = 0; n < C; n++) {
+            const float *wr = m->pool_w + (int64_t)n * C, *xr = w->cls + (int64_t)b * C;
+            float acc = 0;
+            for (int k = 0; k < C; k++) acc += xr[k] * wr[k];
+            w->pooled[(int64_t)b * C + n] = acc + m->pool_b[n];
+        }
+    tcf_tanh_forward(w->pooled, w->pooled, (int64_t)B * C);
+    for (int b = 0; b < B; b++)
+        for (int n = 0; n < K; n++) {
+            const float *wr = l->head_w + (int64_t)n * C, *xr = w->pooled + (int64_t)b * C;
+            float acc = 0;
+            for (int k = 0; k < C; k++) acc += xr[k] * wr[k];
+            logits[(int64_t)b * K + n] = acc + l->head_b[n];
+        }
+    if (!labels) return TCF_OK;
+    float lv = tcf_cross_entropy(B, K, logits, labels, class_w, label_smoothing, backward ? w->dlogits : NULL);
+    if (loss) *loss = lv;
+    if (!backward) return TCF_OK;
+
+    /* ---- backward ---- */
+    /* head: dW += dlogits^T pooled, db += colsum, dpooled = dlogits W */
+    for (int b = 0; b < B; b++)
+        for (int n = 0; n < K; n++) {
+            float g = w->dlogits[(int64_t)b * K + n];
+            l->d_head_b[n] += g;
+            for (int k = 0; k < C; k++) l->d_head_w[(int64_t)n * C + k] += g * w->pooled[(int64_t)b * C + k];
+        }
+    tcf_gemm(B, C, K, w->dlogits, K, l->head_w, C, w->dpooled, C, NULL, 0, 1);
+    tcf_tanh_backward(w->dpooled, w->dpooled, w->pooled, (int64_t)B * C);
+    /* d cls = dpre Wp (pooler frozen) -> rows (b, 0) of dh */
+    memset(w->dh, 0, sizeof(float) * (size_t)(BT * C));
+    for (int b = 0; b < B; b++)
+        tcf_gemm(1, C, C, w->dpooled + (int64_t)b * C, C, m->pool_w, C, w->dh + (int64_t)b * T * C, C, NULL, 0, 1);
+
+    for (int li = NL - 1; li >= 0; li--) {
+        const tcf_bert_layer *Lw = &m->layer[li];
+        layer_acts *a = &w->L[li];
+        /* LN2: dh2 = d(h2) */
+        tcf_layernorm_backward(w->dh2, NULL, NULL, w->dh, a->h2, a->m2, a->r2, Lw->ln2_g, BT, C);
+        /* output dense: dfa = dh2 Wfo (+ LoRA) ; residual dy1 = dh2 */
+        tcf_gemm_packed((int)BT, I, C, w->dh2, C, Lw->fo_bp, w->dfa, I, NULL, 0, nt);
+        lora_bwd(l, w, li, TCF_LORA_OUTPUT, (int)BT, w->dh2, C, a->fa, I, a->u[TCF_LORA_OUTPUT], w->dfa);
+        tcf_gelu_backward(w->dfa, w->dfa, a->fp, BT * I);
+        memcpy(w->dy1, w->dh2, sizeof(float) * (size_t)(BT * C));
+        tcf_gemm_packed((int)BT, C, I, w->dfa, I, Lw->fi_bp, w->dy1, C, NULL, 1, nt);
+        lora_bwd(l, w, li, TCF_LORA_INTERMEDIATE, (int)BT, w->dfa, I, a->y1, C, a->u[TCF_LORA_INTERMEDIATE],
+                 w->dy1);
+        /* LN1 -> dh1 (reuse tmpC); residual to x, and to the attention dense */
+        float *dh1 = w->tmpC;
+        tcf_layernorm_backward(dh1, NULL, NULL, w->dy1, a->h1, a->m1, a->r1, Lw->ln1_g, BT, C);
+        tcf_gemm_packed((int)BT, C, C, dh1, C, Lw->ao_bp, w->dctx, C, NULL, 0, nt);
+        lora_bwd(l, w, li, TCF_LORA_ATTN_OUT, (int)BT, dh1, C, a->ctx, C, a->u[TCF_LORA_ATTN_OUT], w->dctx);
+        tc.a = a;
+        tcf_parallel_for_dyn((int64_t)B * H, 1, nt, attn_bwd_task, &tc);
+        /* dx = dh1 + dqkv Wqkv (+ LoRA q, k, v) -> next dh */
+        memcpy(w->dh, dh1, sizeof(float) * (size_t)(BT * C));
+        tcf_gemm_packed((int)BT, C, 3 * C, w->dqkv, 3 * C, Lw->qkv_bp, w->dh, C, NULL, 1, nt);
+        for (int k = TCF_LORA_QUERY; k <= TCF_LORA_VALUE; k++)
+            lora_bwd(l, w, li, k, (int)BT, w->dqkv + k * C, 3 * C, a->x, C, a->u[k], w->dh);
+    }
+    return TCF_OK;
+}
