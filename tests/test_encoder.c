@@ -11,6 +11,7 @@
  */
 #include "base/base.h"
 #include "check.h"
+#include "kern/grad.h"
 #include "kern/kern.h"
 #include "model/bert.h"
 
@@ -164,6 +165,12 @@ static void test_gelu_variants(void) {
     tcf_gelu(y2, x, N);
     char what[64];
     snprintf(what, sizeof what, "gelu %s vs erff on [-20, 20]", tcf_kern_isa());
+    check_close(what, y2, y1, N, 2e-6, 1e-6);
+    static float dy[N];
+    for (int i = 0; i < N; i++) dy[i] = 1.0f - (float)(i % 13) / 6.0f;
+    tcf_gelu_backward_ref(y1, dy, x, N);
+    tcf_gelu_backward(y2, dy, x, N);
+    snprintf(what, sizeof what, "gelu backward %s vs libm on [-20, 20]", tcf_kern_isa());
     check_close(what, y2, y1, N, 2e-6, 1e-6);
 }
 

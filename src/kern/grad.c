@@ -12,6 +12,7 @@
  */
 #include "kern/grad.h"
 #include "kern/kern.h"
+#include "kern/simd_math.h"
 
 #include <assert.h>
 #include <math.h>
@@ -68,7 +69,7 @@ void tcf_layernorm_backward(float *dx, float *dg, float *db, const float *dy, co
 
 /* ---- 2. GELU ------------------------------------------------------------------ */
 
-void tcf_gelu_backward(float *dx, const float *dy, const float *x, int64_t n) {
+void tcf_gelu_backward_ref(float *dx, const float *dy, const float *x, int64_t n) {
     const float inv_sqrt_2pi = 0.398942280401432678f;
     for (int64_t i = 0; i < n; i++) {
         float v = x[i];
@@ -76,6 +77,27 @@ void tcf_gelu_backward(float *dx, const float *dy, const float *x, int64_t n) {
         float pdf = inv_sqrt_2pi * expf(-0.5f * v * v);
         dx[i] = dy[i] * (cdf + v * pdf);
     }
+}
+
+/* AVX2: erf and exp from simd_math.h (|erf error| <= 1.5e-7). */
+__attribute__((target("avx2,fma"))) static void gelu_backward_avx2(float *dx, const float *dy,
+                                                                   const float *x, int64_t n) {
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f),
+                 rs2 = _mm256_set1_ps((float)M_SQRT1_2), c = _mm256_set1_ps(0.398942280401432678f),
+                 mhalf = _mm256_set1_ps(-0.5f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 cdf = _mm256_mul_ps(half, _mm256_add_ps(one, erf256(_mm256_mul_ps(v, rs2))));
+        __m256 pdf = _mm256_mul_ps(c, exp256(_mm256_mul_ps(mhalf, _mm256_mul_ps(v, v))));
+        _mm256_storeu_ps(dx + i, _mm256_mul_ps(_mm256_loadu_ps(dy + i), _mm256_fmadd_ps(v, pdf, cdf)));
+    }
+    tcf_gelu_backward_ref(dx + i, dy + i, x + i, n - i);
+}
+
+void tcf_gelu_backward(float *dx, const float *dy, const float *x, int64_t n) {
+    if (tcf_kern_isa()[0] == 'a') gelu_backward_avx2(dx, dy, x, n);
+    else tcf_gelu_backward_ref(dx, dy, x, n);
 }
 
 /* ---- 3. Softmax ---------------------------------------------------------------- */

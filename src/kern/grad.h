@@ -52,6 +52,8 @@ void tcf_layernorm_backward(float *dx,          /* (rows, C) written */
  * dx = dy * gelu'(x), gelu'(x) = Phi(x) + x phi(x). x is the pre-activation
  * (the forward's input). dx == dy is fine. */
 void tcf_gelu_backward(float *dx, const float *dy, const float *x, int64_t n);
+/* Scalar libm reference of the same (the AVX2 path is checked against it). */
+void tcf_gelu_backward_ref(float *dx, const float *dy, const float *x, int64_t n);
 
 /* ---- 3. Softmax over rows ------------------------------------------------
  * P = softmax(S) per row over the keys with key_mask[j] != 0 (key_mask NULL:
