@@ -321,6 +321,7 @@ static void test_grad_scale(void) {
 }
 
 static void test_names(void) {
+    /* expected values from transformers' regexes (checked in Python) */
     static const struct { const char *name; int no_decay; } cases[] = {
         {"base_model.model.classifier.modules_to_save.default.bias", 1},
         {"bert.encoder.layer.0.attention.output.LayerNorm.weight", 1},
@@ -337,6 +338,8 @@ static void test_names(void) {
         {"enorm.weight", 0},
         {"x.norms.weight", 0},
         {"x_norms.weight", 0},
+        {"a_norm_norm.x", 1},
+        {"x.norm_norm", 1},
     };
     int bad = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
