@@ -10,8 +10,9 @@
  * forked child lowers RLIMIT_FSIZE and ignores SIGXFSZ, so write(2) fails
  * with EFBIG part-way through the file.
  *
- * `test_adapter_io --save-demo DIR` writes a c1-shaped adapter with random
- * values for tests/ref/check_adapter_peft.py.
+ * `test_adapter_io --save-demo DIR [output-only]` writes a c1-shaped adapter
+ * with random values for tests/ref/check_adapter_peft.py; `--resave SRC DST`
+ * loads a MiniLM-shaped adapter directory and saves it again.
  */
 #include "base/atomic_file.h"
 #include "base/base.h"
@@ -603,10 +604,22 @@ static void test_save_failure(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 3 && !strcmp(argv[1], "--save-demo")) {
-        /* c1 settings with every value random (B non-zero too) */
-        tcf_lora *l = make_lora(6, 384, 1536, ALL_KINDS, 8, 16, 0, 0, 15);
+    if ((argc == 3 || argc == 4) && !strcmp(argv[1], "--save-demo")) {
+        /* c1 settings with every value random (B non-zero too); with a third
+         * argument "output-only": layer output.dense only, r=4, alpha 8, rsLoRA */
+        int oo = argc == 4 && !strcmp(argv[3], "output-only");
+        tcf_lora *l = oo ? make_lora(6, 384, 1536, 1u << TCF_LORA_OUTPUT, 4, 8, 1, 0, 15)
+                         : make_lora(6, 384, 1536, ALL_KINDS, 8, 16, 0, 0, 15);
         tcf_status st = l ? tcf_adapter_save(l, argv[2], "models/all-MiniLM-L6-v2") : TCF_ERR_NOMEM;
+        if (st != TCF_OK) fprintf(stderr, "%s\n", tcf_last_error());
+        tcf_lora_free(l);
+        return st != TCF_OK;
+    }
+    if (argc == 4 && !strcmp(argv[1], "--resave")) {
+        /* load a (PEFT-written) MiniLM-shaped adapter and save it again */
+        tcf_lora *l = NULL;
+        tcf_status st = tcf_adapter_load(argv[2], 6, 384, 1536, &l);
+        if (st == TCF_OK) st = tcf_adapter_save(l, argv[3], "models/all-MiniLM-L6-v2");
         if (st != TCF_OK) fprintf(stderr, "%s\n", tcf_last_error());
         tcf_lora_free(l);
         return st != TCF_OK;
