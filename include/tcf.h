@@ -29,7 +29,8 @@ typedef enum {
     TCF_ERR_NOMEM,       /* allocation failed or a size would overflow */
     TCF_ERR_ARG,         /* bad argument from the caller */
     TCF_ERR_UNSUPPORTED, /* valid input that tcf does not handle (yet) */
-    TCF_ERR_UTF8         /* text is not valid UTF-8 */
+    TCF_ERR_UTF8,        /* text is not valid UTF-8 */
+    TCF_ERR_DIVERGED     /* training produced a non-finite loss or gradient */
 } tcf_status;
 
 /* Message of the last failure on this thread ("" if none). Valid until the

@@ -7,8 +7,15 @@
  * partial output.
  */
 #include "tcf.h"
+#include "eval/metrics.h"
+#include "io/dataset.h"
+#include "train/trainer.h"
+#include "base/base.h"
+#include "base/atomic_file.h"
 
 #include <errno.h>
+#include <cjson/cJSON.h>
+#include <math.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +28,13 @@ static const char *prog_usage =
     "commands:\n"
     "  tokenize   print the token ids of each input line\n"
     "  embed      print a sentence embedding (JSON array) for each input line\n"
+    "  train      fine-tune a classifier with LoRA on a labelled CSV / JSONL file\n"
+    "  eval       accuracy, macro-F1, per-class scores and confusion matrix of a run\n"
+    "  predict    label each input line with a trained run\n"
     "\n"
-    "Each command reads one text per line on stdin, or the texts of a CSV file\n"
-    "given with --input. Nothing is written unless every input succeeds.\n"
+    "tokenize, embed and predict read one text per line on stdin, or the texts of\n"
+    "a CSV file given with --input. Nothing is written unless every input\n"
+    "succeeds.\n"
     "'tcf COMMAND --help' lists its options.\n";
 
 static const char *tokenize_usage =
@@ -349,6 +360,340 @@ static int cmd_embed(int argc, char **argv) {
     return rc;
 }
 
+static const char *train_usage =
+    "usage: tcf train --model DIR --train FILE --out RUN/ [options]\n"
+    "\n"
+    "Fine-tunes a BERT-family checkpoint as a sequence classifier with LoRA\n"
+    "(PEFT's LoRA and BertForSequenceClassification head: pooler on [CLS], then\n"
+    "a linear classifier). Data: CSV with header text,label (RFC 4180, BOM,\n"
+    "CRLF or LF) or JSON Lines {\"text\": ..., \"label\": ...}. Labels are taken\n"
+    "from the training file; a valid label never seen in training is an error.\n"
+    "RUN/ receives adapter_config.json + adapter_model.safetensors (PEFT format)\n"
+    "and tcf_run.json (labels, settings, metrics per epoch), atomically, for the\n"
+    "best epoch by validation macro-F1.\n"
+    "\n"
+    "options:\n"
+    "  --model DIR            base checkpoint (config.json, model.safetensors, tokenizer)\n"
+    "  --train FILE           training data\n"
+    "  --valid FILE           validation data (default: a stratified split of train)\n"
+    "  --valid-fraction X     share of train held out when --valid is absent (0.1)\n"
+    "  --out DIR              run directory to write\n"
+    "  --epochs N             (3)          --batch N        examples per step (32)\n"
+    "  --accum N              gradient accumulation micro-batches per step (1)\n"
+    "  --lr X                 peak learning rate (1e-3)\n"
+    "  --schedule S           linear | cosine | constant, after warm-up (linear)\n"
+    "  --warmup-ratio X       share of steps spent warming up (0.06)\n"
+    "  --weight-decay X       AdamW decoupled weight decay (0.01)\n"
+    "  --clip X               clip the global gradient norm to X; 0 = off (1.0)\n"
+    "  --label-smoothing X    (0)\n"
+    "  --max-len N            tokens per text, longer texts are truncated (128)\n"
+    "  --lora-r N             (8)          --lora-alpha X   (16)\n"
+    "  --rslora               scale by alpha/sqrt(r) instead of alpha/r\n"
+    "  --targets LIST         comma-separated: query,key,value,attention.output.dense,\n"
+    "                         intermediate.dense,output.dense, or all (all)\n"
+    "  --patience N           stop after N epochs without improvement; 0 = never (2)\n"
+    "  --seed N               (42)         --threads N      (all cores)\n"
+    "  -h, --help             this help\n";
+
+static const char *eval_usage =
+    "usage: tcf eval --model RUN/ --data FILE [--report FILE.json] [--threads N]\n"
+    "\n"
+    "Prints accuracy, macro-F1 and per-class precision / recall / F1 of a trained\n"
+    "run on a labelled file, and writes the full report (with the confusion\n"
+    "matrix) as JSON to --report.\n";
+
+static const char *predict_usage =
+    "usage: tcf predict --model RUN/ [--top K] [--input FILE] [--threads N] < texts\n"
+    "\n"
+    "Reads one text per line (or JSON Lines objects with a \"text\" field, or a\n"
+    "CSV file given with --input) and writes one JSON object per input:\n"
+    "  {\"label\": ..., \"score\": ..., \"top\": [[label, score], ...]}\n"
+    "--top K sets how many classes \"top\" lists (default 3).\n";
+
+/* Generic flag lookup for the train / eval / predict commands. */
+static const char *flag_value(int argc, char **argv, int *i, const char *name) {
+    if (strcmp(argv[*i], name)) return NULL;
+    if (*i + 1 >= argc) return "";
+    return argv[++*i];
+}
+
+static int parse_double(const char *flag, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = s ? strtod(s, &end) : 0;
+    if (!s || !*s || errno || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "tcf: %s needs a number in [%g, %g], got '%s'\n", flag, lo, hi, s ? s : "");
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static int parse_targets(const char *s, unsigned *out) {
+    static const char *names[] = {"query", "key", "value", "attention.output.dense", "intermediate.dense",
+                                  "output.dense"};
+    if (!strcmp(s, "all")) {
+        *out = (1u << 6) - 1;
+        return 1;
+    }
+    unsigned t = 0;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        int k = 0;
+        while (k < 6 && strcmp(tok, names[k])) k++;
+        if (k == 6) {
+            fprintf(stderr, "tcf train: unknown --targets entry '%s' (known: query, key, value, "
+                            "attention.output.dense, intermediate.dense, output.dense, all)\n", tok);
+            return 0;
+        }
+        t |= 1u << k;
+    }
+    if (!t) {
+        fprintf(stderr, "tcf train: --targets is empty\n");
+        return 0;
+    }
+    *out = t;
+    return 1;
+}
+
+static int cmd_train(int argc, char **argv) {
+    tcf_train_opts o;
+    tcf_train_defaults(&o);
+    for (int i = 2; i < argc; i++) {
+        const char *v;
+        double d;
+        int n;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(train_usage, stdout);
+            return 0;
+        } else if ((v = flag_value(argc, argv, &i, "--model"))) o.model_dir = v;
+        else if ((v = flag_value(argc, argv, &i, "--train"))) o.train_path = v;
+        else if ((v = flag_value(argc, argv, &i, "--valid"))) o.valid_path = v;
+        else if ((v = flag_value(argc, argv, &i, "--out"))) o.out_dir = v;
+        else if ((v = flag_value(argc, argv, &i, "--epochs"))) { if (!parse_int("--epochs", v, 1, 10000, &o.epochs)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--batch"))) { if (!parse_int("--batch", v, 1, 4096, &o.batch)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--accum"))) { if (!parse_int("--accum", v, 1, 1024, &o.accum)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--max-len"))) { if (!parse_int("--max-len", v, 3, 1 << 16, &o.max_len)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--lora-r"))) { if (!parse_int("--lora-r", v, 1, 4096, &o.lora_r)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--patience"))) { if (!parse_int("--patience", v, 0, 10000, &o.patience)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--threads"))) { if (!parse_int("--threads", v, 1, 1024, &o.threads)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--seed"))) { if (!parse_int("--seed", v, 0, INT_MAX, &n)) return 2; o.seed = (uint64_t)n; }
+        else if ((v = flag_value(argc, argv, &i, "--lr"))) { if (!parse_double("--lr", v, 1e-12, 10, &o.lr)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--weight-decay"))) { if (!parse_double("--weight-decay", v, 0, 10, &o.weight_decay)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--warmup-ratio"))) { if (!parse_double("--warmup-ratio", v, 0, 1, &o.warmup_ratio)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--clip"))) { if (!parse_double("--clip", v, 0, 1e9, &o.clip)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--valid-fraction"))) { if (!parse_double("--valid-fraction", v, 1e-6, 0.9, &o.valid_fraction)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--lora-alpha"))) { if (!parse_double("--lora-alpha", v, 1e-6, 1e6, &d)) return 2; o.lora_alpha = (float)d; }
+        else if ((v = flag_value(argc, argv, &i, "--label-smoothing"))) { if (!parse_double("--label-smoothing", v, 0, 0.99, &d)) return 2; o.label_smoothing = (float)d; }
+        else if ((v = flag_value(argc, argv, &i, "--targets"))) { if (!parse_targets(v, &o.targets)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--schedule"))) {
+            if (!strcmp(v, "linear")) o.schedule = TCF_LR_LINEAR;
+            else if (!strcmp(v, "cosine")) o.schedule = TCF_LR_COSINE;
+            else if (!strcmp(v, "constant")) o.schedule = TCF_LR_CONSTANT;
+            else { fprintf(stderr, "tcf train: --schedule must be linear, cosine or constant\n"); return 2; }
+        } else if (!strcmp(argv[i], "--rslora")) o.use_rslora = 1;
+        else {
+            fprintf(stderr, "tcf train: unknown or incomplete option '%s'\n%s", argv[i], train_usage);
+            return 2;
+        }
+    }
+    if (!o.model_dir || !o.train_path || !o.out_dir || !*o.model_dir || !*o.train_path || !*o.out_dir) {
+        fprintf(stderr, "tcf train: --model, --train and --out are required\n%s", train_usage);
+        return 2;
+    }
+    if (tcf_train_run(&o, stderr)) return fail_lib("train");
+    return 0;
+}
+
+static int cmd_eval(int argc, char **argv) {
+    const char *model = NULL, *data = NULL, *report = NULL;
+    int threads = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *v;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(eval_usage, stdout);
+            return 0;
+        } else if ((v = flag_value(argc, argv, &i, "--model"))) model = v;
+        else if ((v = flag_value(argc, argv, &i, "--data"))) data = v;
+        else if ((v = flag_value(argc, argv, &i, "--report"))) report = v;
+        else if ((v = flag_value(argc, argv, &i, "--threads"))) { if (!parse_int("--threads", v, 1, 1024, &threads)) return 2; }
+        else {
+            fprintf(stderr, "tcf eval: unknown or incomplete option '%s'\n%s", argv[i], eval_usage);
+            return 2;
+        }
+    }
+    if (!model || !data || !*model || !*data) {
+        fprintf(stderr, "tcf eval: --model and --data are required\n%s", eval_usage);
+        return 2;
+    }
+    tcf_run *r = NULL;
+    tcf_labels *labels = NULL;
+    tcf_dataset *ds = NULL;
+    tcf_metrics *mt = NULL;
+    float *probs = NULL;
+    int32_t *pred = NULL;
+    int rc = 1;
+    if (tcf_run_load(model, threads, &r) ||
+        tcf_labels_from_names(tcf_run_labels(r), tcf_run_n_classes(r), &labels) ||
+        tcf_dataset_load(data, labels, &ds)) {
+        fail_lib("eval");
+        goto done;
+    }
+    int n = tcf_dataset_count(ds), K = tcf_run_n_classes(r);
+    probs = malloc(sizeof(float) * ((size_t)n * K + 1));
+    pred = malloc(sizeof(int32_t) * ((size_t)n + 1));
+    if (!probs || !pred) {
+        fprintf(stderr, "tcf eval: out of memory\n");
+        goto done;
+    }
+    double t0 = tcf_now();
+    if (tcf_run_predict(r, n, tcf_dataset_texts(ds), probs)) {
+        fail_lib("eval");
+        goto done;
+    }
+    double dt = tcf_now() - t0;
+    for (int i = 0; i < n; i++) {
+        int best = 0;
+        for (int k = 1; k < K; k++)
+            if (probs[(int64_t)i * K + k] > probs[(int64_t)i * K + best]) best = k;
+        pred[i] = best;
+    }
+    /* dataset label ids index the run's label order (same tcf_labels) */
+    if (tcf_metrics_compute(n, tcf_dataset_label_ids(ds), pred, K, &mt)) {
+        fail_lib("eval");
+        goto done;
+    }
+    const char *const *names = tcf_run_labels(r);
+    printf("%s: %d examples, accuracy %.4f, macro-F1 %.4f (%.1f texts/s)\n", data, n, mt->accuracy, mt->macro_f1,
+           n / dt);
+    printf("%-32s %9s %9s %9s %8s\n", "class", "precision", "recall", "f1", "support");
+    for (int k = 0; k < K; k++)
+        printf("%-32s %9.4f %9.4f %9.4f %8lld\n", names[k], mt->precision[k], mt->recall[k], mt->f1[k],
+               (long long)mt->support[k]);
+    if (report) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *mf = open_memstream(&buf, &len);
+        if (mf) {
+            tcf_metrics_write_json(mt, names, mf);
+            fclose(mf);
+        }
+        if (!mf || tcf_atomic_write_file(report, buf, len)) {
+            free(buf);
+            fail_lib("eval");
+            goto done;
+        }
+        free(buf);
+        printf("report: %s\n", report);
+    }
+    rc = fflush(stdout) ? 1 : 0;
+done:
+    tcf_metrics_free(mt);
+    free(probs), free(pred);
+    tcf_dataset_free(ds);
+    tcf_labels_free(labels);
+    tcf_run_free(r);
+    return rc;
+}
+
+static void json_str(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
+static int cmd_predict(int argc, char **argv) {
+    const char *model = NULL, *in_path = NULL;
+    int threads = 0, top = 3;
+    for (int i = 2; i < argc; i++) {
+        const char *v;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(predict_usage, stdout);
+            return 0;
+        } else if ((v = flag_value(argc, argv, &i, "--model"))) model = v;
+        else if ((v = flag_value(argc, argv, &i, "--input"))) in_path = v;
+        else if ((v = flag_value(argc, argv, &i, "--top"))) { if (!parse_int("--top", v, 1, 100000, &top)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--threads"))) { if (!parse_int("--threads", v, 1, 1024, &threads)) return 2; }
+        else {
+            fprintf(stderr, "tcf predict: unknown or incomplete option '%s'\n%s", argv[i], predict_usage);
+            return 2;
+        }
+    }
+    if (!model || !*model) {
+        fprintf(stderr, "tcf predict: --model is required\n%s", predict_usage);
+        return 2;
+    }
+    tcf_run *r = NULL;
+    if (tcf_run_load(model, threads, &r)) return fail_lib("predict");
+    input in;
+    if (!read_input(&in, in_path, "text")) {
+        free_input(&in);
+        tcf_run_free(r);
+        return 1;
+    }
+    /* JSON Lines: a line starting with '{' is an object with a "text" string. */
+    int rc = 0;
+    cJSON **objs = calloc((size_t)in.n + 1, sizeof *objs);
+    for (int i = 0; i < in.n && !rc; i++) {
+        const char *p = in.lines[i];
+        while (*p == ' ' || *p == '\t') p++;
+        if (*p != '{') continue;
+        objs[i] = cJSON_Parse(p);
+        const cJSON *t = objs[i] ? cJSON_GetObjectItemCaseSensitive(objs[i], "text") : NULL;
+        if (!cJSON_IsString(t)) {
+            fprintf(stderr, "tcf predict: %s:%d: a line starting with '{' must be a JSON object with a \"text\" string\n",
+                    in.source, in.line_no[i]);
+            rc = 1;
+        } else {
+            in.lines[i] = t->valuestring;
+        }
+    }
+    int K = tcf_run_n_classes(r);
+    float *probs = malloc(sizeof(float) * ((size_t)in.n * K + 1));
+    if (!rc && !probs) {
+        fprintf(stderr, "tcf predict: out of memory\n");
+        rc = 1;
+    }
+    if (!rc && tcf_run_predict(r, in.n, (const char *const *)in.lines, probs)) rc = report_text_error("predict", &in);
+    const char *const *names = tcf_run_labels(r);
+    int *idx = malloc(sizeof(int) * (size_t)K);
+    if (top > K) top = K;
+    for (int i = 0; i < in.n && !rc && idx; i++) {
+        const float *p = probs + (int64_t)i * K;
+        for (int k = 0; k < K; k++) idx[k] = k;
+        for (int a = 0; a < top; a++) /* partial selection sort: top is small */
+            for (int b = a + 1; b < K; b++)
+                if (p[idx[b]] > p[idx[a]]) {
+                    int t = idx[a];
+                    idx[a] = idx[b], idx[b] = t;
+                }
+        fputs("{\"label\": ", stdout);
+        json_str(names[idx[0]]);
+        printf(", \"score\": %.6f, \"top\": [", p[idx[0]]);
+        for (int a = 0; a < top; a++) {
+            printf(a ? ", [" : "[");
+            json_str(names[idx[a]]);
+            printf(", %.6f]", p[idx[a]]);
+        }
+        fputs("]}\n", stdout);
+    }
+    for (int i = 0; i < in.n; i++) cJSON_Delete(objs[i]);
+    free(objs), free(idx), free(probs);
+    free_input(&in);
+    tcf_run_free(r);
+    if (!rc && (fflush(stdout) || ferror(stdout))) {
+        fprintf(stderr, "tcf predict: cannot write stdout\n");
+        rc = 1;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fputs(prog_usage, stderr);
@@ -361,6 +706,9 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "tokenize")) return cmd_tokenize(argc, argv);
     if (!strcmp(cmd, "embed")) return cmd_embed(argc, argv);
+    if (!strcmp(cmd, "train")) return cmd_train(argc, argv);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
+    if (!strcmp(cmd, "predict")) return cmd_predict(argc, argv);
     fprintf(stderr, "tcf: unknown command '%s'\n%s", cmd, prog_usage);
     return 2;
 }

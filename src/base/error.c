@@ -47,6 +47,7 @@ const char *tcf_status_name(tcf_status st) {
     case TCF_ERR_ARG: return "invalid argument";
     case TCF_ERR_UNSUPPORTED: return "unsupported";
     case TCF_ERR_UTF8: return "invalid UTF-8";
+    case TCF_ERR_DIVERGED: return "training diverged";
     }
     return "unknown status";
 }

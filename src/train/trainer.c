@@ -1,0 +1,514 @@
+/*
+ * trainer.c — the LoRA fine-tuning loop and the run directory (see
+ * trainer.h).
+ *
+ * Loop: tokenize train and valid once; each epoch shuffle the examples
+ * (seeded), cut them into windows of 50 batches, sort each window by length
+ * and cut it into batches (length bucketing: little padding, still random),
+ * shuffle the batch order; per optimizer step: zero gradients, forward +
+ * backward over `accum` micro-batches, scale by 1/accum, clip the global norm,
+ * AdamW at the scheduled learning rate (optim.h). After each epoch: validation
+ * accuracy and macro-F1; the best epoch's adapter is saved; training stops
+ * after `patience` epochs without improvement. Deterministic for a seed and a
+ * thread count (the kernels are thread-count invariant too).
+ * Not yet: dropout, resume from a checkpoint, class weights from the CLI.
+ */
+#include "train/trainer.h"
+#include "base/base.h"
+#include "base/atomic_file.h"
+#include "eval/metrics.h"
+#include "io/dataset.h"
+#include "train/adapter_io.h"
+#include "train/classifier.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void tcf_train_defaults(tcf_train_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->epochs = 3, o->batch = 32, o->max_len = 128, o->lora_r = 8, o->accum = 1, o->threads = 0;
+    o->patience = 2, o->lr = 1e-3, o->weight_decay = 0.01, o->warmup_ratio = 0.06, o->clip = 1.0;
+    o->valid_fraction = 0.1, o->lora_alpha = 16.0f, o->label_smoothing = 0.0f;
+    o->targets = (1u << TCF_LORA_KINDS) - 1, o->schedule = TCF_LR_LINEAR, o->seed = 42;
+}
+
+/* ---- tokenized examples --------------------------------------------------- */
+
+typedef struct {
+    int n, max_len;
+    int32_t *ids; /* (n, max_len) */
+    int *len;     /* (n) */
+    int32_t *label;
+} toks;
+
+static void toks_free(toks *t) {
+    free(t->ids), free(t->len), free(t->label);
+    memset(t, 0, sizeof *t);
+}
+
+static tcf_status tokenize_all(const tcf_tokenizer *tok, int n, const char *const *texts, const size_t *lens,
+                               int max_len, int n_threads, toks *out) {
+    memset(out, 0, sizeof *out);
+    out->n = n, out->max_len = max_len;
+    out->ids = malloc(sizeof(int32_t) * ((size_t)n * max_len + 1));
+    out->len = malloc(sizeof(int) * ((size_t)n + 1));
+    int32_t **rows = malloc(sizeof(int32_t *) * ((size_t)n + 1));
+    int *caps = malloc(sizeof(int) * ((size_t)n + 1));
+    tcf_status st = TCF_OK;
+    if (!out->ids || !out->len || !rows || !caps) st = tcf_fail(TCF_ERR_NOMEM, "tokenize: out of memory");
+    for (int i = 0; !st && i < n; i++) rows[i] = out->ids + (int64_t)i * max_len, caps[i] = max_len;
+    tcf_encode_opts eo = {1, max_len};
+    if (!st) st = tcf_tokenizer_encode_batch(tok, n, texts, lens, &eo, rows, caps, out->len, n_threads);
+    free(rows), free(caps);
+    if (st) toks_free(out);
+    return st;
+}
+
+static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+
+/* Token-length statistics, counting texts cut at max_len (whose untruncated
+ * length is found by encoding again without a limit). */
+static void length_report(const tcf_tokenizer *tok, const char *what, int n, const char *const *texts,
+                          const size_t *lens, const toks *t, FILE *log) {
+    int *l = malloc(sizeof(int) * ((size_t)n + 1));
+    if (!l) return;
+    int cut = 0;
+    for (int i = 0; i < n; i++) {
+        l[i] = t->len[i];
+        if (t->len[i] == t->max_len) { /* maybe truncated: count exactly */
+            tcf_encode_opts eo = {1, INT_MAX / 4};
+            int32_t *tmp = malloc(sizeof(int32_t) * (lens[i] + 8));
+            int k = 0;
+            if (tmp && !tcf_tokenizer_encode(tok, texts[i], lens[i], &eo, tmp, (int)lens[i] + 8, &k) &&
+                k > t->max_len)
+                cut++;
+            free(tmp);
+        }
+    }
+    qsort(l, (size_t)n, sizeof *l, cmp_int);
+    fprintf(log, "%s tokens per text: min %d, median %d, p95 %d, max %d; %d of %d truncated at %d\n", what,
+            n ? l[0] : 0, n ? l[n / 2] : 0, n ? l[(int)(0.95 * (n - 1))] : 0, n ? l[n - 1] : 0, cut, n,
+            t->max_len);
+    free(l);
+}
+
+/* ---- batching ----------------------------------------------------------------- */
+
+static _Thread_local const toks *sort_toks;
+static int by_len(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    int lx = sort_toks->len[x], ly = sort_toks->len[y];
+    return lx != ly ? lx - ly : x - y;
+}
+
+/* Fill a padded batch (B, T) from examples idx[0..B); returns T. */
+static int fill_batch(const toks *t, const int *idx, int B, int32_t *ids, uint8_t *mask, int32_t *labels) {
+    int T = 1;
+    for (int b = 0; b < B; b++) T = t->len[idx[b]] > T ? t->len[idx[b]] : T;
+    for (int b = 0; b < B; b++) {
+        const int32_t *src = t->ids + (int64_t)idx[b] * t->max_len;
+        for (int j = 0; j < T; j++) {
+            int real = j < t->len[idx[b]];
+            ids[b * T + j] = real ? src[j] : 0;
+            mask[b * T + j] = (uint8_t)real;
+        }
+        if (labels) labels[b] = t->label ? t->label[idx[b]] : 0;
+    }
+    return T;
+}
+
+/* One epoch's batch plan: batches of example indices, bucketed by length. */
+static int plan_epoch(const toks *t, int batch, uint64_t *rng, int *order, int *starts) {
+    for (int i = 0; i < t->n; i++) order[i] = i;
+    tcf_shuffle_int(order, t->n, rng);
+    const int window = batch * 50;
+    sort_toks = t;
+    for (int w = 0; w < t->n; w += window)
+        qsort(order + w, (size_t)(t->n - w < window ? t->n - w : window), sizeof *order, by_len);
+    int nb = 0;
+    for (int s = 0; s < t->n; s += batch) starts[nb++] = s;
+    /* shuffle batch order */
+    for (int i = nb - 1; i > 0; i--) {
+        int j = (int)tcf_rng_below(rng, (uint64_t)i + 1), tmp = starts[i];
+        starts[i] = starts[j], starts[j] = tmp;
+    }
+    return nb;
+}
+
+/* ---- inference on tokenized examples --------------------------------------------- */
+
+static void softmax_row(float *p, const float *z, int K) {
+    float mx = z[0];
+    for (int k = 1; k < K; k++) mx = z[k] > mx ? z[k] : mx;
+    double s = 0;
+    for (int k = 0; k < K; k++) s += p[k] = expf(z[k] - mx);
+    for (int k = 0; k < K; k++) p[k] = (float)(p[k] / s);
+}
+
+/* probs (n, K) for every example of t, in batches of up to B sorted by length. */
+static tcf_status predict_toks(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *ws, int B, const toks *t,
+                               float *probs) {
+    const int K = l->n_classes;
+    int *order = malloc(sizeof(int) * ((size_t)t->n + 1));
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)B * t->max_len);
+    uint8_t *mask = malloc((size_t)B * t->max_len);
+    float *logits = malloc(sizeof(float) * (size_t)B * K);
+    tcf_status st = TCF_OK;
+    if (!order || !ids || !mask || !logits) st = tcf_fail(TCF_ERR_NOMEM, "predict: out of memory");
+    for (int i = 0; !st && i < t->n; i++) order[i] = i;
+    sort_toks = t;
+    if (!st) qsort(order, (size_t)t->n, sizeof *order, by_len);
+    for (int s = 0; !st && s < t->n; s += B) {
+        int nb = t->n - s < B ? t->n - s : B;
+        int T = fill_batch(t, order + s, nb, ids, mask, NULL);
+        st = tcf_clf_forward(m, l, ws, nb, T, ids, mask, NULL, NULL, 0.0f, 0, logits, NULL);
+        for (int b = 0; !st && b < nb; b++) softmax_row(probs + (int64_t)order[s + b] * K, logits + (int64_t)b * K, K);
+    }
+    free(order), free(ids), free(mask), free(logits);
+    return st;
+}
+
+static int argmax(const float *p, int K) {
+    int best = 0;
+    for (int k = 1; k < K; k++)
+        if (p[k] > p[best]) best = k;
+    return best;
+}
+
+/* ---- run directory ------------------------------------------------------------------ */
+
+static tcf_status write_run_json(const char *dir, const tcf_train_opts *o, const char *base_abs,
+                                 const tcf_labels *labels, cJSON *history, int best_epoch) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "format", "tcf-run");
+    cJSON_AddNumberToObject(root, "version", 1);
+    cJSON_AddStringToObject(root, "base_model", base_abs);
+    cJSON_AddStringToObject(root, "architecture", "bert-sequence-classification");
+    cJSON_AddNumberToObject(root, "max_len", o->max_len);
+    cJSON *names = cJSON_AddArrayToObject(root, "labels");
+    for (int i = 0; i < tcf_labels_count(labels); i++) cJSON_AddItemToArray(names, cJSON_CreateString(tcf_labels_name(labels, i)));
+    cJSON *cfg = cJSON_AddObjectToObject(root, "train_config");
+    cJSON_AddStringToObject(cfg, "train", o->train_path);
+    if (o->valid_path) cJSON_AddStringToObject(cfg, "valid", o->valid_path);
+    else cJSON_AddNumberToObject(cfg, "valid_fraction", o->valid_fraction);
+    cJSON_AddNumberToObject(cfg, "epochs", o->epochs);
+    cJSON_AddNumberToObject(cfg, "batch", o->batch);
+    cJSON_AddNumberToObject(cfg, "accum", o->accum);
+    cJSON_AddNumberToObject(cfg, "lr", o->lr);
+    cJSON_AddNumberToObject(cfg, "weight_decay", o->weight_decay);
+    cJSON_AddNumberToObject(cfg, "warmup_ratio", o->warmup_ratio);
+    cJSON_AddStringToObject(cfg, "schedule", o->schedule == TCF_LR_COSINE ? "cosine" : o->schedule == TCF_LR_CONSTANT ? "constant" : "linear");
+    cJSON_AddNumberToObject(cfg, "clip", o->clip);
+    cJSON_AddNumberToObject(cfg, "lora_r", o->lora_r);
+    cJSON_AddNumberToObject(cfg, "lora_alpha", o->lora_alpha);
+    cJSON_AddBoolToObject(cfg, "use_rslora", o->use_rslora);
+    cJSON_AddNumberToObject(cfg, "label_smoothing", o->label_smoothing);
+    cJSON_AddNumberToObject(cfg, "seed", (double)o->seed);
+    cJSON_AddNumberToObject(cfg, "patience", o->patience);
+    cJSON_AddNumberToObject(root, "best_epoch", best_epoch);
+    cJSON_AddItemReferenceToObject(root, "history", history);
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) return tcf_fail(TCF_ERR_NOMEM, "%s: cannot format tcf_run.json", dir);
+    char path[4096];
+    tcf_status st = tcf_path_join(path, sizeof path, dir, "tcf_run.json");
+    if (!st) st = tcf_atomic_write_file(path, text, strlen(text));
+    free(text);
+    return st;
+}
+
+/* ---- the loop --------------------------------------------------------------------------- */
+
+static void progress(FILE *log, int tty, int epoch, int epochs, int done, int total, double loss, double ex_s,
+                     double eta) {
+    if (tty)
+        fprintf(log, "\repoch %d/%d [%-30.*s] %d/%d  loss %.4f  %.1f ex/s  ETA %.0fs   ", epoch, epochs,
+                total ? 30 * done / total : 0, "##############################", done, total, loss, ex_s, eta);
+    else
+        fprintf(log, "epoch %d/%d step %d/%d loss %.4f %.1f ex/s eta %.0fs\n", epoch, epochs, done, total, loss,
+                ex_s, eta);
+    fflush(log);
+}
+
+tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
+    tcf_status st;
+    tcf_bert *m = NULL;
+    tcf_tokenizer *tok = NULL;
+    tcf_dataset *train = NULL, *valid = NULL, *all = NULL;
+    tcf_lora *l = NULL;
+    tcf_clf_ws *ws = NULL;
+    tcf_adamw *opt = NULL;
+    toks tt = {0}, tv = {0};
+    int *order = NULL, *starts = NULL;
+    float *probs = NULL, *blogits = NULL;
+    int32_t *ids = NULL, *labels = NULL, *pred = NULL;
+    uint8_t *mask = NULL;
+    cJSON *history = cJSON_CreateArray();
+    char base_abs[PATH_MAX];
+    const int tty = isatty(fileno(log));
+    const int nt = o->threads > 0 ? o->threads : tcf_default_threads();
+
+    if (o->epochs < 1 || o->batch < 1 || o->accum < 1 || o->max_len < 3 || !(o->lr > 0))
+        return tcf_fail(TCF_ERR_ARG, "train: need epochs, batch, accum >= 1, max_len >= 3, lr > 0");
+    if (!realpath(o->model_dir, base_abs))
+        return tcf_fail(TCF_ERR_IO, "%s: %s", o->model_dir, strerror(errno));
+    if ((st = tcf_bert_load(o->model_dir, &m)) || (st = tcf_tokenizer_load(o->model_dir, &tok))) goto done;
+    if (!m->pool_w) {
+        st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: the checkpoint has no pooler.dense weights (needed by the "
+                      "BertForSequenceClassification head)", o->model_dir);
+        goto done;
+    }
+    if (o->max_len > m->cfg.max_pos) {
+        st = tcf_fail(TCF_ERR_ARG, "train: --max-len %d exceeds the model's %d positions", o->max_len, m->cfg.max_pos);
+        goto done;
+    }
+    if ((st = tcf_bert_enable_backward(m))) goto done;
+    /* data */
+    if ((st = tcf_dataset_load(o->train_path, NULL, &all))) goto done;
+    if (o->valid_path) {
+        train = all, all = NULL;
+        if ((st = tcf_dataset_load(o->valid_path, tcf_dataset_labels(train), &valid))) goto done;
+    } else if ((st = tcf_dataset_split_stratified(all, o->valid_fraction, o->seed, &train, &valid))) {
+        goto done;
+    }
+    fprintf(log, "train: %s\n", o->train_path);
+    tcf_dataset_summary(train, log);
+    fprintf(log, "valid: %s\n", o->valid_path ? o->valid_path : "(stratified split of train)");
+    fprintf(log, "  %d examples\n", tcf_dataset_count(valid));
+    const tcf_labels *lab = tcf_dataset_labels(train);
+    const int K = tcf_labels_count(lab);
+    if ((st = tokenize_all(tok, tcf_dataset_count(train), tcf_dataset_texts(train), tcf_dataset_text_lens(train),
+                           o->max_len, nt, &tt)) ||
+        (st = tokenize_all(tok, tcf_dataset_count(valid), tcf_dataset_texts(valid), tcf_dataset_text_lens(valid),
+                           o->max_len, nt, &tv))) {
+        tcf_fail_prefix(st, "tokenizing");
+        goto done;
+    }
+    tt.label = malloc(sizeof(int32_t) * ((size_t)tt.n + 1));
+    tv.label = malloc(sizeof(int32_t) * ((size_t)tv.n + 1));
+    if (!tt.label || !tv.label) {
+        st = tcf_fail(TCF_ERR_NOMEM, "train: out of memory");
+        goto done;
+    }
+    memcpy(tt.label, tcf_dataset_label_ids(train), sizeof(int32_t) * (size_t)tt.n);
+    memcpy(tv.label, tcf_dataset_label_ids(valid), sizeof(int32_t) * (size_t)tv.n);
+    length_report(tok, "train", tt.n, tcf_dataset_texts(train), tcf_dataset_text_lens(train), &tt, log);
+
+    /* model state */
+    if ((st = tcf_lora_init(&l, m->cfg.layers, m->cfg.hidden, m->cfg.inter, o->targets, o->lora_r, o->lora_alpha,
+                            o->use_rslora, 0.0f, K)))
+        goto done;
+    tcf_lora_init_default(l, o->seed);
+    if ((st = tcf_clf_ws_init(&ws, m, l, o->batch, o->max_len, nt))) goto done;
+    tcf_param params[512];
+    int np = tcf_lora_params(l, params, 512);
+    tcf_adamw_cfg ac = tcf_adamw_defaults();
+    ac.lr = o->lr, ac.weight_decay = o->weight_decay;
+    if ((st = tcf_adamw_init(&opt, params, np, &ac))) goto done;
+    order = malloc(sizeof(int) * ((size_t)tt.n + 1));
+    starts = malloc(sizeof(int) * ((size_t)tt.n + 1));
+    probs = malloc(sizeof(float) * ((size_t)tv.n * K + 1));
+    pred = malloc(sizeof(int32_t) * ((size_t)tv.n + 1));
+    ids = malloc(sizeof(int32_t) * (size_t)o->batch * o->max_len);
+    mask = malloc((size_t)o->batch * o->max_len);
+    labels = malloc(sizeof(int32_t) * (size_t)o->batch);
+    blogits = malloc(sizeof(float) * (size_t)o->batch * K);
+    if (!order || !starts || !probs || !pred || !ids || !mask || !labels || !blogits) {
+        st = tcf_fail(TCF_ERR_NOMEM, "train: out of memory");
+        goto done;
+    }
+    const int nb = (tt.n + o->batch - 1) / o->batch;
+    const int steps_per_epoch = (nb + o->accum - 1) / o->accum;
+    const int64_t total_steps = (int64_t)steps_per_epoch * o->epochs;
+    const int64_t warmup = (int64_t)llround(o->warmup_ratio * (double)total_steps);
+    int64_t n_trainable = 0;
+    for (int i = 0; i < np; i++) n_trainable += params[i].n;
+    fprintf(log, "LoRA r=%d alpha=%g on %d modules, head %dx%d: %lld trainable values; %d epochs x %d steps, "
+            "batch %d x accum %d, lr %g, %d threads\n", o->lora_r, (double)o->lora_alpha, l->n_modules, K,
+            m->cfg.hidden, (long long)n_trainable, o->epochs, steps_per_epoch, o->batch, o->accum, o->lr, nt);
+    uint64_t rng = o->seed ^ 0x5DEECE66Dull;
+    double best_f1 = -1;
+    int best_epoch = 0, since_best = 0;
+    int64_t step = 0;
+    double t_start = tcf_now();
+    int64_t ex_done = 0;
+    for (int ep = 1; ep <= o->epochs; ep++) {
+        int n_batches = plan_epoch(&tt, o->batch, &rng, order, starts);
+        double loss_sum = 0;
+        int loss_n = 0;
+        double t_ep = tcf_now(), last_print = 0;
+        for (int bi = 0; bi < n_batches;) {
+            tcf_lora_zero_grad(l);
+            int micro = 0;
+            for (; micro < o->accum && bi < n_batches; micro++, bi++) {
+                int s = starts[bi], B = tt.n - s < o->batch ? tt.n - s : o->batch;
+                int T = fill_batch(&tt, order + s, B, ids, mask, labels);
+                float loss = 0;
+                if ((st = tcf_clf_forward(m, l, ws, B, T, ids, mask, labels, NULL, o->label_smoothing, 1, blogits,
+                                          &loss)))
+                    goto done;
+                if (!isfinite(loss)) {
+                    st = tcf_fail(TCF_ERR_DIVERGED, "train: loss is %g at epoch %d step %lld; the best checkpoint "
+                                  "so far (epoch %d) is in %s", (double)loss, ep, (long long)step + 1, best_epoch, o->out_dir);
+                    goto done;
+                }
+                loss_sum += loss, loss_n++;
+                ex_done += B;
+            }
+            if (micro > 1) tcf_grad_scale(params, np, 1.0 / micro);
+            double norm = o->clip > 0 ? tcf_clip_grad_norm(params, np, o->clip) : 0.0;
+            if (!isfinite(norm)) {
+                st = tcf_fail(TCF_ERR_DIVERGED, "train: gradient norm is %g at epoch %d step %lld; the best "
+                              "checkpoint so far (epoch %d) is in %s", norm, ep, (long long)step + 1, best_epoch, o->out_dir);
+                goto done;
+            }
+            tcf_adamw_step(opt, tcf_lr_at(o->schedule, o->lr, step, warmup, total_steps));
+            step++;
+            double now = tcf_now();
+            if (now - last_print > (tty ? 0.5 : 10.0) || bi == n_batches) {
+                double rate = ex_done / (now - t_start);
+                double eta = rate > 0 ? ((double)total_steps - step) * o->batch * o->accum / rate : 0;
+                progress(log, tty, ep, o->epochs, bi, n_batches, loss_sum / (loss_n ? loss_n : 1), rate, eta);
+                last_print = now;
+            }
+        }
+        if (tty) fputc('\n', log);
+        /* validate */
+        if ((st = predict_toks(m, l, ws, o->batch, &tv, probs))) goto done;
+        for (int i = 0; i < tv.n; i++) pred[i] = argmax(probs + (int64_t)i * K, K);
+        tcf_metrics *mt = NULL;
+        if ((st = tcf_metrics_compute(tv.n, tv.label, pred, K, &mt))) goto done;
+        double ep_s = tcf_now() - t_ep;
+        fprintf(log, "epoch %d: train loss %.4f, valid accuracy %.4f, macro-F1 %.4f (%.0f s)\n", ep,
+                loss_sum / (loss_n ? loss_n : 1), mt->accuracy, mt->macro_f1, ep_s);
+        cJSON *h = cJSON_CreateObject();
+        cJSON_AddNumberToObject(h, "epoch", ep);
+        cJSON_AddNumberToObject(h, "train_loss", loss_sum / (loss_n ? loss_n : 1));
+        cJSON_AddNumberToObject(h, "valid_accuracy", mt->accuracy);
+        cJSON_AddNumberToObject(h, "valid_macro_f1", mt->macro_f1);
+        cJSON_AddNumberToObject(h, "seconds", ep_s);
+        cJSON_AddItemToArray(history, h);
+        double f1 = mt->macro_f1;
+        int improved = f1 > best_f1;
+        tcf_metrics_free(mt);
+        if (improved) {
+            best_f1 = f1, best_epoch = ep, since_best = 0;
+            if ((st = tcf_adapter_save(l, o->out_dir, base_abs))) goto done;
+        } else {
+            since_best++;
+        }
+        if ((st = write_run_json(o->out_dir, o, base_abs, lab, history, best_epoch))) goto done;
+        if (improved) fprintf(log, "saved epoch %d to %s\n", ep, o->out_dir);
+        if (o->patience > 0 && since_best >= o->patience) {
+            fprintf(log, "early stop: no improvement for %d epochs\n", since_best);
+            break;
+        }
+    }
+    fprintf(log, "best epoch %d: valid macro-F1 %.4f; %lld examples in %.0f s (%.1f ex/s)\n", best_epoch, best_f1,
+            (long long)ex_done, tcf_now() - t_start, ex_done / (tcf_now() - t_start));
+done:
+    cJSON_Delete(history);
+    free(order), free(starts), free(probs), free(blogits), free(pred), free(ids), free(mask), free(labels);
+    toks_free(&tt), toks_free(&tv);
+    tcf_adamw_free(opt);
+    tcf_clf_ws_free(ws);
+    tcf_lora_free(l);
+    tcf_dataset_free(train), tcf_dataset_free(valid), tcf_dataset_free(all);
+    tcf_tokenizer_free(tok);
+    tcf_bert_free(m);
+    return st;
+}
+
+/* ---- loading a run ------------------------------------------------------------------------ */
+
+struct tcf_run {
+    tcf_bert *m;
+    tcf_tokenizer *tok;
+    tcf_lora *l;
+    tcf_clf_ws *ws;
+    int max_len, n_threads, batch;
+    char **labels;
+};
+
+void tcf_run_free(tcf_run *r) {
+    if (!r) return;
+    tcf_clf_ws_free(r->ws);
+    tcf_lora_free(r->l);
+    tcf_tokenizer_free(r->tok);
+    tcf_bert_free(r->m);
+    for (int i = 0; r->labels && r->labels[i]; i++) free(r->labels[i]);
+    free(r->labels);
+    free(r);
+}
+
+int tcf_run_n_classes(const tcf_run *r) { return r->l->n_classes; }
+const char *const *tcf_run_labels(const tcf_run *r) { return (const char *const *)r->labels; }
+
+tcf_status tcf_run_load(const char *dir, int n_threads, tcf_run **out) {
+    *out = NULL;
+    char path[4096], *text;
+    size_t len;
+    tcf_status st;
+    if ((st = tcf_path_join(path, sizeof path, dir, "tcf_run.json"))) return st;
+    if ((st = tcf_read_file(path, &text, &len))) return tcf_fail_prefix(st, "%s is not a tcf run directory", dir);
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    tcf_run *r = calloc(1, sizeof *r);
+    if (!r) {
+        cJSON_Delete(root);
+        return tcf_fail(TCF_ERR_NOMEM, "out of memory");
+    }
+    r->n_threads = n_threads > 0 ? n_threads : tcf_default_threads();
+    r->batch = 32;
+    const cJSON *base = cJSON_GetObjectItem(root, "base_model"), *ml = cJSON_GetObjectItem(root, "max_len"),
+                *names = cJSON_GetObjectItem(root, "labels");
+    if (!root || !cJSON_IsString(base) || !cJSON_IsNumber(ml) || ml->valueint < 3 || !cJSON_IsArray(names) ||
+        cJSON_GetArraySize(names) < 2) {
+        st = tcf_fail(TCF_ERR_FORMAT, "%s: not a tcf run file (needs base_model, max_len >= 3, labels)", path);
+        goto fail;
+    }
+    r->max_len = ml->valueint;
+    if ((st = tcf_bert_load(base->valuestring, &r->m)) || (st = tcf_tokenizer_load(base->valuestring, &r->tok))) {
+        tcf_fail_prefix(st, "%s: base model", path);
+        goto fail;
+    }
+    if ((st = tcf_adapter_load(dir, r->m->cfg.layers, r->m->cfg.hidden, r->m->cfg.inter, &r->l))) goto fail;
+    int K = cJSON_GetArraySize(names);
+    if (K != r->l->n_classes) {
+        st = tcf_fail(TCF_ERR_FORMAT, "%s: %d labels but the adapter's classifier has %d classes", path, K,
+                      r->l->n_classes);
+        goto fail;
+    }
+    r->labels = calloc((size_t)K + 1, sizeof *r->labels);
+    for (int i = 0; r->labels && i < K; i++) {
+        const cJSON *n = cJSON_GetArrayItem(names, i);
+        if (!cJSON_IsString(n) || !(r->labels[i] = strdup(n->valuestring))) {
+            st = tcf_fail(TCF_ERR_FORMAT, "%s: label %d is not a string", path, i);
+            goto fail;
+        }
+    }
+    if (r->max_len > r->m->cfg.max_pos) r->max_len = r->m->cfg.max_pos;
+    if ((st = tcf_clf_ws_init(&r->ws, r->m, r->l, r->batch, r->max_len, r->n_threads))) goto fail;
+    cJSON_Delete(root);
+    *out = r;
+    return TCF_OK;
+fail:
+    cJSON_Delete(root);
+    tcf_run_free(r);
+    return st;
+}
+
+tcf_status tcf_run_predict(tcf_run *r, int n, const char *const *texts, float *probs) {
+    toks t;
+    tcf_status st = tokenize_all(r->tok, n, texts, NULL, r->max_len, r->n_threads, &t);
+    if (st) return st;
+    st = predict_toks(r->m, r->l, r->ws, r->batch, &t, probs);
+    toks_free(&t);
+    return st;
+}

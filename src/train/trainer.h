@@ -1,0 +1,47 @@
+/*
+ * trainer.h — fine-tune a sequence classifier with LoRA (train), and load
+ * the result for evaluation and prediction (run).
+ *
+ * A run directory holds:
+ *   adapter_config.json, adapter_model.safetensors   the LoRA adapters and the
+ *                                                    head, in PEFT's format
+ *   tcf_run.json     base model path, label names, max length, the training
+ *                    configuration and the metrics per epoch
+ * Every file is written atomically; the adapter is the best epoch's (by
+ * validation macro-F1).
+ */
+#ifndef TCF_TRAINER_H
+#define TCF_TRAINER_H
+
+#include "train/optim.h"
+
+#include <stdio.h>
+
+typedef struct {
+    const char *model_dir, *train_path, *valid_path, *out_dir;
+    int epochs, batch, max_len, lora_r, accum, threads, patience;
+    double lr, weight_decay, warmup_ratio, clip, valid_fraction;
+    float lora_alpha, label_smoothing;
+    unsigned targets; /* bit k: tcf_lora kind k */
+    int use_rslora;
+    tcf_lr_kind schedule;
+    uint64_t seed;
+} tcf_train_opts;
+
+void tcf_train_defaults(tcf_train_opts *o);
+/* Train; progress and summaries go to `log` (a progress bar when it is a
+ * terminal). A non-finite loss or gradient stops training with
+ * TCF_ERR_DIVERGED; the best checkpoint so far stays in out_dir. */
+tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log);
+
+typedef struct tcf_run tcf_run;
+/* Load a run directory for inference. Caller frees with tcf_run_free. */
+tcf_status tcf_run_load(const char *dir, int n_threads, tcf_run **out);
+void tcf_run_free(tcf_run *r);
+int tcf_run_n_classes(const tcf_run *r);
+const char *const *tcf_run_labels(const tcf_run *r);
+/* Class probabilities (n, n_classes) of n texts. On a text that fails to
+ * tokenize the error names it as "text N: ...". */
+tcf_status tcf_run_predict(tcf_run *r, int n, const char *const *texts, float *probs);
+
+#endif
