@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README demo: set up (idempotent), then run tcf on the project's own demo
-# dataset (data/demo/, 15 support-desk categories). Until fine-tuning lands it
-# shows the foundation: exact tokenization and sentence embeddings from a real
-# pretrained checkpoint (all-MiniLM-L6-v2), with no Python at run time.
+# dataset (data/demo/, 15 support-desk categories): tokenize, embed, fine-tune
+# a classifier with LoRA, evaluate it on the test split and predict new
+# queries, from a real pretrained checkpoint (all-MiniLM-L6-v2), with no
+# Python at run time. About 3 minutes on 2 cores after set-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -31,11 +32,25 @@ awk '{ gsub(/[\[\]]/, ""); n = split($0, v, ","); for (i = 1; i <= n; i++) e[NR,
 echo "   (same intent => higher similarity; this is what the classifier will build on)"
 
 echo
-n=$(($(wc -l < data/demo/test.csv) - 1))
-echo "== 3. embed the demo test set: $n queries from data/demo/test.csv, 2 threads"
-start=$(date +%s.%N)
-$TCF embed --model $MODEL --normalize --threads 2 --input data/demo/test.csv > $OUT/test.jsonl
-end=$(date +%s.%N)
-awk -v n="$n" -v s="$start" -v e="$end" 'BEGIN { printf "   %d embeddings in %.2f s (%.0f queries/s) -> %s\n", n, e - s, n / (e - s), "'$OUT/test.jsonl'" }'
+echo "== 3. fine-tune: LoRA (r=8, all dense layers) + classification head on data/demo/train.csv"
+echo "   (3,150 queries, 15 categories; validation on data/demo/valid.csv; 2 epochs, 2 threads)"
+rm -rf $OUT/run
+$TCF train --model $MODEL --train data/demo/train.csv --valid data/demo/valid.csv --out $OUT/run \
+    --epochs 2 --lr 2e-3 --max-len 64 --threads 2 2>&1 | grep -v '^epoch [0-9]*/[0-9]* step' | sed 's/^/   /'
+echo "   run directory: $(ls $OUT/run | tr '\n' ' ')"
+
 echo
-echo "Next: tcf train / eval / predict (fine-tuning) — see the README's roadmap."
+echo "== 4. evaluate on the held-out test split (data/demo/test.csv)"
+$TCF eval --model $OUT/run --data data/demo/test.csv --report $OUT/test_report.json --threads 2 | sed 's/^/   /'
+
+echo
+echo "== 5. predict"
+printf '%s\n' "${queries[@]}" "please delete my account and all the data you hold on me" \
+    "the app crashes every time i open settings, error 0x80070005" |
+    $TCF predict --model $OUT/run --top 2 --threads 2 | paste -d'\n' - /dev/null |
+    paste -d' ' <(printf '%s\n' "${queries[@]}" "please delete my account and all the data you hold on me" \
+                  "the app crashes every time i open settings, error 0x80070005" | paste -d'\n' - /dev/null) - |
+    sed -n 's/^\(.\+\) \({.*\)$/   \1\n      -> \2/p'
+echo
+echo "The adapter in $OUT/run is in PEFT's format: Python peft can load it onto"
+echo "BertForSequenceClassification(all-MiniLM-L6-v2) with PeftModel.from_pretrained."
