@@ -336,7 +336,7 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
     double best_f1 = -1;
     int best_epoch = 0, since_best = 0;
     int64_t step = 0;
-    double t_start = tcf_now();
+    double t_start = tcf_now(), t_valid = 0;
     int64_t ex_done = 0;
     for (int ep = 1; ep <= o->epochs; ep++) {
         int n_batches = plan_epoch(&tt, o->batch, &rng, order, starts);
@@ -372,7 +372,7 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
             step++;
             double now = tcf_now();
             if (now - last_print > (tty ? 0.5 : 10.0) || bi == n_batches) {
-                double rate = ex_done / (now - t_start);
+                double rate = ex_done / (now - t_start - t_valid);
                 double eta = rate > 0 ? ((double)total_steps - step) * o->batch * o->accum / rate : 0;
                 progress(log, tty, ep, o->epochs, bi, n_batches, loss_sum / (loss_n ? loss_n : 1), rate, eta);
                 last_print = now;
@@ -380,7 +380,9 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
         }
         if (tty) fputc('\n', log);
         /* validate */
+        double t_v0 = tcf_now();
         if ((st = predict_toks(m, l, ws, o->batch, &tv, probs))) goto done;
+        t_valid += tcf_now() - t_v0;
         for (int i = 0; i < tv.n; i++) pred[i] = argmax(probs + (int64_t)i * K, K);
         tcf_metrics *mt = NULL;
         if ((st = tcf_metrics_compute(tv.n, tv.label, pred, K, &mt))) goto done;
@@ -410,8 +412,10 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
             break;
         }
     }
-    fprintf(log, "best epoch %d: valid macro-F1 %.4f; %lld examples in %.0f s (%.1f ex/s)\n", best_epoch, best_f1,
-            (long long)ex_done, tcf_now() - t_start, ex_done / (tcf_now() - t_start));
+    double t_all = tcf_now() - t_start;
+    fprintf(log, "best epoch %d: valid macro-F1 %.4f; trained on %lld examples in %.1f s (%.1f ex/s), "
+            "validation %.1f s\n", best_epoch, best_f1, (long long)ex_done, t_all - t_valid,
+            ex_done / (t_all - t_valid), t_valid);
 done:
     cJSON_Delete(history);
     free(order), free(starts), free(probs), free(blogits), free(pred), free(ids), free(mask), free(labels);
