@@ -32,6 +32,10 @@ bool tcf_file_exists(const char *path);
 /* snprintf into a fixed buffer; fails with TCF_ERR_ARG if it does not fit. */
 tcf_status tcf_path_join(char *dst, size_t cap, const char *dir, const char *name);
 
+/* Byte offset of the first invalid UTF-8 sequence in s[0..n) (overlongs,
+ * surrogates and code points past U+10FFFF included), or -1 if none. */
+int64_t tcf_utf8_invalid_at(const char *s, size_t n);
+
 /* Seconds from a monotonic clock. */
 double tcf_now(void);
 

@@ -1,5 +1,5 @@
 /*
- * file.c — whole-file reads, path joins, monotonic time.
+ * file.c — whole-file reads, path joins, UTF-8 validation, monotonic time.
  */
 #include "base/base.h"
 
@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <utf8proc.h>
 
 tcf_status tcf_read_file(const char *path, char **data, size_t *len) {
     *data = NULL;
@@ -54,4 +55,15 @@ double tcf_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int64_t tcf_utf8_invalid_at(const char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (k <= 0) return (int64_t)i;
+        i += (size_t)k;
+    }
+    return -1;
 }

@@ -18,7 +18,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <utf8proc.h>
 
 struct tcf_table {
     int n_rows, n_cols;
@@ -28,17 +27,6 @@ struct tcf_table {
     int *line;     /* (n_rows) source line of each row */
 };
 
-/* Byte offset of the first invalid UTF-8 sequence, or -1. */
-static int64_t utf8_invalid_at(const char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp);
-        if (k <= 0) return (int64_t)i;
-        i += (size_t)k;
-    }
-    return -1;
-}
 
 static int line_of(const char *buf, size_t off) {
     int line = 1;
@@ -49,7 +37,7 @@ static int line_of(const char *buf, size_t off) {
 /* Parse buf[0..len) (NUL at buf[len]); takes ownership of buf. */
 static tcf_status parse(char *buf, size_t len, const char *path, tcf_table **out) {
     tcf_status st;
-    int64_t bad = utf8_invalid_at(buf, len);
+    int64_t bad = tcf_utf8_invalid_at(buf, len);
     if (bad >= 0) {
         st = tcf_fail(TCF_ERR_UTF8, "%s:%d: invalid UTF-8 (byte offset %lld)", path,
                       line_of(buf, (size_t)bad), (long long)bad);

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <utf8proc.h>
 
 struct tcf_labels {
     int n;
@@ -51,17 +50,6 @@ typedef struct {
 
 /* ---- small helpers --------------------------------------------------------- */
 
-/* Byte offset of the first invalid UTF-8 sequence in s[0..n), or -1. */
-static int64_t utf8_invalid_at(const char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp);
-        if (k <= 0) return (int64_t)i;
-        i += (size_t)k;
-    }
-    return -1;
-}
 
 static int is_blank(const char *s) {
     for (; *s; s++)
@@ -125,7 +113,7 @@ tcf_status tcf_labels_from_names(const char *const *names, int n, tcf_labels **o
     for (int i = 0; i < n; i++) {
         if (!names[i] || is_blank(names[i]))
             return tcf_fail(TCF_ERR_ARG, "label set: label %d is empty", i);
-        if (utf8_invalid_at(names[i], strlen(names[i])) >= 0)
+        if (tcf_utf8_invalid_at(names[i], strlen(names[i])) >= 0)
             return tcf_fail(TCF_ERR_ARG, "label set: label %d is not valid UTF-8", i);
     }
     return labels_make(names, n, out);
@@ -433,7 +421,7 @@ static tcf_status jsonl_line(const char *path, int lineno, const char *line, cha
         *text = strdup(t->valuestring);
         if (!*text || !*label) st = tcf_fail(TCF_ERR_NOMEM, "%s: out of memory", path);
         /* cJSON decodes \u escapes without checking what they make. */
-        else if (utf8_invalid_at(*text, strlen(*text)) >= 0 || utf8_invalid_at(*label, strlen(*label)) >= 0)
+        else if (tcf_utf8_invalid_at(*text, strlen(*text)) >= 0 || tcf_utf8_invalid_at(*label, strlen(*label)) >= 0)
             st = tcf_fail(TCF_ERR_UTF8, "%s:%d: a \\u escape gives invalid UTF-8", path, lineno);
     }
     if (st) {
@@ -459,7 +447,7 @@ static tcf_status load_jsonl(const char *path, const tcf_labels *given, tcf_data
         }
         lineno += buf[i] == '\n';
     }
-    int64_t bad = utf8_invalid_at(buf + start, len - start);
+    int64_t bad = tcf_utf8_invalid_at(buf + start, len - start);
     if (bad >= 0) {
         lineno = 1;
         for (size_t i = start; i < start + (size_t)bad; i++) lineno += buf[i] == '\n';

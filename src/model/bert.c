@@ -354,17 +354,20 @@ typedef struct {
     float *res; /* residual input for add+LN */
 } fwd_ctx;
 
-static void embed_task(void *vctx, int64_t begin, int64_t end, int tid) {
-    fwd_ctx *f = vctx;
-    const tcf_bert *m = f->m;
+void tcf_bert_embed_rows(const tcf_bert *m, int T, const int32_t *ids, int64_t begin, int64_t end, float *x) {
     const int C = m->cfg.hidden;
     for (int64_t r = begin; r < end; r++) {
-        int t = (int)(r % f->T);
-        const float *we = m->wte + (int64_t)f->ids[r] * C, *pe = m->wpe + (int64_t)t * C;
-        float *xr = f->x + r * C;
+        int t = (int)(r % T);
+        const float *we = m->wte + (int64_t)ids[r] * C, *pe = m->wpe + (int64_t)t * C;
+        float *xr = x + r * C;
         for (int i = 0; i < C; i++) xr[i] = we[i] + pe[i] + m->wtt[i];
         tcf_layernorm(xr, xr, m->emb_ln_g, m->emb_ln_b, 1, C, m->cfg.ln_eps);
     }
+}
+
+static void embed_task(void *vctx, int64_t begin, int64_t end, int tid) {
+    fwd_ctx *f = vctx;
+    tcf_bert_embed_rows(f->m, f->T, f->ids, begin, end, f->x);
 }
 
 /* x = LN(x + res) row by row. */

@@ -55,6 +55,10 @@ void tcf_bert_free(tcf_bert *m);
  * idempotent. Frozen weights only: nothing here computes weight gradients. */
 tcf_status tcf_bert_enable_backward(tcf_bert *m);
 
+/* Embedding layer for rows [begin, end) of a (B, T) batch flattened to B*T
+ * rows: x[r] = LN(word[ids[r]] + pos[r % T] + type[0]), x (B*T, C). */
+void tcf_bert_embed_rows(const tcf_bert *m, int T, const int32_t *ids, int64_t begin, int64_t end, float *x);
+
 /* hidden (B, T, C) <- last hidden states of ids (B, T) under mask (B, T). */
 tcf_status tcf_bert_forward(const tcf_bert *m, int B, int T, const int32_t *ids,
                             const uint8_t *mask, float *hidden, int n_threads);

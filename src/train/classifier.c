@@ -117,16 +117,7 @@ typedef struct {
 
 static void embed_task(void *vctx, int64_t begin, int64_t end, int tid) {
     task_ctx *c = vctx;
-    const tcf_bert *m = c->m;
-    const int C = m->cfg.hidden;
-    float *x = c->w->L[0].x;
-    for (int64_t row = begin; row < end; row++) {
-        int t = (int)(row % c->T);
-        const float *we = m->wte + (int64_t)c->ids[row] * C, *pe = m->wpe + (int64_t)t * C;
-        float *xr = x + row * C;
-        for (int i = 0; i < C; i++) xr[i] = we[i] + pe[i] + m->wtt[i];
-        tcf_layernorm(xr, xr, m->emb_ln_g, m->emb_ln_b, 1, C, m->cfg.ln_eps);
-    }
+    tcf_bert_embed_rows(c->m, c->T, c->ids, begin, end, c->w->L[0].x);
 }
 
 static void attn_fwd_task(void *vctx, int64_t begin, int64_t end, int tid) {
