@@ -365,7 +365,8 @@ static const char *train_usage =
     "\n"
     "Fine-tunes a BERT-family checkpoint as a sequence classifier with LoRA\n"
     "(PEFT's LoRA and BertForSequenceClassification head: pooler on [CLS], then\n"
-    "a linear classifier). Data: CSV with header text,label (RFC 4180, BOM,\n"
+    "a linear classifier; dropout as in its train mode, except on attention\n"
+    "probabilities). Data: CSV with header text,label (RFC 4180, BOM,\n"
     "CRLF or LF) or JSON Lines {\"text\": ..., \"label\": ...}. Labels are taken\n"
     "from the training file; a valid label never seen in training is an error.\n"
     "RUN/ receives adapter_config.json + adapter_model.safetensors (PEFT format)\n"
@@ -386,6 +387,8 @@ static const char *train_usage =
     "  --weight-decay X       AdamW decoupled weight decay (0.01)\n"
     "  --clip X               clip the global gradient norm to X; 0 = off (1.0)\n"
     "  --label-smoothing X    (0)\n"
+    "  --dropout P            hidden and classifier dropout while training (0.1)\n"
+    "  --lora-dropout P       dropout on each LoRA module's input (0)\n"
     "  --max-len N            tokens per text, longer texts are truncated (128)\n"
     "  --lora-r N             (8)          --lora-alpha X   (16)\n"
     "  --rslora               scale by alpha/sqrt(r) instead of alpha/r\n"
@@ -486,6 +489,8 @@ static int cmd_train(int argc, char **argv) {
         else if ((v = flag_value(argc, argv, &i, "--valid-fraction"))) { if (!parse_double("--valid-fraction", v, 1e-6, 0.9, &o.valid_fraction)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--lora-alpha"))) { if (!parse_double("--lora-alpha", v, 1e-6, 1e6, &d)) return 2; o.lora_alpha = (float)d; }
         else if ((v = flag_value(argc, argv, &i, "--label-smoothing"))) { if (!parse_double("--label-smoothing", v, 0, 0.99, &d)) return 2; o.label_smoothing = (float)d; }
+        else if ((v = flag_value(argc, argv, &i, "--dropout"))) { if (!parse_double("--dropout", v, 0, 0.9, &d)) return 2; o.dropout = (float)d; }
+        else if ((v = flag_value(argc, argv, &i, "--lora-dropout"))) { if (!parse_double("--lora-dropout", v, 0, 0.9, &d)) return 2; o.lora_dropout = (float)d; }
         else if ((v = flag_value(argc, argv, &i, "--targets"))) { if (!parse_targets(v, &o.targets)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--schedule"))) {
             if (!strcmp(v, "linear")) o.schedule = TCF_LR_LINEAR;

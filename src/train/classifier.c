@@ -39,8 +39,27 @@ struct tcf_clf_ws {
     size_t scratch_per;
     float *lora_scratch;
     uint8_t *mask;  /* copy of the batch mask */
+    float *xdrop;   /* (BT, max(C, I)) LoRA input after lora_dropout */
+    float *dxa;     /* (BT, max(C, I)) LoRA input gradient before dropout */
+    float *dao;     /* (BT, C) gradient of a dense output before its dropout */
+    tcf_clf_dropout drop;
+    uint64_t calls; /* training forwards so far: the dropout "step" */
+    int train;      /* dropout active in the current forward */
     float *mem;
 };
+
+void tcf_clf_ws_set_dropout(tcf_clf_ws *w, const tcf_clf_dropout *d) { w->drop = *d; }
+uint64_t tcf_clf_ws_calls(const tcf_clf_ws *w) { return w->calls; }
+void tcf_clf_ws_set_calls(tcf_clf_ws *w, uint64_t n) { w->calls = n; }
+
+/* Dropout site ids: the mask of site s in layer l is keyed by seed ^ key. */
+enum { SITE_EMB = 0, SITE_ATTN_OUT, SITE_OUT, SITE_CLS, SITE_LORA /* + kind */ };
+static uint64_t site_seed(const tcf_clf_ws *w, int layer, int site) {
+    uint64_t z = w->drop.seed + 0x9E3779B97F4A7C15ull * (uint64_t)(1 + layer * 64 + site);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
 
 tcf_status tcf_clf_ws_init(tcf_clf_ws **out, const tcf_bert *m, const tcf_lora *l, int B, int T,
                            int n_threads) {
@@ -66,7 +85,7 @@ tcf_status tcf_clf_ws_init(tcf_clf_ws **out, const tcf_bert *m, const tcf_lora *
     if (lf > ls) ls = lf;
     int64_t total = per_layer * Lc + BT * C /*hid*/ + 2 * (int64_t)B * C + (int64_t)B * K +
                     (int64_t)B * C + BT * (C + C + C + C + 3 * C + I + C) + (int64_t)n_threads * (int64_t)sp +
-                    (int64_t)ls;
+                    (int64_t)ls + 2 * BT * (I > C ? I : C) + BT * C;
     tcf_clf_ws *w = calloc(1, sizeof *w);
     size_t bytes;
     if (!w || !tcf_mul_ok((size_t)total, sizeof(float), &bytes) || !(w->mem = malloc(bytes)) ||
@@ -92,6 +111,7 @@ tcf_status tcf_clf_ws_init(tcf_clf_ws **out, const tcf_bert *m, const tcf_lora *
     TAKE(w->dqkv, BT * 3 * C), TAKE(w->dfa, BT * I), TAKE(w->tmpC, BT * C);
     TAKE(w->scratch, (int64_t)n_threads * (int64_t)sp);
     TAKE(w->lora_scratch, (int64_t)ls);
+    TAKE(w->xdrop, BT * (I > C ? I : C)), TAKE(w->dxa, BT * (I > C ? I : C)), TAKE(w->dao, BT * C);
 #undef TAKE
     *out = w;
     return TCF_OK;
@@ -150,22 +170,44 @@ static void attn_bwd_task(void *vctx, int64_t begin, int64_t end, int tid) {
 
 /* ---- forward / backward --------------------------------------------------- */
 
+/* lora_dropout applied to x (M, K) for module (layer, kind) into w->xdrop,
+ * or x itself when off. */
+static const float *lora_input(tcf_clf_ws *w, int layer, int kind, int M, const float *x, int K) {
+    if (!w->train || w->drop.lora <= 0) return x;
+    tcf_dropout_forward(w->xdrop, x, (int64_t)M * K, w->drop.lora, site_seed(w, layer, SITE_LORA + kind),
+                        w->calls, 0);
+    return w->xdrop;
+}
+
 /* y (M, N; ldy) += LoRA branch of module (layer, kind) on x (M, K). */
 static void lora_fwd(tcf_lora *l, tcf_clf_ws *w, int layer, int kind, int M, const float *x, int K,
                      float *y, int ldy, float *u) {
     tcf_lora_module *md = tcf_lora_find(l, layer, kind);
     if (!md) return;
-    tcf_lora_forward(M, md->out, K, md->r, l->scaling, x, K, NULL, 0, NULL, NULL, md->A, md->B, y, ldy,
+    const float *xd = lora_input(w, layer, kind, M, x, K);
+    tcf_lora_forward(M, md->out, K, md->r, l->scaling, x, K, xd, K, NULL, NULL, md->A, md->B, y, ldy,
                      u, w->lora_scratch, w->n_threads);
 }
 
-/* dA, dB += and dx (M, K) += from dy (M, N; lddy) for module (layer, kind). */
+/* dA, dB += and dx (M, K) += from dy (M, N; lddy) for module (layer, kind);
+ * the dropped input is recomputed from its mask. */
 static void lora_bwd(tcf_lora *l, tcf_clf_ws *w, int layer, int kind, int M, const float *dy, int lddy,
                      const float *x, int K, const float *u, float *dx) {
     tcf_lora_module *md = tcf_lora_find(l, layer, kind);
     if (!md) return;
-    tcf_lora_backward(M, md->out, K, md->r, l->scaling, dy, lddy, x, K, u, md->A, md->B, md->dA, md->dB,
-                      dx, K, 1, w->lora_scratch, w->n_threads);
+    const float *xd = lora_input(w, layer, kind, M, x, K);
+    int dropped = xd != x;
+    tcf_lora_backward(M, md->out, K, md->r, l->scaling, dy, lddy, xd, K, u, md->A, md->B, md->dA, md->dB,
+                      dropped ? w->dxa : dx, K, !dropped, w->lora_scratch, w->n_threads);
+    if (dropped)
+        tcf_dropout_backward(dx, w->dxa, (int64_t)M * K, w->drop.lora, site_seed(w, layer, SITE_LORA + kind),
+                             w->calls, 0, 1);
+}
+
+/* In place hidden dropout on y (n) at (layer, site), training forwards only. */
+static void hidden_drop(tcf_clf_ws *w, int layer, int site, float *y, int64_t n) {
+    if (w->train && w->drop.hidden > 0)
+        tcf_dropout_forward(y, y, n, w->drop.hidden, site_seed(w, layer, site), w->calls, 0);
 }
 
 tcf_status tcf_clf_forward(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *w, int B, int T,
@@ -189,8 +231,11 @@ tcf_status tcf_clf_forward(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *w, int B,
         if (labels[b] < 0 || labels[b] >= K)
             return tcf_fail(TCF_ERR_ARG, "classifier: label %d of row %d outside [0, %d)", labels[b], b, K);
     memcpy(w->mask, mask, (size_t)BT);
+    w->train = backward;
+    if (backward) w->calls++;
     task_ctx tc = {m, w, NULL, B, T, ids};
     tcf_parallel_for(BT, nt, embed_task, &tc);
+    hidden_drop(w, 0, SITE_EMB, w->L[0].x, BT * C);
 
     for (int li = 0; li < NL; li++) {
         const tcf_bert_layer *Lw = &m->layer[li];
@@ -201,17 +246,19 @@ tcf_status tcf_clf_forward(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *w, int B,
             lora_fwd(l, w, li, k, (int)BT, a->x, C, a->qkv + k * C, 3 * C, a->u[k]);
         tc.a = a;
         tcf_parallel_for_dyn((int64_t)B * H, 1, nt, attn_fwd_task, &tc);
-        /* h1 = x + ctx Wao^T + b (+ LoRA) */
-        memcpy(a->h1, a->x, sizeof(float) * (size_t)(BT * C));
-        tcf_gemm_packed((int)BT, C, C, a->ctx, C, Lw->ao_wp, a->h1, C, Lw->ao_b, 1, nt);
+        /* h1 = x + dropout(ctx Wao^T + b (+ LoRA)) */
+        tcf_gemm_packed((int)BT, C, C, a->ctx, C, Lw->ao_wp, a->h1, C, Lw->ao_b, 0, nt);
         lora_fwd(l, w, li, TCF_LORA_ATTN_OUT, (int)BT, a->ctx, C, a->h1, C, a->u[TCF_LORA_ATTN_OUT]);
+        hidden_drop(w, li, SITE_ATTN_OUT, a->h1, BT * C);
+        for (int64_t i = 0; i < BT * C; i++) a->h1[i] += a->x[i];
         tcf_layernorm_forward(a->y1, a->m1, a->r1, a->h1, Lw->ln1_g, Lw->ln1_b, BT, C, cf->ln_eps);
         tcf_gemm_packed((int)BT, I, C, a->y1, C, Lw->fi_wp, a->fp, I, Lw->fi_b, 0, nt);
         lora_fwd(l, w, li, TCF_LORA_INTERMEDIATE, (int)BT, a->y1, C, a->fp, I, a->u[TCF_LORA_INTERMEDIATE]);
         tcf_gelu(a->fa, a->fp, BT * I);
-        memcpy(a->h2, a->y1, sizeof(float) * (size_t)(BT * C));
-        tcf_gemm_packed((int)BT, C, I, a->fa, I, Lw->fo_wp, a->h2, C, Lw->fo_b, 1, nt);
+        tcf_gemm_packed((int)BT, C, I, a->fa, I, Lw->fo_wp, a->h2, C, Lw->fo_b, 0, nt);
         lora_fwd(l, w, li, TCF_LORA_OUTPUT, (int)BT, a->fa, I, a->h2, C, a->u[TCF_LORA_OUTPUT]);
+        hidden_drop(w, li, SITE_OUT, a->h2, BT * C);
+        for (int64_t i = 0; i < BT * C; i++) a->h2[i] += a->y1[i];
         tcf_layernorm_forward(out, a->m2, a->r2, a->h2, Lw->ln2_g, Lw->ln2_b, BT, C, cf->ln_eps);
     }
     /* pooled = tanh(h[:, 0] Wp^T + bp); logits = pooled Wc^T + bc */
@@ -224,9 +271,18 @@ tcf_status tcf_clf_forward(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *w, int B,
             w->pooled[(int64_t)b * C + n] = acc + m->pool_b[n];
         }
     tcf_tanh_forward(w->pooled, w->pooled, (int64_t)B * C);
+    /* classifier dropout: the head sees (and its gradient uses) pooled_d,
+     * kept in dpooled until the backward needs that buffer */
+    const float *head_in = w->pooled;
+    const int drop_cls = w->train && w->drop.classifier > 0;
+    if (drop_cls) {
+        tcf_dropout_forward(w->dpooled, w->pooled, (int64_t)B * C, w->drop.classifier, site_seed(w, 0, SITE_CLS),
+                            w->calls, 0);
+        head_in = w->dpooled;
+    }
     for (int b = 0; b < B; b++)
         for (int n = 0; n < K; n++) {
-            const float *wr = l->head_w + (int64_t)n * C, *xr = w->pooled + (int64_t)b * C;
+            const float *wr = l->head_w + (int64_t)n * C, *xr = head_in + (int64_t)b * C;
             float acc = 0;
             for (int k = 0; k < C; k++) acc += xr[k] * wr[k];
             logits[(int64_t)b * K + n] = acc + l->head_b[n];
@@ -242,9 +298,12 @@ tcf_status tcf_clf_forward(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *w, int B,
         for (int n = 0; n < K; n++) {
             float g = w->dlogits[(int64_t)b * K + n];
             l->d_head_b[n] += g;
-            for (int k = 0; k < C; k++) l->d_head_w[(int64_t)n * C + k] += g * w->pooled[(int64_t)b * C + k];
+            for (int k = 0; k < C; k++) l->d_head_w[(int64_t)n * C + k] += g * head_in[(int64_t)b * C + k];
         }
     tcf_gemm(B, C, K, w->dlogits, K, l->head_w, C, w->dpooled, C, NULL, 0, 1);
+    if (drop_cls)
+        tcf_dropout_backward(w->dpooled, w->dpooled, (int64_t)B * C, w->drop.classifier, site_seed(w, 0, SITE_CLS),
+                             w->calls, 0, 0);
     tcf_tanh_backward(w->dpooled, w->dpooled, w->pooled, (int64_t)B * C);
     /* d cls = dpre Wp (pooler frozen) -> rows (b, 0) of dh */
     memset(w->dh, 0, sizeof(float) * (size_t)(BT * C));
@@ -256,9 +315,14 @@ tcf_status tcf_clf_forward(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *w, int B,
         layer_acts *a = &w->L[li];
         /* LN2: dh2 = d(h2) */
         tcf_layernorm_backward(w->dh2, NULL, NULL, w->dh, a->h2, a->m2, a->r2, Lw->ln2_g, BT, C);
-        /* output dense: dfa = dh2 Wfo (+ LoRA) ; residual dy1 = dh2 */
-        tcf_gemm_packed((int)BT, I, C, w->dh2, C, Lw->fo_bp, w->dfa, I, NULL, 0, nt);
-        lora_bwd(l, w, li, TCF_LORA_OUTPUT, (int)BT, w->dh2, C, a->fa, I, a->u[TCF_LORA_OUTPUT], w->dfa);
+        /* output dense: dfa = drop'(dh2) Wfo (+ LoRA) ; residual dy1 = dh2 */
+        const float *dfo = w->dh2;
+        if (w->drop.hidden > 0) {
+            tcf_dropout_backward(w->dao, w->dh2, BT * C, w->drop.hidden, site_seed(w, li, SITE_OUT), w->calls, 0, 0);
+            dfo = w->dao;
+        }
+        tcf_gemm_packed((int)BT, I, C, dfo, C, Lw->fo_bp, w->dfa, I, NULL, 0, nt);
+        lora_bwd(l, w, li, TCF_LORA_OUTPUT, (int)BT, dfo, C, a->fa, I, a->u[TCF_LORA_OUTPUT], w->dfa);
         tcf_gelu_backward(w->dfa, w->dfa, a->fp, BT * I);
         memcpy(w->dy1, w->dh2, sizeof(float) * (size_t)(BT * C));
         tcf_gemm_packed((int)BT, C, I, w->dfa, I, Lw->fi_bp, w->dy1, C, NULL, 1, nt);
@@ -267,8 +331,13 @@ tcf_status tcf_clf_forward(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *w, int B,
         /* LN1 -> dh1 (reuse tmpC); residual to x, and to the attention dense */
         float *dh1 = w->tmpC;
         tcf_layernorm_backward(dh1, NULL, NULL, w->dy1, a->h1, a->m1, a->r1, Lw->ln1_g, BT, C);
-        tcf_gemm_packed((int)BT, C, C, dh1, C, Lw->ao_bp, w->dctx, C, NULL, 0, nt);
-        lora_bwd(l, w, li, TCF_LORA_ATTN_OUT, (int)BT, dh1, C, a->ctx, C, a->u[TCF_LORA_ATTN_OUT], w->dctx);
+        const float *dao = dh1;
+        if (w->drop.hidden > 0) {
+            tcf_dropout_backward(w->dao, dh1, BT * C, w->drop.hidden, site_seed(w, li, SITE_ATTN_OUT), w->calls, 0, 0);
+            dao = w->dao;
+        }
+        tcf_gemm_packed((int)BT, C, C, dao, C, Lw->ao_bp, w->dctx, C, NULL, 0, nt);
+        lora_bwd(l, w, li, TCF_LORA_ATTN_OUT, (int)BT, dao, C, a->ctx, C, a->u[TCF_LORA_ATTN_OUT], w->dctx);
         tc.a = a;
         tcf_parallel_for_dyn((int64_t)B * H, 1, nt, attn_bwd_task, &tc);
         /* dx = dh1 + dqkv Wqkv (+ LoRA q, k, v) -> next dh */

@@ -7,8 +7,14 @@
  * dense layers; pooled = tanh(pooler.dense(h[:, 0])); logits =
  * classifier(pooled); loss = mean cross-entropy. The base model and the pooler
  * are frozen; gradients go to the LoRA A/B and the classifier (head).
- * Not yet: dropout (hidden, attention, classifier, lora_dropout): the
- * training forward runs with all of them off.
+ * Dropout (training forwards only, i.e. with backward set), as
+ * BertForSequenceClassification + PEFT place it: hidden dropout on the
+ * embeddings output and on the attention-output and output dense results
+ * before their residual adds; classifier dropout on the pooled vector;
+ * lora_dropout on each LoRA module's input (its own mask per module).
+ * Masks come from tcf_dropout_* keyed by (seed, forward counter, site), so a
+ * run is reproducible for a seed at any thread count. Not yet: dropout on
+ * the attention probabilities.
  */
 #ifndef TCF_CLASSIFIER_H
 #define TCF_CLASSIFIER_H
@@ -18,11 +24,23 @@
 
 typedef struct tcf_clf_ws tcf_clf_ws;
 
+typedef struct {
+    float hidden, classifier, lora; /* dropout probabilities; 0 = off */
+    uint64_t seed;
+} tcf_clf_dropout;
+
 /* Workspace for batches up to B x T (activations saved for the backward).
  * Caller frees with tcf_clf_ws_free. */
 tcf_status tcf_clf_ws_init(tcf_clf_ws **out, const tcf_bert *m, const tcf_lora *l, int B, int T,
                            int n_threads);
 void tcf_clf_ws_free(tcf_clf_ws *ws);
+/* Dropout for the training forwards that follow (default: all off). */
+void tcf_clf_ws_set_dropout(tcf_clf_ws *ws, const tcf_clf_dropout *d);
+/* The training-forward counter that keys the dropout masks (the next
+ * training forward uses n + 1). A resumed run restores it; tests rewind it to
+ * replay a forward with the same masks. */
+uint64_t tcf_clf_ws_calls(const tcf_clf_ws *ws);
+void tcf_clf_ws_set_calls(tcf_clf_ws *ws, uint64_t n);
 
 /* Forward a padded batch: ids, mask (B, T). logits (B, n_classes) written.
  * If labels (B) is given: *loss = mean cross-entropy (class weights and label

@@ -11,7 +11,9 @@
  * accuracy and macro-F1; the best epoch's adapter is saved; training stops
  * after `patience` epochs without improvement. Deterministic for a seed and a
  * thread count (the kernels are thread-count invariant too).
- * Not yet: dropout, resume from a checkpoint, class weights from the CLI.
+ * Dropout as BertForSequenceClassification + PEFT in train mode (hidden and
+ * classifier --dropout, --lora-dropout; not yet on attention probabilities).
+ * Not yet: resume from a checkpoint, class weights from the CLI.
  */
 #include "train/trainer.h"
 #include "base/base.h"
@@ -35,6 +37,7 @@ void tcf_train_defaults(tcf_train_opts *o) {
     o->epochs = 3, o->batch = 32, o->max_len = 128, o->lora_r = 8, o->accum = 1, o->threads = 0;
     o->patience = 2, o->lr = 1e-3, o->weight_decay = 0.01, o->warmup_ratio = 0.06, o->clip = 1.0;
     o->valid_fraction = 0.1, o->lora_alpha = 16.0f, o->label_smoothing = 0.0f;
+    o->dropout = 0.1f, o->lora_dropout = 0.0f;
     o->targets = (1u << TCF_LORA_KINDS) - 1, o->schedule = TCF_LR_LINEAR, o->seed = 42;
 }
 
@@ -209,6 +212,8 @@ static tcf_status write_run_json(const char *dir, const tcf_train_opts *o, const
     cJSON_AddNumberToObject(cfg, "lora_alpha", o->lora_alpha);
     cJSON_AddBoolToObject(cfg, "use_rslora", o->use_rslora);
     cJSON_AddNumberToObject(cfg, "label_smoothing", o->label_smoothing);
+    cJSON_AddNumberToObject(cfg, "dropout", o->dropout);
+    cJSON_AddNumberToObject(cfg, "lora_dropout", o->lora_dropout);
     cJSON_AddNumberToObject(cfg, "seed", (double)o->seed);
     cJSON_AddNumberToObject(cfg, "patience", o->patience);
     cJSON_AddNumberToObject(root, "best_epoch", best_epoch);
@@ -302,10 +307,12 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
 
     /* model state */
     if ((st = tcf_lora_init(&l, m->cfg.layers, m->cfg.hidden, m->cfg.inter, o->targets, o->lora_r, o->lora_alpha,
-                            o->use_rslora, 0.0f, K)))
+                            o->use_rslora, o->lora_dropout, K)))
         goto done;
     tcf_lora_init_default(l, o->seed);
     if ((st = tcf_clf_ws_init(&ws, m, l, o->batch, o->max_len, nt))) goto done;
+    tcf_clf_dropout drop = {o->dropout, o->dropout, o->lora_dropout, o->seed};
+    tcf_clf_ws_set_dropout(ws, &drop);
     tcf_param params[512];
     int np = tcf_lora_params(l, params, 512);
     tcf_adamw_cfg ac = tcf_adamw_defaults();

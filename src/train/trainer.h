@@ -22,6 +22,8 @@ typedef struct {
     int epochs, batch, max_len, lora_r, accum, threads, patience;
     double lr, weight_decay, warmup_ratio, clip, valid_fraction;
     float lora_alpha, label_smoothing;
+    float dropout;      /* hidden + classifier dropout (BERT's default 0.1) */
+    float lora_dropout; /* PEFT lora_dropout (default 0) */
     unsigned targets; /* bit k: tcf_lora kind k */
     int use_rslora;
     tcf_lr_kind schedule;
