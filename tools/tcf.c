@@ -433,10 +433,8 @@ static int parse_double(const char *flag, const char *s, double lo, double hi, d
 }
 
 static int parse_targets(const char *s, unsigned *out) {
-    static const char *names[] = {"query", "key", "value", "attention.output.dense", "intermediate.dense",
-                                  "output.dense"};
     if (!strcmp(s, "all")) {
-        *out = (1u << 6) - 1;
+        *out = (1u << TCF_LORA_KINDS) - 1;
         return 1;
     }
     unsigned t = 0;
@@ -444,8 +442,8 @@ static int parse_targets(const char *s, unsigned *out) {
     snprintf(buf, sizeof buf, "%s", s);
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
         int k = 0;
-        while (k < 6 && strcmp(tok, names[k])) k++;
-        if (k == 6) {
+        while (k < TCF_LORA_KINDS && strcmp(tok, tcf_lora_kind_names[k])) k++;
+        if (k == TCF_LORA_KINDS) {
             fprintf(stderr, "tcf train: unknown --targets entry '%s' (known: query, key, value, "
                             "attention.output.dense, intermediate.dense, output.dense, all)\n", tok);
             return 0;
@@ -493,10 +491,9 @@ static int cmd_train(int argc, char **argv) {
         else if ((v = flag_value(argc, argv, &i, "--lora-dropout"))) { if (!parse_double("--lora-dropout", v, 0, 0.9, &d)) return 2; o.lora_dropout = (float)d; }
         else if ((v = flag_value(argc, argv, &i, "--targets"))) { if (!parse_targets(v, &o.targets)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--schedule"))) {
-            if (!strcmp(v, "linear")) o.schedule = TCF_LR_LINEAR;
-            else if (!strcmp(v, "cosine")) o.schedule = TCF_LR_COSINE;
-            else if (!strcmp(v, "constant")) o.schedule = TCF_LR_CONSTANT;
-            else { fprintf(stderr, "tcf train: --schedule must be linear, cosine or constant\n"); return 2; }
+            int k = tcf_lr_kind_parse(v);
+            if (k < 0) { fprintf(stderr, "tcf train: --schedule must be linear, cosine or constant\n"); return 2; }
+            o.schedule = (tcf_lr_kind)k;
         } else if (!strcmp(argv[i], "--rslora")) o.use_rslora = 1;
         else {
             fprintf(stderr, "tcf train: unknown or incomplete option '%s'\n%s", argv[i], train_usage);

@@ -206,7 +206,7 @@ static tcf_status write_run_json(const char *dir, const tcf_train_opts *o, const
     cJSON_AddNumberToObject(cfg, "lr", o->lr);
     cJSON_AddNumberToObject(cfg, "weight_decay", o->weight_decay);
     cJSON_AddNumberToObject(cfg, "warmup_ratio", o->warmup_ratio);
-    cJSON_AddStringToObject(cfg, "schedule", o->schedule == TCF_LR_COSINE ? "cosine" : o->schedule == TCF_LR_CONSTANT ? "constant" : "linear");
+    cJSON_AddStringToObject(cfg, "schedule", tcf_lr_kind_name(o->schedule));
     cJSON_AddNumberToObject(cfg, "clip", o->clip);
     cJSON_AddNumberToObject(cfg, "lora_r", o->lora_r);
     cJSON_AddNumberToObject(cfg, "lora_alpha", o->lora_alpha);
