@@ -362,6 +362,7 @@ static int cmd_embed(int argc, char **argv) {
 
 static const char *train_usage =
     "usage: tcf train --model DIR --train FILE --out RUN/ [options]\n"
+    "       tcf train --resume RUN/ [--threads N] [--checkpoint-steps N] [--checkpoint-secs S]\n"
     "\n"
     "Fine-tunes a BERT-family checkpoint as a sequence classifier with LoRA\n"
     "(PEFT's LoRA and BertForSequenceClassification head: pooler on [CLS], then\n"
@@ -371,7 +372,10 @@ static const char *train_usage =
     "from the training file; a valid label never seen in training is an error.\n"
     "RUN/ receives adapter_config.json + adapter_model.safetensors (PEFT format)\n"
     "and tcf_run.json (labels, settings, metrics per epoch), atomically, for the\n"
-    "best epoch by validation macro-F1.\n"
+    "best epoch by validation macro-F1, and train_state.safetensors: the last\n"
+    "weights, optimiser state and loop position. --resume continues a run that\n"
+    "was interrupted (even by kill -9) from that checkpoint, with the run's own\n"
+    "options and data, and ends with the same weights as an uninterrupted run.\n"
     "\n"
     "options:\n"
     "  --model DIR            base checkpoint (config.json, model.safetensors, tokenizer)\n"
@@ -387,6 +391,8 @@ static const char *train_usage =
     "  --weight-decay X       AdamW decoupled weight decay (0.01)\n"
     "  --clip X               clip the global gradient norm to X; 0 = off (1.0)\n"
     "  --label-smoothing X    (0)\n"
+    "  --class-weights W      loss weight per class: balanced (n / (classes * count))\n"
+    "                         or LABEL=X,LABEL=X,... (unlisted classes 1) (none)\n"
     "  --dropout P            hidden and classifier dropout while training (0.1)\n"
     "  --lora-dropout P       dropout on each LoRA module's input (0)\n"
     "  --max-len N            tokens per text, longer texts are truncated (128)\n"
@@ -396,6 +402,10 @@ static const char *train_usage =
     "                         intermediate.dense,output.dense, or all (all)\n"
     "  --patience N           stop after N epochs without improvement; 0 = never (2)\n"
     "  --seed N               (42)         --threads N      (all cores)\n"
+    "  --checkpoint-secs S    write the resumable checkpoint every S seconds (60)\n"
+    "  --checkpoint-steps N   ... and every N optimizer steps; 0 = off (0)\n"
+    "                         (it is always written after each epoch)\n"
+    "  --resume RUN/          continue the interrupted run in RUN/\n"
     "  -h, --help             this help\n";
 
 static const char *eval_usage =
@@ -461,7 +471,11 @@ static int parse_targets(const char *s, unsigned *out) {
 static int cmd_train(int argc, char **argv) {
     tcf_train_opts o;
     tcf_train_defaults(&o);
+    const char *resume = NULL, *other = NULL;
+    int threads = -1, ck_steps = -1;
+    double ck_secs = -1;
     for (int i = 2; i < argc; i++) {
+        const char *arg = argv[i];
         const char *v;
         double d;
         int n;
@@ -490,6 +504,10 @@ static int cmd_train(int argc, char **argv) {
         else if ((v = flag_value(argc, argv, &i, "--dropout"))) { if (!parse_double("--dropout", v, 0, 0.9, &d)) return 2; o.dropout = (float)d; }
         else if ((v = flag_value(argc, argv, &i, "--lora-dropout"))) { if (!parse_double("--lora-dropout", v, 0, 0.9, &d)) return 2; o.lora_dropout = (float)d; }
         else if ((v = flag_value(argc, argv, &i, "--targets"))) { if (!parse_targets(v, &o.targets)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--class-weights"))) o.class_weights = v;
+        else if ((v = flag_value(argc, argv, &i, "--resume"))) resume = v;
+        else if ((v = flag_value(argc, argv, &i, "--checkpoint-steps"))) { if (!parse_int("--checkpoint-steps", v, 0, INT_MAX, &ck_steps)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--checkpoint-secs"))) { if (!parse_double("--checkpoint-secs", v, 0, 1e9, &ck_secs)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--schedule"))) {
             int k = tcf_lr_kind_parse(v);
             if (k < 0) { fprintf(stderr, "tcf train: --schedule must be linear, cosine or constant\n"); return 2; }
@@ -499,6 +517,24 @@ static int cmd_train(int argc, char **argv) {
             fprintf(stderr, "tcf train: unknown or incomplete option '%s'\n%s", argv[i], train_usage);
             return 2;
         }
+        if (strcmp(arg, "--resume") && strcmp(arg, "--threads") && strncmp(arg, "--checkpoint-", 13)) other = arg;
+        if (!strcmp(arg, "--threads")) threads = o.threads;
+    }
+    if (ck_steps >= 0) o.checkpoint_steps = ck_steps;
+    if (ck_secs >= 0) o.checkpoint_secs = ck_secs;
+    if (resume) {
+        if (other) {
+            fprintf(stderr, "tcf train: --resume continues with the run's own options; only --threads and "
+                    "--checkpoint-* may be given, not %s\n", other);
+            return 2;
+        }
+        if (tcf_train_opts_from_run(resume, &o)) return fail_lib("train");
+        if (threads > 0) o.threads = threads;
+        if (ck_steps >= 0) o.checkpoint_steps = ck_steps;
+        if (ck_secs >= 0) o.checkpoint_secs = ck_secs;
+        int rc = tcf_train_run(&o, stderr) ? fail_lib("train") : 0;
+        tcf_train_opts_release(&o);
+        return rc;
     }
     if (!o.model_dir || !o.train_path || !o.out_dir || !*o.model_dir || !*o.train_path || !*o.out_dir) {
         fprintf(stderr, "tcf train: --model, --train and --out are required\n%s", train_usage);

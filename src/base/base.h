@@ -31,6 +31,8 @@ tcf_status tcf_read_file(const char *path, char **data, size_t *len);
 bool tcf_file_exists(const char *path);
 /* snprintf into a fixed buffer; fails with TCF_ERR_ARG if it does not fit. */
 tcf_status tcf_path_join(char *dst, size_t cap, const char *dir, const char *name);
+/* mkdir -p: create dir and its missing parents (0755). */
+tcf_status tcf_mkdirs(const char *dir);
 
 /* Byte offset of the first invalid UTF-8 sequence in s[0..n) (overlongs,
  * surrogates and code points past U+10FFFF included), or -1 if none. */

@@ -1,5 +1,6 @@
 /*
- * file.c — whole-file reads, path joins, UTF-8 validation, monotonic time.
+ * file.c — whole-file reads, path joins, mkdir -p, UTF-8 validation,
+ * monotonic time.
  */
 #include "base/base.h"
 
@@ -48,6 +49,28 @@ tcf_status tcf_path_join(char *dst, size_t cap, const char *dir, const char *nam
     size_t dl = strlen(dir);
     int n = snprintf(dst, cap, "%s%s%s", dir, (dl && dir[dl - 1] == '/') ? "" : "/", name);
     if (n < 0 || (size_t)n >= cap) return tcf_fail(TCF_ERR_ARG, "path too long: %s/%s", dir, name);
+    return TCF_OK;
+}
+
+tcf_status tcf_mkdirs(const char *dir) {
+    size_t n = strlen(dir);
+    char *p = malloc(n + 1);
+    if (!p) return tcf_fail(TCF_ERR_NOMEM, "%s: out of memory", dir);
+    memcpy(p, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != '\0') continue;
+        char c = p[i];
+        p[i] = '\0';
+        struct stat sb;
+        if (mkdir(p, 0755) != 0 && !(errno == EEXIST && stat(p, &sb) == 0 && S_ISDIR(sb.st_mode))) {
+            tcf_status st = tcf_fail(TCF_ERR_IO, "%s: cannot create directory %s: %s", dir, p,
+                                     errno == EEXIST ? "exists and is not a directory" : strerror(errno));
+            free(p);
+            return st;
+        }
+        p[i] = c;
+    }
+    free(p);
     return TCF_OK;
 }
 

@@ -27,29 +27,6 @@ static const char *const kind_paths[TCF_LORA_KINDS] = {
 
 /* ---- save ----------------------------------------------------------------- */
 
-/* mkdir -p */
-static tcf_status make_dirs(const char *dir) {
-    size_t n = strlen(dir);
-    char *p = malloc(n + 1);
-    if (!p) return tcf_fail(TCF_ERR_NOMEM, "%s: out of memory", dir);
-    memcpy(p, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] != '/' && p[i] != '\0') continue;
-        char c = p[i];
-        p[i] = '\0';
-        struct stat sb;
-        if (mkdir(p, 0755) != 0 && !(errno == EEXIST && stat(p, &sb) == 0 && S_ISDIR(sb.st_mode))) {
-            tcf_status st = tcf_fail(TCF_ERR_IO, "%s: cannot create directory %s: %s", dir, p,
-                                     errno == EEXIST ? "exists and is not a directory" : strerror(errno));
-            free(p);
-            return st;
-        }
-        p[i] = c;
-    }
-    free(p);
-    return TCF_OK;
-}
-
 static void json_string(FILE *f, const char *s) {
     fputc('"', f);
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
@@ -129,7 +106,7 @@ tcf_status tcf_adapter_save(const tcf_lora *l, const char *dir, const char *base
     char wpath[4096], cpath[4096];
     tcf_status st = tcf_path_join(wpath, sizeof wpath, dir, WEIGHTS_NAME);
     if (st == TCF_OK) st = tcf_path_join(cpath, sizeof cpath, dir, CONFIG_NAME);
-    if (st == TCF_OK) st = make_dirs(dir);
+    if (st == TCF_OK) st = tcf_mkdirs(dir);
     if (st != TCF_OK) return st;
 
     int cap = 2 * l->n_modules + 2;

@@ -13,7 +13,15 @@
  * thread count (the kernels are thread-count invariant too).
  * Dropout as BertForSequenceClassification + PEFT in train mode (hidden and
  * classifier --dropout, --lora-dropout; not yet on attention probabilities).
- * Not yet: resume from a checkpoint, class weights from the CLI.
+ * Class weights (balanced or given) go to the cross-entropy.
+ * Resume: the checkpoint (train_state.h) holds the weights, AdamW's moments,
+ * the epoch, the batch index within it, the shuffling generator as it was
+ * before that epoch's plan (replanning gives the same batches), the dropout
+ * counter, and a hash of the tokenized data (resuming on other data is an
+ * error). tcf_run.json is written before the first step, so a run killed in
+ * its first epoch can be resumed too. The environment variable
+ * TCF_TEST_KILL_AFTER_CHECKPOINT=N (tests only) makes the process SIGKILL
+ * itself right after its Nth checkpoint.
  */
 #include "train/trainer.h"
 #include "base/base.h"
@@ -22,11 +30,14 @@
 #include "io/dataset.h"
 #include "train/adapter_io.h"
 #include "train/classifier.h"
+#include "train/train_state.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,6 +50,12 @@ void tcf_train_defaults(tcf_train_opts *o) {
     o->valid_fraction = 0.1, o->lora_alpha = 16.0f, o->label_smoothing = 0.0f;
     o->dropout = 0.1f, o->lora_dropout = 0.0f;
     o->targets = (1u << TCF_LORA_KINDS) - 1, o->schedule = TCF_LR_LINEAR, o->seed = 42;
+    o->checkpoint_secs = 60;
+}
+
+void tcf_train_opts_release(tcf_train_opts *o) {
+    free(o->owned);
+    o->owned = NULL;
 }
 
 /* ---- tokenized examples --------------------------------------------------- */
@@ -184,6 +201,57 @@ static int argmax(const float *p, int K) {
     return best;
 }
 
+/* FNV-1a over the tokenized examples and labels: a resumed run must see the
+ * same data. */
+static uint64_t hash_toks(uint64_t h, const toks *t) {
+    for (int i = 0; i < t->n; i++) {
+        const int32_t *row = t->ids + (int64_t)i * t->max_len;
+        int32_t v[2] = {t->len[i], t->label ? t->label[i] : -1};
+        for (int j = 0; j < 2 + t->len[i]; j++) {
+            uint32_t x = (uint32_t)(j < 2 ? v[j] : row[j - 2]);
+            for (int b = 0; b < 4; b++) h = (h ^ ((x >> (8 * b)) & 0xFF)) * 0x100000001B3ull;
+        }
+    }
+    return h;
+}
+
+/* Class weights from the --class-weights spec into w (K). */
+static tcf_status parse_class_weights(const char *spec, const tcf_dataset *train, float *w) {
+    const tcf_labels *lab = tcf_dataset_labels(train);
+    const int K = tcf_labels_count(lab), n = tcf_dataset_count(train);
+    if (!strcmp(spec, "balanced")) {
+        int64_t *cnt = calloc((size_t)K, sizeof *cnt);
+        if (!cnt) return tcf_fail(TCF_ERR_NOMEM, "class weights: out of memory");
+        const int32_t *y = tcf_dataset_label_ids(train);
+        for (int i = 0; i < n; i++) cnt[y[i]]++;
+        for (int k = 0; k < K; k++) w[k] = cnt[k] ? (float)((double)n / ((double)K * (double)cnt[k])) : 0.0f;
+        free(cnt);
+        return TCF_OK;
+    }
+    for (int k = 0; k < K; k++) w[k] = 1.0f;
+    const char *p = spec;
+    while (*p) {
+        const char *eq = strchr(p, '='), *comma = strchr(p, ',');
+        if (!comma) comma = p + strlen(p);
+        if (!eq || eq > comma)
+            return tcf_fail(TCF_ERR_ARG, "--class-weights: '%.*s' is not LABEL=WEIGHT (or use 'balanced')",
+                            (int)(comma - p), p);
+        char name[1024];
+        if ((size_t)(eq - p) >= sizeof name) return tcf_fail(TCF_ERR_ARG, "--class-weights: label too long");
+        memcpy(name, p, (size_t)(eq - p));
+        name[eq - p] = '\0';
+        int k = tcf_labels_index(lab, name);
+        if (k < 0) return tcf_fail(TCF_ERR_ARG, "--class-weights: '%s' is not a label of the training data", name);
+        char *end;
+        double v = strtod(eq + 1, &end);
+        if (end != comma || !(v >= 0) || v > 1e6)
+            return tcf_fail(TCF_ERR_ARG, "--class-weights: weight of '%s' must be a number in [0, 1e6]", name);
+        w[k] = (float)v;
+        p = *comma ? comma + 1 : comma;
+    }
+    return TCF_OK;
+}
+
 /* ---- run directory ------------------------------------------------------------------ */
 
 static tcf_status write_run_json(const char *dir, const tcf_train_opts *o, const char *base_abs,
@@ -216,6 +284,13 @@ static tcf_status write_run_json(const char *dir, const tcf_train_opts *o, const
     cJSON_AddNumberToObject(cfg, "lora_dropout", o->lora_dropout);
     cJSON_AddNumberToObject(cfg, "seed", (double)o->seed);
     cJSON_AddNumberToObject(cfg, "patience", o->patience);
+    cJSON *tg = cJSON_AddArrayToObject(cfg, "targets");
+    for (int k = 0; k < TCF_LORA_KINDS; k++)
+        if ((o->targets >> k) & 1) cJSON_AddItemToArray(tg, cJSON_CreateString(tcf_lora_kind_names[k]));
+    if (o->class_weights) cJSON_AddStringToObject(cfg, "class_weights", o->class_weights);
+    cJSON_AddNumberToObject(cfg, "threads", o->threads);
+    cJSON_AddNumberToObject(cfg, "checkpoint_steps", o->checkpoint_steps);
+    cJSON_AddNumberToObject(cfg, "checkpoint_secs", o->checkpoint_secs);
     cJSON_AddNumberToObject(root, "best_epoch", best_epoch);
     cJSON_AddItemReferenceToObject(root, "history", history);
     char *text = cJSON_Print(root);
@@ -226,6 +301,94 @@ static tcf_status write_run_json(const char *dir, const tcf_train_opts *o, const
     if (!st) st = tcf_atomic_write_file(path, text, strlen(text));
     free(text);
     return st;
+}
+
+/* Strings of a resumed run's options live in one buffer, o->owned. */
+static const char *keep_string(tcf_train_opts *o, size_t *used, size_t cap, const char *v) {
+    size_t n = strlen(v) + 1;
+    if (*used + n > cap) return NULL;
+    char *d = o->owned + *used;
+    memcpy(d, v, n);
+    *used += n;
+    return d;
+}
+
+tcf_status tcf_train_opts_from_run(const char *dir, tcf_train_opts *o) {
+    char path[4096], *text;
+    size_t len;
+    tcf_train_defaults(o);
+    tcf_status st = tcf_path_join(path, sizeof path, dir, "tcf_run.json");
+    if (st) return st;
+    if ((st = tcf_read_file(path, &text, &len))) return tcf_fail_prefix(st, "--resume %s: not a tcf run directory", dir);
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    const cJSON *cfg = cJSON_GetObjectItem(root, "train_config");
+    const cJSON *base = cJSON_GetObjectItem(root, "base_model"), *ml = cJSON_GetObjectItem(root, "max_len");
+    size_t cap = strlen(dir) + 1 + 8192, used = 0;
+    if (!(o->owned = malloc(cap))) {
+        cJSON_Delete(root);
+        return tcf_fail(TCF_ERR_NOMEM, "out of memory");
+    }
+    const char *bad = NULL;
+#define NUM(key, dst)                                                  \
+    do {                                                               \
+        const cJSON *it_ = cJSON_GetObjectItem(cfg, key);              \
+        if (!cJSON_IsNumber(it_)) { if (!bad) bad = key; }             \
+        else dst = it_->valuedouble;                                   \
+    } while (0)
+    if (!cJSON_IsObject(cfg) || !cJSON_IsString(base) || !cJSON_IsNumber(ml)) {
+        bad = "train_config, base_model or max_len";
+    } else {
+        double d[20] = {0};
+        NUM("epochs", d[0]); NUM("batch", d[1]); NUM("accum", d[2]); NUM("lr", d[3]);
+        NUM("weight_decay", d[4]); NUM("warmup_ratio", d[5]); NUM("clip", d[6]); NUM("lora_r", d[7]);
+        NUM("lora_alpha", d[8]); NUM("label_smoothing", d[9]); NUM("dropout", d[10]);
+        NUM("lora_dropout", d[11]); NUM("seed", d[12]); NUM("patience", d[13]); NUM("threads", d[14]);
+        NUM("checkpoint_steps", d[15]); NUM("checkpoint_secs", d[16]);
+        o->epochs = (int)d[0], o->batch = (int)d[1], o->accum = (int)d[2], o->lr = d[3], o->weight_decay = d[4];
+        o->warmup_ratio = d[5], o->clip = d[6], o->lora_r = (int)d[7], o->lora_alpha = (float)d[8];
+        o->label_smoothing = (float)d[9], o->dropout = (float)d[10], o->lora_dropout = (float)d[11];
+        o->seed = (uint64_t)d[12], o->patience = (int)d[13], o->threads = (int)d[14];
+        o->checkpoint_steps = (int)d[15], o->checkpoint_secs = d[16];
+        o->max_len = ml->valueint;
+        const cJSON *rs = cJSON_GetObjectItem(cfg, "use_rslora"), *sc = cJSON_GetObjectItem(cfg, "schedule");
+        const cJSON *tr = cJSON_GetObjectItem(cfg, "train"), *va = cJSON_GetObjectItem(cfg, "valid");
+        const cJSON *vf = cJSON_GetObjectItem(cfg, "valid_fraction"), *tg = cJSON_GetObjectItem(cfg, "targets");
+        const cJSON *cw = cJSON_GetObjectItem(cfg, "class_weights");
+        int sk = cJSON_IsString(sc) ? tcf_lr_kind_parse(sc->valuestring) : -1;
+        if (!cJSON_IsBool(rs)) bad = "use_rslora";
+        else if (sk < 0) bad = "schedule";
+        else if (!cJSON_IsString(tr)) bad = "train";
+        else if (!cJSON_IsString(va) && !cJSON_IsNumber(vf)) bad = "valid";
+        else if (!cJSON_IsArray(tg)) bad = "targets";
+        else if (cw && !cJSON_IsString(cw)) bad = "class_weights";
+        if (!bad) {
+            o->use_rslora = cJSON_IsTrue(rs), o->schedule = (tcf_lr_kind)sk;
+            o->targets = 0;
+            const cJSON *t;
+            cJSON_ArrayForEach(t, tg) {
+                int k = 0;
+                while (k < TCF_LORA_KINDS && !(cJSON_IsString(t) && !strcmp(t->valuestring, tcf_lora_kind_names[k]))) k++;
+                if (k == TCF_LORA_KINDS) bad = "targets";
+                else o->targets |= 1u << k;
+            }
+            if (cJSON_IsNumber(vf)) o->valid_fraction = vf->valuedouble;
+            if (!(o->model_dir = keep_string(o, &used, cap, base->valuestring)) ||
+                !(o->train_path = keep_string(o, &used, cap, tr->valuestring)) ||
+                (cJSON_IsString(va) && !(o->valid_path = keep_string(o, &used, cap, va->valuestring))) ||
+                (cw && !(o->class_weights = keep_string(o, &used, cap, cw->valuestring))) ||
+                !(o->out_dir = keep_string(o, &used, cap, dir)))
+                bad = "paths (too long)";
+        }
+    }
+#undef NUM
+    cJSON_Delete(root);
+    if (bad) {
+        tcf_train_opts_release(o);
+        return tcf_fail(TCF_ERR_FORMAT, "%s: cannot resume: train_config entry '%s' missing or invalid", path, bad);
+    }
+    o->resume = 1;
+    return TCF_OK;
 }
 
 /* ---- the loop --------------------------------------------------------------------------- */
@@ -254,13 +417,17 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
     float *probs = NULL, *blogits = NULL;
     int32_t *ids = NULL, *labels = NULL, *pred = NULL;
     uint8_t *mask = NULL;
-    cJSON *history = cJSON_CreateArray();
+    float *cw = NULL;
+    tcf_train_state rs = {0};
+    char state_path[4096];
+    cJSON *history = NULL;
     char base_abs[PATH_MAX];
     const int tty = isatty(fileno(log));
     const int nt = o->threads > 0 ? o->threads : tcf_default_threads();
 
     if (o->epochs < 1 || o->batch < 1 || o->accum < 1 || o->max_len < 3 || !(o->lr > 0))
         return tcf_fail(TCF_ERR_ARG, "train: need epochs, batch, accum >= 1, max_len >= 3, lr > 0");
+    if ((st = tcf_path_join(state_path, sizeof state_path, o->out_dir, TCF_TRAIN_STATE_FILE))) return st;
     if (!realpath(o->model_dir, base_abs))
         return tcf_fail(TCF_ERR_IO, "%s: %s", o->model_dir, strerror(errno));
     if ((st = tcf_bert_load(o->model_dir, &m)) || (st = tcf_tokenizer_load(o->model_dir, &tok))) goto done;
@@ -304,6 +471,17 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
     memcpy(tt.label, tcf_dataset_label_ids(train), sizeof(int32_t) * (size_t)tt.n);
     memcpy(tv.label, tcf_dataset_label_ids(valid), sizeof(int32_t) * (size_t)tv.n);
     length_report(tok, "train", tt.n, tcf_dataset_texts(train), tcf_dataset_text_lens(train), &tt, log);
+    if (o->class_weights) {
+        if (!(cw = malloc(sizeof(float) * (size_t)K))) {
+            st = tcf_fail(TCF_ERR_NOMEM, "train: out of memory");
+            goto done;
+        }
+        if ((st = parse_class_weights(o->class_weights, train, cw))) goto done;
+        fprintf(log, "class weights (%s):", o->class_weights);
+        for (int k = 0; k < K; k++) fprintf(log, " %s=%.4g", tcf_labels_name(lab, k), (double)cw[k]);
+        fputc('\n', log);
+    }
+    const uint64_t data_hash = hash_toks(hash_toks(0xCBF29CE484222325ull, &tt), &tv);
 
     /* model state */
     if ((st = tcf_lora_init(&l, m->cfg.layers, m->cfg.hidden, m->cfg.inter, o->targets, o->lora_r, o->lora_alpha,
@@ -341,23 +519,83 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
             m->cfg.hidden, (long long)n_trainable, o->epochs, steps_per_epoch, o->batch, o->accum, o->lr, nt);
     uint64_t rng = o->seed ^ 0x5DEECE66Dull;
     double best_f1 = -1;
-    int best_epoch = 0, since_best = 0;
+    int best_epoch = 0, since_best = 0, ep0 = 1, bi0 = 0;
     int64_t step = 0;
-    double t_start = tcf_now(), t_valid = 0;
-    int64_t ex_done = 0;
-    for (int ep = 1; ep <= o->epochs; ep++) {
+    double loss_sum0 = 0;
+    int loss_n0 = 0;
+    if (o->resume) {
+        if ((st = tcf_train_state_load(state_path, &rs, params, np, opt))) {
+            tcf_fail_prefix(st, "--resume");
+            goto done;
+        }
+        if (rs.data_hash != data_hash) {
+            st = tcf_fail(TCF_ERR_ARG, "--resume %s: the training or validation data differ from the run's "
+                          "(tokenized data hash %016" PRIx64 ", checkpoint %016" PRIx64 ")", o->out_dir, data_hash,
+                          rs.data_hash);
+            goto done;
+        }
+        if (!(history = cJSON_Parse(rs.history)) || !cJSON_IsArray(history)) {
+            st = tcf_fail(TCF_ERR_FORMAT, "%s: metadata 'history' is not a JSON array", state_path);
+            goto done;
+        }
+        if (rs.finished) {
+            fprintf(log, "%s: training already finished (best epoch %d, valid macro-F1 %.4f); nothing to do\n",
+                    o->out_dir, rs.best_epoch, rs.best_f1);
+            goto done;
+        }
+        rng = rs.rng_epoch, best_f1 = rs.best_f1, best_epoch = rs.best_epoch, since_best = rs.since_best;
+        ep0 = rs.epoch, bi0 = rs.batch_index, step = rs.step, loss_sum0 = rs.loss_sum, loss_n0 = rs.loss_n;
+        tcf_clf_ws_set_calls(ws, rs.dropout_calls);
+        if (ep0 > o->epochs || bi0 > nb) {
+            st = tcf_fail(TCF_ERR_FORMAT, "%s: epoch %d batch %d is past the run's %d epochs of %d batches",
+                          state_path, ep0, bi0, o->epochs, nb);
+            goto done;
+        }
+        fprintf(log, "resuming %s at epoch %d, batch %d/%d (update %lld of %lld)\n", o->out_dir, ep0, bi0, nb,
+                (long long)step, (long long)total_steps);
+    } else {
+        history = cJSON_CreateArray();
+        if (!history || (st = tcf_mkdirs(o->out_dir)) ||
+            (st = write_run_json(o->out_dir, o, base_abs, lab, history, 0))) {
+            if (!st) st = tcf_fail(TCF_ERR_NOMEM, "train: out of memory");
+            goto done;
+        }
+    }
+    /* the checkpoint of the loop's state as of (epoch, batch) */
+    tcf_train_state cs = {0};
+#define CHECKPOINT(ep_, bi_, rng_, fin_)                                                                          \
+    do {                                                                                                          \
+        char *h_ = cJSON_PrintUnformatted(history);                                                              \
+        cs = (tcf_train_state){(ep_), (bi_), step, (rng_), tcf_clf_ws_calls(ws), best_f1, best_epoch, since_best, \
+                               loss_sum, loss_n, data_hash, (fin_), h_};                                         \
+        st = h_ ? tcf_train_state_save(state_path, &cs, params, np, opt)                                          \
+                : tcf_fail(TCF_ERR_NOMEM, "train: out of memory");                                                \
+        free(h_);                                                                                                 \
+        if (st) goto done;                                                                                        \
+        last_ckpt = tcf_now(), last_ckpt_step = step;                                                             \
+        if (++n_ckpt == kill_after) raise(SIGKILL);                                                               \
+    } while (0)
+    /* test hook (tests/cli_resume.sh): die by SIGKILL right after the Nth
+     * checkpoint of this process, at a known point mid-epoch */
+    const char *ka = getenv("TCF_TEST_KILL_AFTER_CHECKPOINT");
+    const int kill_after = ka ? atoi(ka) : -1;
+    int n_ckpt = 0;
+    double t_start = tcf_now(), t_valid = 0, last_ckpt = t_start;
+    int64_t ex_done = 0, last_ckpt_step = step;
+    for (int ep = ep0; ep <= o->epochs; ep++) {
+        const uint64_t rng_ep = rng;
         int n_batches = plan_epoch(&tt, o->batch, &rng, order, starts);
-        double loss_sum = 0;
-        int loss_n = 0;
+        double loss_sum = ep == ep0 ? loss_sum0 : 0;
+        int loss_n = ep == ep0 ? loss_n0 : 0;
         double t_ep = tcf_now(), last_print = 0;
-        for (int bi = 0; bi < n_batches;) {
+        for (int bi = ep == ep0 ? bi0 : 0; bi < n_batches;) {
             tcf_lora_zero_grad(l);
             int micro = 0;
             for (; micro < o->accum && bi < n_batches; micro++, bi++) {
                 int s = starts[bi], B = tt.n - s < o->batch ? tt.n - s : o->batch;
                 int T = fill_batch(&tt, order + s, B, ids, mask, labels);
                 float loss = 0;
-                if ((st = tcf_clf_forward(m, l, ws, B, T, ids, mask, labels, NULL, o->label_smoothing, 1, blogits,
+                if ((st = tcf_clf_forward(m, l, ws, B, T, ids, mask, labels, cw, o->label_smoothing, 1, blogits,
                                           &loss)))
                     goto done;
                 if (!isfinite(loss)) {
@@ -384,6 +622,9 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
                 progress(log, tty, ep, o->epochs, bi, n_batches, loss_sum / (loss_n ? loss_n : 1), rate, eta);
                 last_print = now;
             }
+            if (bi < n_batches && ((o->checkpoint_steps > 0 && step - last_ckpt_step >= o->checkpoint_steps) ||
+                                   (o->checkpoint_secs > 0 && now - last_ckpt >= o->checkpoint_secs)))
+                CHECKPOINT(ep, bi, rng_ep, 0);
         }
         if (tty) fputc('\n', log);
         /* validate */
@@ -414,17 +655,22 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
         }
         if ((st = write_run_json(o->out_dir, o, base_abs, lab, history, best_epoch))) goto done;
         if (improved) fprintf(log, "saved epoch %d to %s\n", ep, o->out_dir);
-        if (o->patience > 0 && since_best >= o->patience) {
+        int stop = o->patience > 0 && since_best >= o->patience;
+        loss_sum = 0, loss_n = 0;
+        CHECKPOINT(ep + 1, 0, rng, stop || ep == o->epochs);
+        if (stop) {
             fprintf(log, "early stop: no improvement for %d epochs\n", since_best);
             break;
         }
     }
+#undef CHECKPOINT
     double t_all = tcf_now() - t_start;
     fprintf(log, "best epoch %d: valid macro-F1 %.4f; trained on %lld examples in %.1f s (%.1f ex/s), "
             "validation %.1f s\n", best_epoch, best_f1, (long long)ex_done, t_all - t_valid,
             ex_done / (t_all - t_valid), t_valid);
 done:
     cJSON_Delete(history);
+    free(rs.history), free(cw);
     free(order), free(starts), free(probs), free(blogits), free(pred), free(ids), free(mask), free(labels);
     toks_free(&tt), toks_free(&tv);
     tcf_adamw_free(opt);

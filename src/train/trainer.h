@@ -7,8 +7,12 @@
  *                                                    head, in PEFT's format
  *   tcf_run.json     base model path, label names, max length, the training
  *                    configuration and the metrics per epoch
+ *   train_state.safetensors   the resumable checkpoint (train_state.h): last
+ *                    weights, optimiser moments, loop position
  * Every file is written atomically; the adapter is the best epoch's (by
- * validation macro-F1).
+ * validation macro-F1). The checkpoint is written every checkpoint_secs /
+ * checkpoint_steps and after every epoch; resuming from it gives bit for bit
+ * the weights an uninterrupted run would have.
  */
 #ifndef TCF_TRAINER_H
 #define TCF_TRAINER_H
@@ -28,9 +32,20 @@ typedef struct {
     int use_rslora;
     tcf_lr_kind schedule;
     uint64_t seed;
+    const char *class_weights; /* NULL: none; "balanced": n / (K * count_k) as
+                                  scikit-learn; or "LABEL=W,LABEL=W,..." (others 1) */
+    int resume;              /* continue out_dir's checkpoint (train_state.h) */
+    int checkpoint_steps;    /* also checkpoint every N updates (0: off) */
+    double checkpoint_secs;  /* checkpoint when this long since the last (0: off) */
+    char *owned;             /* strings owned by tcf_train_opts_from_run */
 } tcf_train_opts;
 
 void tcf_train_defaults(tcf_train_opts *o);
+/* Options of the run in `dir` (its tcf_run.json "train_config", as the first
+ * `tcf train` wrote it) with out_dir = dir and resume = 1, for `tcf train
+ * --resume DIR`. Free with tcf_train_opts_release. */
+tcf_status tcf_train_opts_from_run(const char *dir, tcf_train_opts *o);
+void tcf_train_opts_release(tcf_train_opts *o);
 /* Train; progress and summaries go to `log` (a progress bar when it is a
  * terminal). A non-finite loss or gradient stops training with
  * TCF_ERR_DIVERGED; the best checkpoint so far stays in out_dir. */
