@@ -229,8 +229,11 @@ typedef struct {
     double *qkv;         /* (B*T, 3C) */
     double *g, *ctx;     /* (B*T, C) */
     double *S;           /* (T, T) scratch */
+    float p;             /* attention-probs dropout (0: none), mask keyed as tcf_attn_dropout */
 } at_ctx;
 
+#define AT_SEED 0x5EEDull
+#define AT_STEP 3
 static void attn_ref(at_ctx *c) {
     const int T = c->T, D = c->D, C = c->H * c->D;
     const double scale = 1.0 / sqrt((double)D);
@@ -245,6 +248,10 @@ static void attn_ref(at_ctx *c) {
                     c->S[(long)t * T + s] = acc * scale;
                 }
             softmax_ref(c->S, c->S, c->mask + (long)b * T, T, T);
+            if (c->p > 0)
+                for (long i = 0; i < (long)T * T; i++)
+                    c->S[i] *= tcf_dropout_keep(AT_SEED, AT_STEP, ((uint64_t)b * c->H + h) * T * T + i, c->p)
+                                   ? 1.0 / (1.0 - c->p) : 0.0;
             for (int t = 0; t < T; t++)
                 for (int d = 0; d < D; d++) {
                     double acc = 0;
@@ -260,8 +267,8 @@ static double attn_loss(void *v) {
     return dot(c->g, c->ctx, (long)c->B * c->T * c->H * c->D);
 }
 
-static void test_attention(int B, int T, int H, int D, const uint8_t *mask, long fd_count) {
-    printf("attention B=%d T=%d H=%d D=%d%s\n", B, T, H, D, fd_count ? " (FD sampled)" : "");
+static void test_attention(int B, int T, int H, int D, const uint8_t *mask, float p, long fd_count) {
+    printf("attention B=%d T=%d H=%d D=%d dropout %g%s\n", B, T, H, D, (double)p, fd_count ? " (FD sampled)" : "");
     const int C = H * D;
     const long BT = (long)B * T;
     float *qkv = frandn(BT * 3 * C, 1.0, 0), *g = frandn(BT * C, 1.0, 0);
@@ -272,8 +279,9 @@ static void test_attention(int B, int T, int H, int D, const uint8_t *mask, long
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
             const float *base = qkv + (long)b * T * 3 * C;
+            tcf_attn_dropout dr = {p, AT_SEED, AT_STEP, ((uint64_t)b * H + h) * T * T};
             tcf_attn_head_forward(T, D, base + h * D, base + C + h * D, base + 2 * C + h * D, 3 * C,
-                                  mask + (long)b * T, scale, ctx + (long)b * T * C + h * D, C,
+                                  mask + (long)b * T, scale, &dr, ctx + (long)b * T * C + h * D, C,
                                   P + ((long)b * H + h) * T * T, fs);
         }
     for (long i = 0; i < BT * 3 * C; i++) dqkv[i] = NAN; /* every element must be written */
@@ -281,13 +289,14 @@ static void test_attention(int B, int T, int H, int D, const uint8_t *mask, long
         for (int h = 0; h < H; h++) {
             const float *base = qkv + (long)b * T * 3 * C;
             float *dbase = dqkv + (long)b * T * 3 * C;
+            tcf_attn_dropout dr = {p, AT_SEED, AT_STEP, ((uint64_t)b * H + h) * T * T};
             tcf_attn_head_backward(T, D, base + h * D, base + C + h * D, base + 2 * C + h * D, 3 * C,
-                                   P + ((long)b * H + h) * T * T, mask + (long)b * T, scale,
+                                   P + ((long)b * H + h) * T * T, mask + (long)b * T, scale, &dr,
                                    g + (long)b * T * C + h * D, C, dbase + h * D, dbase + C + h * D,
                                    dbase + 2 * C + h * D, 3 * C, bs);
         }
     at_ctx c = {B, T, H, D, mask, todouble(qkv, BT * 3 * C), todouble(g, BT * C), dbuf(BT * C),
-                dbuf((long)T * T)};
+                dbuf((long)T * T), p};
     attn_ref(&c);
     check_close("attention forward ctx", ctx, tofloat(c.ctx, BT * C), BT * C, 1e-5, 1e-5);
     if (fd_count) check_fd_sample("attention dqkv", dqkv, attn_loss, &c, c.qkv, BT * 3 * C, fd_count);
@@ -674,12 +683,14 @@ int main(void) {
     /* batch row 1 padded after 5 real tokens; T = 7 and 13 are multiples of nothing useful */
     static const uint8_t mask_a[2 * 7] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
     static const uint8_t mask_b[13] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0};
-    test_attention(2, 7, 3, 4, mask_a, 0);
-    test_attention(1, 13, 2, 8, mask_b, 0);
+    test_attention(2, 7, 3, 4, mask_a, 0.0f, 0);
+    test_attention(1, 13, 2, 8, mask_b, 0.0f, 0);
+    test_attention(2, 7, 3, 4, mask_a, 0.25f, 0); /* dropout on the probabilities */
     /* BERT-like head size and a T past the gemm's 6x16 tiles; 30 real tokens of 37 */
     static uint8_t mask_c[37];
     for (int t = 0; t < 37; t++) mask_c[t] = t < 30;
-    test_attention(1, 37, 2, 32, mask_c, 150);
+    test_attention(1, 37, 2, 32, mask_c, 0.0f, 150);
+    test_attention(1, 37, 2, 32, mask_c, 0.1f, 150);
 
     test_linear(6, 5, 9, 0);
     test_linear(1, 17, 3, 0);

@@ -113,14 +113,14 @@ static void check_trajectory(const tcf_bert *m, tcf_lora *l, tcf_param *ps, int 
     free(ref_loss), free(ref_norms);
 }
 
-/* With dropout on (hidden, classifier, LoRA 0.1), the gradient must still be
+/* With dropout on (hidden, classifier, LoRA 0.1; attention probs `attn`), the gradient must still be
  * the derivative of the loss under the same masks: compare the directional
  * derivative along the gradient, g.d = |g|, with a central difference of the
  * loss replayed with the same masks. Also: same masks -> same loss; dropout
  * changes the loss. */
 static void check_dropout(const tcf_bert *m, tcf_lora *l, tcf_param *ps, int np, tcf_clf_ws *ws,
-                          const int32_t *ids, const uint8_t *mask, const int32_t *labels) {
-    tcf_clf_dropout d = {0.1f, 0.1f, 0.1f, 5};
+                          const int32_t *ids, const uint8_t *mask, const int32_t *labels, float attn) {
+    tcf_clf_dropout d = {.hidden = 0.1f, .classifier = 0.1f, .lora = 0.1f, .attn = attn, .seed = 5};
     float logits[8 * 15], l_off = 0, l0 = 0, l0b = 0, lp = 0, lm = 0;
     tcf_clf_forward(m, l, ws, 8, 17, ids, mask, labels, NULL, 0.0f, 0, logits, &l_off);
     tcf_clf_ws_set_dropout(ws, &d);
@@ -144,12 +144,12 @@ static void check_dropout(const tcf_bert *m, tcf_lora *l, tcf_param *ps, int np,
     tcf_clf_ws_set_calls(ws, c0);
     tcf_clf_forward(m, l, ws, 8, 17, ids, mask, labels, NULL, 0.0f, 1, logits, &l0b);
     double fd = ((double)lp - lm) / (2 * eps);
-    printf("  dropout 0.1: loss %.6f (off %.6f); |g| %.6g, central difference %.6g, rel err %.2g\n", l0, l_off, gn,
+    printf("  dropout 0.1, attention %.2g: loss %.6f (off %.6f); |g| %.6g, central difference %.6g, rel err %.2g\n", (double)attn, l0, l_off, gn,
            fd, fabs(fd - gn) / gn);
     CHECK(l0 == l0b, "same masks, different loss: %.9g vs %.9g", l0, l0b);
     CHECK(fabs(l0 - l_off) > 1e-4, "dropout did not change the loss (%.9g vs %.9g)", l0, l_off);
     CHECK(fabs(fd - gn) <= 2e-2 * gn, "directional derivative %.6g vs central difference %.6g", gn, fd);
-    tcf_clf_dropout off = {0, 0, 0, 0};
+    tcf_clf_dropout off = {0};
     tcf_clf_ws_set_dropout(ws, &off);
     free(g), free(w0);
 }
@@ -244,7 +244,10 @@ static void run_config(const tcf_bert *m, const cJSON *man, const char *cfg_name
             }
             CHECK(compared == expect_tensors, "compared %d gradients", compared);
             printf("  %d gradients compared; worst relative L2 error %.3g (%s)\n", compared, worst, worst_name);
-            if (!strcmp(cfg_name, "c2")) check_dropout(m, l, ps, np, ws, ids, mask, labels);
+            if (!strcmp(cfg_name, "c2")) {
+                check_dropout(m, l, ps, np, ws, ids, mask, labels, 0.0f);
+                check_dropout(m, l, ps, np, ws, ids, mask, labels, 0.1f);
+            }
             if (!strcmp(cfg_name, "c1")) check_trajectory(m, l, ps, np, man, ws, ids, mask, labels);
         }
         tcf_clf_ws_free(ws);

@@ -366,10 +366,10 @@ static const char *train_usage =
     "\n"
     "Fine-tunes a BERT-family checkpoint as a sequence classifier with LoRA\n"
     "(PEFT's LoRA and BertForSequenceClassification head: pooler on [CLS], then\n"
-    "a linear classifier; dropout as in its train mode, except on attention\n"
-    "probabilities). Data: CSV with header text,label (RFC 4180, BOM,\n"
-    "CRLF or LF) or JSON Lines {\"text\": ..., \"label\": ...}. Labels are taken\n"
-    "from the training file; a valid label never seen in training is an error.\n"
+    "a linear classifier; dropout as in its train mode). Data: CSV with header\n"
+    "text,label (RFC 4180, BOM, CRLF or LF) or JSON Lines {\"text\": ...,\n"
+    "\"label\": ...}. Labels are taken from the training file; a valid label\n"
+    "never seen in training is an error.\n"
     "RUN/ receives adapter_config.json + adapter_model.safetensors (PEFT format)\n"
     "and tcf_run.json (labels, settings, metrics per epoch), atomically, for the\n"
     "best epoch by validation macro-F1, and train_state.safetensors: the last\n"
@@ -394,6 +394,7 @@ static const char *train_usage =
     "  --class-weights W      loss weight per class: balanced (n / (classes * count))\n"
     "                         or LABEL=X,LABEL=X,... (unlisted classes 1) (none)\n"
     "  --dropout P            hidden and classifier dropout while training (0.1)\n"
+    "  --attn-dropout P       dropout on attention probabilities (0.1)\n"
     "  --lora-dropout P       dropout on each LoRA module's input (0)\n"
     "  --max-len N            tokens per text, longer texts are truncated (128)\n"
     "  --lora-r N             (8)          --lora-alpha X   (16)\n"
@@ -502,6 +503,7 @@ static int cmd_train(int argc, char **argv) {
         else if ((v = flag_value(argc, argv, &i, "--lora-alpha"))) { if (!parse_double("--lora-alpha", v, 1e-6, 1e6, &d)) return 2; o.lora_alpha = (float)d; }
         else if ((v = flag_value(argc, argv, &i, "--label-smoothing"))) { if (!parse_double("--label-smoothing", v, 0, 0.99, &d)) return 2; o.label_smoothing = (float)d; }
         else if ((v = flag_value(argc, argv, &i, "--dropout"))) { if (!parse_double("--dropout", v, 0, 0.9, &d)) return 2; o.dropout = (float)d; }
+        else if ((v = flag_value(argc, argv, &i, "--attn-dropout"))) { if (!parse_double("--attn-dropout", v, 0, 0.9, &d)) return 2; o.attn_dropout = (float)d; }
         else if ((v = flag_value(argc, argv, &i, "--lora-dropout"))) { if (!parse_double("--lora-dropout", v, 0, 0.9, &d)) return 2; o.lora_dropout = (float)d; }
         else if ((v = flag_value(argc, argv, &i, "--targets"))) { if (!parse_targets(v, &o.targets)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--class-weights"))) o.class_weights = v;

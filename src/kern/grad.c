@@ -129,31 +129,41 @@ void tcf_softmax_backward(float *dS, const float *P, const float *dP, int64_t ro
 
 /* ---- 4. Attention, one (batch row, head) ----------------------------------------- */
 
-size_t tcf_attn_forward_scratch(int T, int D) { return (size_t)D * T; }
+size_t tcf_attn_forward_scratch(int T, int D) { return (size_t)D * T + (size_t)T * T; }
 
 void tcf_attn_head_forward(int T, int D, const float *Q, const float *K, const float *V, int ld,
-                           const uint8_t *key_mask, float scale, float *ctx, int ldc, float *P,
-                           float *scratch) {
+                           const uint8_t *key_mask, float scale, const tcf_attn_dropout *drop, float *ctx,
+                           int ldc, float *P, float *scratch) {
     float *kt = scratch; /* (D, T) = scale * K^T, as bert.c's forward */
     transpose(kt, K, T, D, ld, scale);
     tcf_gemm(T, T, D, Q, ld, kt, T, P, T, NULL, 0, 1);
     tcf_softmax_forward(P, P, key_mask, T, T);
-    tcf_gemm(T, D, T, P, T, V, ld, ctx, ldc, NULL, 0, 1);
+    const float *Pd = P;
+    if (drop && drop->p > 0) {
+        float *pd = kt + (int64_t)D * T; /* (T, T) dropout(P) */
+        tcf_dropout_forward(pd, P, (int64_t)T * T, drop->p, drop->seed, drop->step, drop->offset);
+        Pd = pd;
+    }
+    tcf_gemm(T, D, T, Pd, T, V, ld, ctx, ldc, NULL, 0, 1);
 }
 
 size_t tcf_attn_backward_scratch(int T, int D) { return 2 * (size_t)T * T + (size_t)D * T; }
 
 void tcf_attn_head_backward(int T, int D, const float *Q, const float *K, const float *V, int ld,
-                            const float *P, const uint8_t *key_mask, float scale, const float *dctx,
-                            int lddc, float *dQ, float *dK, float *dV, int ldd, float *scratch) {
+                            const float *P, const uint8_t *key_mask, float scale,
+                            const tcf_attn_dropout *drop, const float *dctx, int lddc, float *dQ, float *dK,
+                            float *dV, int ldd, float *scratch) {
     (void)key_mask; /* masked keys have P = 0: no gradient reaches them */
-    float *tt = scratch;                    /* (T, T): P^T, later dS^T */
+    float *tt = scratch;                    /* (T, T): Pd^T, later dS^T */
     float *vt = tt + (int64_t)T * T;        /* (D, T): V^T */
-    float *dS = vt + (int64_t)D * T;        /* (T, T): dP, then dS in place */
-    transpose(tt, P, T, T, T, 1.0f);
-    tcf_gemm(T, D, T, tt, T, dctx, lddc, dV, ldd, NULL, 0, 1); /* dV = P^T dctx */
+    float *dS = vt + (int64_t)D * T;        /* (T, T): Pd, then dP, then dS in place */
+    const int dropped = drop && drop->p > 0;
+    if (dropped) tcf_dropout_forward(dS, P, (int64_t)T * T, drop->p, drop->seed, drop->step, drop->offset);
+    transpose(tt, dropped ? dS : P, T, T, T, 1.0f);
+    tcf_gemm(T, D, T, tt, T, dctx, lddc, dV, ldd, NULL, 0, 1); /* dV = Pd^T dctx */
     transpose(vt, V, T, D, ld, 1.0f);
-    tcf_gemm(T, T, D, dctx, lddc, vt, T, dS, T, NULL, 0, 1); /* dP = dctx V^T */
+    tcf_gemm(T, T, D, dctx, lddc, vt, T, dS, T, NULL, 0, 1); /* dPd = dctx V^T */
+    if (dropped) tcf_dropout_backward(dS, dS, (int64_t)T * T, drop->p, drop->seed, drop->step, drop->offset, 0);
     tcf_softmax_backward(dS, P, dS, T, T);
     for (int64_t i = 0; i < (int64_t)T * T; i++) dS[i] *= scale; /* S = scale Q K^T */
     tcf_gemm(T, D, T, dS, T, K, ld, dQ, ldd, NULL, 0, 1); /* dQ = dS K */

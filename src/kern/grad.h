@@ -72,18 +72,29 @@ void tcf_softmax_backward(float *dS,        /* (rows, cols) */
 /* ---- 4. Self-attention, one (batch row, head) ----------------------------
  * Q, K, V are (T, D) views with row stride ld (in bert.c: base + h*D,
  * base + C + h*D, base + 2C + h*D of the (B*T, 3C) qkv rows, ld = 3C).
- *   S = scale * Q K^T (T, T), masked keys excluded; P = softmax(S); ctx = P V.
+ *   S = scale * Q K^T (T, T), masked keys excluded; P = softmax(S);
+ *   ctx = dropout(P) V.
+ * Dropout on the probabilities (BertSelfAttention's attention_probs_dropout):
+ * element (i, j) is kept iff tcf_dropout_keep(seed, step, offset + i*T + j, p)
+ * (section 9), so for a (B, H, T, T) tensor pass offset = (b*H + h)*T*T;
+ * NULL or p <= 0: none. P saved is the probabilities before dropout.
  * Serial (tcf_gemm with one thread): run one call per (b, h) in pool tasks. */
+typedef struct {
+    float p;
+    uint64_t seed, step, offset;
+} tcf_attn_dropout;
 size_t tcf_attn_forward_scratch(int T, int D); /* floats */
 void tcf_attn_head_forward(int T, int D, const float *Q, const float *K, const float *V, int ld,
                            const uint8_t *key_mask, /* (T) or NULL */
                            float scale,             /* 1/sqrt(D) */
+                           const tcf_attn_dropout *drop, /* or NULL */
                            float *ctx, int ldc,     /* (T, D) written */
                            float *P,                /* (T, T) saved for the backward */
                            float *scratch);
 /* From dctx (T, D) and the saved P: dQ, dK, dV (T, D) written with row stride
  * ldd (in the (B*T, 3C) dqkv layout: ldd = 3C, columns as for Q, K, V).
- *   dV = P^T dctx;  dP = dctx V^T;  dS = softmax_backward(P, dP) * scale;
+ * With Pd = dropout(P) (the forward's mask, recomputed; P without dropout):
+ *   dV = Pd^T dctx;  dP = dropout'(dctx V^T);  dS = softmax_backward(P, dP) * scale;
  *   dQ = dS K;  dK = dS^T Q.
  * key_mask is only documentation of intent: masked keys have P = 0, so they
  * get dK = dV = 0 through P; it may be NULL. */
@@ -92,6 +103,7 @@ void tcf_attn_head_backward(int T, int D, const float *Q, const float *K, const 
                             const float *P,          /* (T, T) */
                             const uint8_t *key_mask, /* (T) or NULL */
                             float scale,
+                            const tcf_attn_dropout *drop, /* the forward's, or NULL */
                             const float *dctx, int lddc, /* (T, D) */
                             float *dQ, float *dK, float *dV, int ldd, /* (T, D) each, written */
                             float *scratch);

@@ -53,7 +53,8 @@ uint64_t tcf_clf_ws_calls(const tcf_clf_ws *w) { return w->calls; }
 void tcf_clf_ws_set_calls(tcf_clf_ws *w, uint64_t n) { w->calls = n; }
 
 /* Dropout site ids: the mask of site s in layer l is keyed by seed ^ key. */
-enum { SITE_EMB = 0, SITE_ATTN_OUT, SITE_OUT, SITE_CLS, SITE_LORA /* + kind */ };
+enum { SITE_EMB = 0, SITE_ATTN_OUT, SITE_OUT, SITE_CLS, SITE_LORA /* + kind */,
+       SITE_ATTN_PROBS = SITE_LORA + TCF_LORA_KINDS };
 static uint64_t site_seed(const tcf_clf_ws *w, int layer, int site) {
     uint64_t z = w->drop.seed + 0x9E3779B97F4A7C15ull * (uint64_t)(1 + layer * 64 + site);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -131,9 +132,17 @@ typedef struct {
     const tcf_bert *m;
     tcf_clf_ws *w;
     layer_acts *a;
-    int B, T;
+    int B, T, layer;
     const int32_t *ids;
 } task_ctx;
+
+/* The attention-probs dropout of (layer, batch row b, head h), or NULL. */
+static const tcf_attn_dropout *attn_drop(const task_ctx *c, int64_t bh, tcf_attn_dropout *d) {
+    if (!c->w->train || c->w->drop.attn <= 0) return NULL;
+    *d = (tcf_attn_dropout){c->w->drop.attn, site_seed(c->w, c->layer, SITE_ATTN_PROBS), c->w->calls,
+                            (uint64_t)bh * (uint64_t)c->T * (uint64_t)c->T};
+    return d;
+}
 
 static void embed_task(void *vctx, int64_t begin, int64_t end, int tid) {
     task_ctx *c = vctx;
@@ -147,8 +156,9 @@ static void attn_fwd_task(void *vctx, int64_t begin, int64_t end, int tid) {
     for (int64_t bh = begin; bh < end; bh++) {
         int b = (int)(bh / H), h = (int)(bh % H);
         const float *base = c->a->qkv + (int64_t)b * T * 3 * C;
+        tcf_attn_dropout d;
         tcf_attn_head_forward(T, D, base + h * D, base + C + h * D, base + 2 * C + h * D, 3 * C,
-                              c->w->mask + (int64_t)b * T, 1.0f / sqrtf((float)D),
+                              c->w->mask + (int64_t)b * T, 1.0f / sqrtf((float)D), attn_drop(c, bh, &d),
                               c->a->ctx + (int64_t)b * T * C + h * D, C, c->a->P + bh * T * T, scratch);
     }
 }
@@ -161,8 +171,10 @@ static void attn_bwd_task(void *vctx, int64_t begin, int64_t end, int tid) {
         int b = (int)(bh / H), h = (int)(bh % H);
         const float *base = c->a->qkv + (int64_t)b * T * 3 * C;
         float *dbase = c->w->dqkv + (int64_t)b * T * 3 * C;
+        tcf_attn_dropout d;
         tcf_attn_head_backward(T, D, base + h * D, base + C + h * D, base + 2 * C + h * D, 3 * C,
                                c->a->P + bh * T * T, c->w->mask + (int64_t)b * T, 1.0f / sqrtf((float)D),
+                               attn_drop(c, bh, &d),
                                c->w->dctx + (int64_t)b * T * C + h * D, C, dbase + h * D,
                                dbase + C + h * D, dbase + 2 * C + h * D, 3 * C, scratch);
     }
@@ -233,7 +245,7 @@ tcf_status tcf_clf_forward(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *w, int B,
     memcpy(w->mask, mask, (size_t)BT);
     w->train = backward;
     if (backward) w->calls++;
-    task_ctx tc = {m, w, NULL, B, T, ids};
+    task_ctx tc = {m, w, NULL, B, T, 0, ids};
     tcf_parallel_for(BT, nt, embed_task, &tc);
     hidden_drop(w, 0, SITE_EMB, w->L[0].x, BT * C);
 
@@ -244,7 +256,7 @@ tcf_status tcf_clf_forward(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *w, int B,
         tcf_gemm_packed((int)BT, 3 * C, C, a->x, C, Lw->qkv_wp, a->qkv, 3 * C, Lw->qkv_b, 0, nt);
         for (int k = TCF_LORA_QUERY; k <= TCF_LORA_VALUE; k++)
             lora_fwd(l, w, li, k, (int)BT, a->x, C, a->qkv + k * C, 3 * C, a->u[k]);
-        tc.a = a;
+        tc.a = a, tc.layer = li;
         tcf_parallel_for_dyn((int64_t)B * H, 1, nt, attn_fwd_task, &tc);
         /* h1 = x + dropout(ctx Wao^T + b (+ LoRA)) */
         tcf_gemm_packed((int)BT, C, C, a->ctx, C, Lw->ao_wp, a->h1, C, Lw->ao_b, 0, nt);
@@ -338,7 +350,7 @@ tcf_status tcf_clf_forward(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *w, int B,
         }
         tcf_gemm_packed((int)BT, C, C, dao, C, Lw->ao_bp, w->dctx, C, NULL, 0, nt);
         lora_bwd(l, w, li, TCF_LORA_ATTN_OUT, (int)BT, dao, C, a->ctx, C, a->u[TCF_LORA_ATTN_OUT], w->dctx);
-        tc.a = a;
+        tc.a = a, tc.layer = li;
         tcf_parallel_for_dyn((int64_t)B * H, 1, nt, attn_bwd_task, &tc);
         /* dx = dh1 + dqkv Wqkv (+ LoRA q, k, v) -> next dh */
         memcpy(w->dh, dh1, sizeof(float) * (size_t)(BT * C));

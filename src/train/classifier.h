@@ -11,10 +11,10 @@
  * BertForSequenceClassification + PEFT place it: hidden dropout on the
  * embeddings output and on the attention-output and output dense results
  * before their residual adds; classifier dropout on the pooled vector;
- * lora_dropout on each LoRA module's input (its own mask per module).
+ * lora_dropout on each LoRA module's input (its own mask per module);
+ * attention-probs dropout on each layer's softmax output (BertSelfAttention).
  * Masks come from tcf_dropout_* keyed by (seed, forward counter, site), so a
- * run is reproducible for a seed at any thread count. Not yet: dropout on
- * the attention probabilities.
+ * run is reproducible for a seed at any thread count.
  */
 #ifndef TCF_CLASSIFIER_H
 #define TCF_CLASSIFIER_H
@@ -26,6 +26,7 @@ typedef struct tcf_clf_ws tcf_clf_ws;
 
 typedef struct {
     float hidden, classifier, lora; /* dropout probabilities; 0 = off */
+    float attn;                     /* on the attention probabilities */
     uint64_t seed;
 } tcf_clf_dropout;
 

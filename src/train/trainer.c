@@ -12,7 +12,7 @@
  * after `patience` epochs without improvement. Deterministic for a seed and a
  * thread count (the kernels are thread-count invariant too).
  * Dropout as BertForSequenceClassification + PEFT in train mode (hidden and
- * classifier --dropout, --lora-dropout; not yet on attention probabilities).
+ * classifier --dropout, attention probabilities --attn-dropout, --lora-dropout).
  * Class weights (balanced or given) go to the cross-entropy.
  * Resume: the checkpoint (train_state.h) holds the weights, AdamW's moments,
  * the epoch, the batch index within it, the shuffling generator as it was
@@ -48,7 +48,7 @@ void tcf_train_defaults(tcf_train_opts *o) {
     o->epochs = 3, o->batch = 32, o->max_len = 128, o->lora_r = 8, o->accum = 1, o->threads = 0;
     o->patience = 2, o->lr = 1e-3, o->weight_decay = 0.01, o->warmup_ratio = 0.06, o->clip = 1.0;
     o->valid_fraction = 0.1, o->lora_alpha = 16.0f, o->label_smoothing = 0.0f;
-    o->dropout = 0.1f, o->lora_dropout = 0.0f;
+    o->dropout = 0.1f, o->attn_dropout = 0.1f, o->lora_dropout = 0.0f;
     o->targets = (1u << TCF_LORA_KINDS) - 1, o->schedule = TCF_LR_LINEAR, o->seed = 42;
     o->checkpoint_secs = 60;
 }
@@ -282,6 +282,7 @@ static tcf_status write_run_json(const char *dir, const tcf_train_opts *o, const
     cJSON_AddNumberToObject(cfg, "label_smoothing", o->label_smoothing);
     cJSON_AddNumberToObject(cfg, "dropout", o->dropout);
     cJSON_AddNumberToObject(cfg, "lora_dropout", o->lora_dropout);
+    cJSON_AddNumberToObject(cfg, "attn_dropout", o->attn_dropout);
     cJSON_AddNumberToObject(cfg, "seed", (double)o->seed);
     cJSON_AddNumberToObject(cfg, "patience", o->patience);
     cJSON *tg = cJSON_AddArrayToObject(cfg, "targets");
@@ -344,12 +345,12 @@ tcf_status tcf_train_opts_from_run(const char *dir, tcf_train_opts *o) {
         NUM("weight_decay", d[4]); NUM("warmup_ratio", d[5]); NUM("clip", d[6]); NUM("lora_r", d[7]);
         NUM("lora_alpha", d[8]); NUM("label_smoothing", d[9]); NUM("dropout", d[10]);
         NUM("lora_dropout", d[11]); NUM("seed", d[12]); NUM("patience", d[13]); NUM("threads", d[14]);
-        NUM("checkpoint_steps", d[15]); NUM("checkpoint_secs", d[16]);
+        NUM("checkpoint_steps", d[15]); NUM("checkpoint_secs", d[16]); NUM("attn_dropout", d[17]);
         o->epochs = (int)d[0], o->batch = (int)d[1], o->accum = (int)d[2], o->lr = d[3], o->weight_decay = d[4];
         o->warmup_ratio = d[5], o->clip = d[6], o->lora_r = (int)d[7], o->lora_alpha = (float)d[8];
         o->label_smoothing = (float)d[9], o->dropout = (float)d[10], o->lora_dropout = (float)d[11];
         o->seed = (uint64_t)d[12], o->patience = (int)d[13], o->threads = (int)d[14];
-        o->checkpoint_steps = (int)d[15], o->checkpoint_secs = d[16];
+        o->checkpoint_steps = (int)d[15], o->checkpoint_secs = d[16], o->attn_dropout = (float)d[17];
         o->max_len = ml->valueint;
         const cJSON *rs = cJSON_GetObjectItem(cfg, "use_rslora"), *sc = cJSON_GetObjectItem(cfg, "schedule");
         const cJSON *tr = cJSON_GetObjectItem(cfg, "train"), *va = cJSON_GetObjectItem(cfg, "valid");
@@ -489,7 +490,8 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
         goto done;
     tcf_lora_init_default(l, o->seed);
     if ((st = tcf_clf_ws_init(&ws, m, l, o->batch, o->max_len, nt))) goto done;
-    tcf_clf_dropout drop = {o->dropout, o->dropout, o->lora_dropout, o->seed};
+    tcf_clf_dropout drop = {.hidden = o->dropout, .classifier = o->dropout, .lora = o->lora_dropout,
+                            .attn = o->attn_dropout, .seed = o->seed};
     tcf_clf_ws_set_dropout(ws, &drop);
     tcf_param params[512];
     int np = tcf_lora_params(l, params, 512);

@@ -27,6 +27,7 @@ typedef struct {
     double lr, weight_decay, warmup_ratio, clip, valid_fraction;
     float lora_alpha, label_smoothing;
     float dropout;      /* hidden + classifier dropout (BERT's default 0.1) */
+    float attn_dropout; /* on attention probabilities (BERT's default 0.1) */
     float lora_dropout; /* PEFT lora_dropout (default 0) */
     unsigned targets; /* bit k: tcf_lora kind k */
     int use_rslora;
