@@ -5,9 +5,12 @@ all-MiniLM-L6-v2), LoRA settings (r, alpha, the six dense kinds), optimiser
 (torch AdamW, wd 0.01 on every trainable tensor), schedule (linear, warm-up
 ratio, lr(k) = lambda(k-1) as torch's LambdaLR), clipping (1.0), batch size,
 max length, epochs, seed-shuffled length-bucketed batches (windows of 50
-batches sorted by length, then batch order shuffled: what tcf does) and no
-dropout anywhere (tcf has none yet). Prints one JSON line: examples/s over the
-training loop, seconds, peak RSS, test accuracy and macro-F1.
+batches sorted by length, then batch order shuffled: what tcf does) and the
+same dropout (--dropout: hidden, attention probabilities and classifier, as
+BERT's config; LoRA dropout 0). --autocast bf16 runs the forward under
+torch.autocast("cpu", bfloat16) (PyTorch's mixed-precision CPU option).
+Prints one JSON line: examples/s over the training loop, seconds, peak RSS,
+test accuracy and macro-F1.
 """
 import argparse, csv, json, random, resource, sys, time
 
@@ -47,6 +50,8 @@ def main():
     ap.add_argument("--warmup-ratio", type=float, default=0.06)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--dropout", type=float, default=0.1)
+    ap.add_argument("--autocast", choices=["none", "bf16"], default="none")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -61,8 +66,8 @@ def main():
     enc = lambda xs: [e.ids for e in tok.encode_batch(xs)]
     itr, ite = enc(xtr), enc(xte)
     m = BertForSequenceClassification.from_pretrained(
-        a.model, num_labels=len(labels), hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-        classifier_dropout=0.0)
+        a.model, num_labels=len(labels), hidden_dropout_prob=a.dropout, attention_probs_dropout_prob=a.dropout,
+        classifier_dropout=a.dropout)
     m = get_peft_model(m, LoraConfig(task_type="SEQ_CLS", r=8, lora_alpha=16, lora_dropout=0.0,
                                      target_modules=["query", "key", "value", "attention.output.dense",
                                                      "intermediate.dense", "output.dense"]))
@@ -94,7 +99,8 @@ def main():
             idx = order[s:s + a.batch]
             x, mk = batch(itr, idx)
             y = torch.tensor([lid[ytr[i]] for i in idx])
-            loss = m(input_ids=x, attention_mask=mk, labels=y).loss
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast == "bf16"):
+                loss = m(input_ids=x, attention_mask=mk, labels=y).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
@@ -111,7 +117,7 @@ def main():
             pred += m(input_ids=x, attention_mask=mk).logits.argmax(-1).tolist()
     yt = [lid[l] for l in yte]
     acc = sum(int(p == t) for p, t in zip(pred, yt)) / len(yt)
-    print(json.dumps({"engine": "torch+peft", "threads": a.threads, "examples": n, "train_s": round(train_s, 1),
+    print(json.dumps({"engine": "torch+peft" + ("+bf16" if a.autocast == "bf16" else ""), "dropout": a.dropout, "threads": a.threads, "examples": n, "train_s": round(train_s, 1),
                       "examples_per_s": round(n / train_s, 1),
                       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
                       "test_accuracy": round(acc, 4), "test_macro_f1": round(macro_f1(yt, pred, len(labels)), 4),
