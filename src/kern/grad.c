@@ -319,29 +319,39 @@ static inline uint64_t mix64(uint64_t z) {
     return z ^ (z >> 31);
 }
 
+/* The mask hash is mix64(mix64(mix64(seed) ^ step) ^ index); the first two
+ * rounds depend only on (seed, step), so a tensor's loop hashes once per
+ * element. Kept iff (h >> 40) * 2^-24 >= p, compared exactly as (h >> 40) >=
+ * p * 2^24 (both sides exact in f32). */
+static inline uint64_t mask_base(uint64_t seed, uint64_t step) { return mix64(mix64(seed) ^ step); }
+static inline int keep_at(uint64_t base, uint64_t index, float thr) {
+    return (float)(mix64(base ^ index) >> 40) >= thr;
+}
+
 int tcf_dropout_keep(uint64_t seed, uint64_t step, uint64_t index, float p) {
-    uint64_t h = mix64(mix64(mix64(seed) ^ step) ^ index);
-    float u = (float)(h >> 40) * (1.0f / 16777216.0f); /* 24 bits: exact in f32 */
-    return u >= p;
+    return keep_at(mask_base(seed, step), index, p * 16777216.0f);
 }
 
 static float keep_scale(float p) { return p >= 1.0f ? 0.0f : 1.0f / (1.0f - p); }
 
 void tcf_dropout_forward(float *y, const float *x, int64_t n, float p, uint64_t seed,
                          uint64_t step, uint64_t offset) {
-    const float sc = keep_scale(p);
-    for (int64_t i = 0; i < n; i++) {
-        if (p <= 0) y[i] = x[i];
-        else y[i] = tcf_dropout_keep(seed, step, offset + (uint64_t)i, p) ? x[i] * sc : 0.0f;
+    if (p <= 0) {
+        if (y != x) memmove(y, x, sizeof(float) * (size_t)n);
+        return;
     }
+    const float sc = keep_scale(p), thr = p * 16777216.0f;
+    const uint64_t base = mask_base(seed, step);
+    for (int64_t i = 0; i < n; i++) y[i] = keep_at(base, offset + (uint64_t)i, thr) ? x[i] * sc : 0.0f;
 }
 
 void tcf_dropout_backward(float *dx, const float *dy, int64_t n, float p, uint64_t seed,
                           uint64_t step, uint64_t offset, int accumulate) {
-    const float sc = keep_scale(p);
+    const float sc = keep_scale(p), thr = p * 16777216.0f;
+    const uint64_t base = mask_base(seed, step);
     for (int64_t i = 0; i < n; i++) {
         float g = dy[i];
-        if (p > 0) g = tcf_dropout_keep(seed, step, offset + (uint64_t)i, p) ? g * sc : 0.0f;
+        if (p > 0) g = keep_at(base, offset + (uint64_t)i, thr) ? g * sc : 0.0f;
         dx[i] = accumulate ? dx[i] + g : g;
     }
 }
