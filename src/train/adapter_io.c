@@ -28,7 +28,7 @@ static const char *const kind_paths[TCF_LORA_KINDS] = {
 /* ---- save ----------------------------------------------------------------- */
 
 /* mkdir -p */
-static tcf_status make_dirs(const char *dir) {
+tcf_status tcf_make_dirs(const char *dir) {
     size_t n = strlen(dir);
     char *p = malloc(n + 1);
     if (!p) return tcf_fail(TCF_ERR_NOMEM, "%s: out of memory", dir);
@@ -129,7 +129,7 @@ tcf_status tcf_adapter_save(const tcf_lora *l, const char *dir, const char *base
     char wpath[4096], cpath[4096];
     tcf_status st = tcf_path_join(wpath, sizeof wpath, dir, WEIGHTS_NAME);
     if (st == TCF_OK) st = tcf_path_join(cpath, sizeof cpath, dir, CONFIG_NAME);
-    if (st == TCF_OK) st = make_dirs(dir);
+    if (st == TCF_OK) st = tcf_make_dirs(dir);
     if (st != TCF_OK) return st;
 
     int cap = 2 * l->n_modules + 2;

@@ -40,4 +40,8 @@ tcf_status tcf_adapter_save(const tcf_lora *l, const char *dir, const char *base
  * classifier.weight. Caller frees *out with tcf_lora_free. */
 tcf_status tcf_adapter_load(const char *dir, int n_layers, int hidden, int inter, tcf_lora **out);
 
+/* mkdir -p: create dir and its missing parents (TCF_ERR_IO naming the
+ * part that failed). Also used for the other modes' run directories. */
+tcf_status tcf_make_dirs(const char *dir);
+
 #endif /* TCF_ADAPTER_IO_H */
