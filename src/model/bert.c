@@ -76,9 +76,12 @@ static tcf_status parse_config(const char *path, tcf_bert_config *c) {
         (st = cfg_int(root, path, "num_attention_heads", 1, 1024, -1, &c->heads)) ||
         (st = cfg_int(root, path, "intermediate_size", 1, 1 << 20, -1, &c->inter)) ||
         (st = cfg_int(root, path, "max_position_embeddings", 1, 1 << 20, -1, &c->max_pos)) ||
-        (st = cfg_int(root, path, "type_vocab_size", 1, 1 << 16, 2, &c->type_vocab)) ||
-        (st = cfg_int(root, path, "pad_token_id", 0, c->vocab - 1, 0, &c->pad_id)))
+        (st = cfg_int(root, path, "type_vocab_size", 1, 1 << 16, 2, &c->type_vocab)))
         goto done;
+    /* pad_token_id: only the embedding gradient needs it; absent, null or
+     * out of range means BERT's 0 */
+    const cJSON *pad = cJSON_GetObjectItemCaseSensitive(root, "pad_token_id");
+    c->pad_id = cJSON_IsNumber(pad) && pad->valuedouble >= 0 && pad->valuedouble < c->vocab ? pad->valueint : 0;
     if (c->hidden % c->heads) {
         st = tcf_fail(TCF_ERR_FORMAT, "%s: hidden_size %d is not a multiple of num_attention_heads %d",
                       path, c->hidden, c->heads);

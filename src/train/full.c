@@ -208,6 +208,17 @@ tcf_status tcf_full_save(const tcf_full *f, const tcf_lora *head, const char *di
     if (!st) st = tcf_safetensors_write(path, t, np + 2, meta, 1);
     free(t);
     if (!st) st = write_config(dir, base_dir, labels, head->n_classes);
+    /* the tokenizer files too, so the directory is a whole model */
+    static const char *const tok_files[] = {"tokenizer.json", "vocab.txt", "tokenizer_config.json",
+                                            "special_tokens_map.json"};
+    for (size_t i = 0; !st && i < sizeof tok_files / sizeof *tok_files; i++) {
+        char src[4096], *text;
+        size_t len;
+        if ((st = tcf_path_join(src, sizeof src, base_dir, tok_files[i])) || !tcf_file_exists(src)) continue;
+        if ((st = tcf_read_file(src, &text, &len))) break;
+        if (!(st = tcf_path_join(path, sizeof path, dir, tok_files[i]))) st = tcf_atomic_write_file(path, text, len);
+        free(text);
+    }
     return st;
 }
 

@@ -16,8 +16,10 @@
  *         ..., "bert.pooler.dense.bias", "classifier.weight" [K, C],
  *         "classifier.bias" [K]; DIR/config.json = the base's config.json
  *         with architectures ["BertForSequenceClassification"], id2label,
- *         label2id. The directory loads with tcf_bert_load (and with
- *         transformers' from_pretrained).
+ *         label2id; the base's tokenizer files (tokenizer.json, vocab.txt,
+ *         tokenizer_config.json, special_tokens_map.json, those present).
+ *         The directory loads with tcf_bert_load / tcf_model_load (and
+ *         with transformers' from_pretrained).
  *   head: DIR/classifier.safetensors  "classifier.weight", "classifier.bias"
  *         only (the base model is unchanged).
  */

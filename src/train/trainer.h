@@ -1,13 +1,19 @@
 /*
- * trainer.h — fine-tune a sequence classifier with LoRA (train), and load
+ * trainer.h — fine-tune a sequence classifier (LoRA, head only or full
+ * fine-tuning: tcf_train_mode) (train), and load
  * the result for evaluation and prediction (run).
  *
  * A run directory holds:
  *   adapter_config.json, adapter_model.safetensors   the LoRA adapters and the
  *                                                    head, in PEFT's format
  *   tcf_run.json     base model path, label names, max length, the training
- *                    configuration and the metrics per epoch
- * Every file is written atomically; the adapter is the best epoch's (by
+ *                    configuration (with "mode") and the metrics per epoch
+ * or, in place of the adapter, by training mode (tcf_train_mode; the files
+ * are described in src/train/full.h):
+ *   head: classifier.safetensors (the head only; the base is unchanged)
+ *   full: model.safetensors + config.json (the whole fine-tuned
+ *         BertForSequenceClassification)
+ * Every file is written atomically; the weights are the best epoch's (by
  * validation macro-F1).
  */
 #ifndef TCF_TRAINER_H
@@ -16,6 +22,18 @@
 #include "train/optim.h"
 
 #include <stdio.h>
+
+typedef enum {
+    TCF_MODE_LORA = 0, /* LoRA adapters + the head (default) */
+    TCF_MODE_HEAD,     /* the head only, on a frozen encoder (linear probe) */
+    TCF_MODE_FULL,     /* every weight: embeddings, encoder, pooler, head */
+    TCF_MODE_KINDS
+} tcf_train_mode;
+
+/* "lora", "head", "full"; NULL if out of range. */
+const char *tcf_train_mode_name(tcf_train_mode m);
+/* Parse those names; -1 if unknown. */
+int tcf_train_mode_parse(const char *name);
 
 typedef struct {
     const char *model_dir, *train_path, *valid_path, *out_dir;
@@ -28,6 +46,7 @@ typedef struct {
     int use_rslora;
     tcf_lr_kind schedule;
     uint64_t seed;
+    tcf_train_mode mode; /* LoRA fields are ignored by the other modes */
 } tcf_train_opts;
 
 void tcf_train_defaults(tcf_train_opts *o);
