@@ -117,6 +117,40 @@ static void compare_rows(const char *what, const float *got, const float *ref, i
     check_close(what, got, ref, (long)n, 1e-4 * mx, 1e-4);
 }
 
+/* With dropout on (hidden and classifier 0.1), the full-mode gradient must
+ * still be the derivative of the loss under the same masks (this covers the
+ * dropout backward on the embeddings, which only full mode reaches): the
+ * directional derivative along the gradient, g.d = |g|, against a central
+ * difference of the loss replayed with the same masks. */
+static void check_dropout(state *s, const int32_t *ids, const uint8_t *mask, const int32_t *labels) {
+    tcf_clf_dropout d = {0.1f, 0.1f, 0.0f, 5};
+    float logits[NB * NK], l0 = 0, lp = 0, lm = 0;
+    tcf_clf_ws_set_dropout(s->ws, &d);
+    uint64_t c0 = tcf_clf_ws_calls(s->ws);
+    zero(s);
+    tcf_clf_forward(s->m, s->l, s->ws, NB, NT, ids, mask, labels, NULL, 0, 1, logits, &l0);
+    int64_t total = 0;
+    for (int i = 0; i < s->np; i++) total += s->ps[i].n;
+    float *g = malloc(sizeof(float) * (size_t)total), *w0 = malloc(sizeof(float) * (size_t)total);
+    double gg = 0;
+    for (int i = 0, o = 0; i < s->np; o += (int)s->ps[i].n, i++)
+        for (int64_t j = 0; j < s->ps[i].n; j++)
+            g[o + j] = s->ps[i].g[j], w0[o + j] = s->ps[i].w[j], gg += (double)g[o + j] * g[o + j];
+    double gn = sqrt(gg), eps = 1e-3;
+    for (int sgn = -1; sgn <= 1; sgn += 2) {
+        for (int i = 0, o = 0; i < s->np; o += (int)s->ps[i].n, i++)
+            for (int64_t j = 0; j < s->ps[i].n; j++) s->ps[i].w[j] = (float)(w0[o + j] + sgn * eps * g[o + j] / gn);
+        tcf_full_sync(s->f);
+        tcf_clf_ws_set_calls(s->ws, c0);
+        tcf_clf_forward(s->m, s->l, s->ws, NB, NT, ids, mask, labels, NULL, 0, 1, logits, sgn < 0 ? &lm : &lp);
+    }
+    double fd = ((double)lp - lm) / (2 * eps);
+    printf("  full mode, dropout 0.1: loss %.6f; |g| %.6g, central difference %.6g, rel err %.2g\n", l0, gn, fd,
+           fabs(fd - gn) / gn);
+    CHECK(fabs(fd - gn) <= 2e-2 * gn, "directional derivative %.6g vs central difference %.6g", gn, fd);
+    free(g), free(w0);
+}
+
 int main(void) {
     if (!tcf_file_exists(MODEL "/model.safetensors")) {
         printf("SKIP: %s not present\n", MODEL);
@@ -271,6 +305,7 @@ int main(void) {
     }
     check_close("L2 norm of every tensor after 5 steps", norms, ref_tn, 105, 0, 1e-4);
     tcf_adamw_free(opt);
+    check_dropout(&s, ids, mask, labels);
     teardown(&s);
     cJSON_Delete(man);
     free(ids), free(mask32), free(labels), free(ref_logits), free(ref_loss), free(ref_norms), free(ref_tl), free(ref_tn);
