@@ -15,6 +15,8 @@
  * relative position embeddings, pytorch_model.bin checkpoints.
  * Checkpoint layout: config.json + model.safetensors, tensor names with or
  * without a "bert." prefix (BertModel or BertFor* heads).
+ * Full fine-tuning reads the dense weights back in nn.Linear layout and
+ * replaces them after each optimiser step (tcf_bert_get_dense / set_dense).
  */
 #include "model/bert.h"
 #include "base/base.h"

@@ -53,7 +53,9 @@ tcf_status tcf_bert_load(const char *dir, tcf_bert **out);
 void tcf_bert_free(tcf_bert *m);
 
 /* Pack every dense weight a second time for input gradients (dX = dY W);
- * idempotent. Frozen weights only: nothing here computes weight gradients. */
+ * idempotent. The weight gradients of full fine-tuning are computed by the
+ * trainer (src/train/classifier.c), which then updates both packed copies
+ * with tcf_bert_set_dense. */
 tcf_status tcf_bert_enable_backward(tcf_bert *m);
 
 /* Plain nn.Linear weights (out, in) of layer l's dense layers, unpacked

@@ -334,7 +334,10 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
         ((st = tcf_full_init(&full, m)) || (st = tcf_clf_ws_set_mode(ws, 0, tcf_full_grads(full)))))
         goto done;
     if (o->mode == TCF_MODE_HEAD && (st = tcf_clf_ws_set_mode(ws, 1, NULL))) goto done;
-    if (full) np = tcf_full_params(full, params, 510);
+    if (full && (np = tcf_full_params(full, params, 510)) < 0) {
+        st = tcf_fail(TCF_ERR_UNSUPPORTED, "train: %d layers are too many for --mode full", m->cfg.layers);
+        goto done;
+    }
     np += tcf_lora_params(l, params + np, 512 - np);
     tcf_adamw_cfg ac = tcf_adamw_defaults();
     ac.lr = o->lr, ac.weight_decay = o->weight_decay;
