@@ -49,6 +49,23 @@ else
     bad "external kill: no checkpoint appeared in 30 s"
 fi
 
+# the other modes: head only (killed mid-epoch) and full fine-tuning (killed
+# at the end of epoch 1; its checkpoint holds every weight and both moments)
+for mode in head full; do
+    MARGS=("${ARGS[@]}" --mode $mode)
+    [ $mode = full ] && MARGS+=(--lr 1e-4 --checkpoint-steps 0)
+    expect_rc 0 "$mode: uninterrupted" -- "$TCF" train "${MARGS[@]}" --out "$TMP/${mode}_a"
+    TCF_TEST_KILL_AFTER_CHECKPOINT=$([ $mode = full ] && echo 1 || echo 2) \
+        "$TCF" train "${MARGS[@]}" --out "$TMP/${mode}_b" >/dev/null 2>&1 &
+    wait $! 2>/dev/null
+    expect_rc 0 "$mode: resume" -- "$TCF" train --resume "$TMP/${mode}_b"
+    expect_err 'resuming' "$mode: resume line"
+    cmp -s <(data_of "$TMP/${mode}_a/train_state.safetensors") <(data_of "$TMP/${mode}_b/train_state.safetensors") \
+        && ok || bad "$mode: kill + resume gave other weights than an uninterrupted run"
+    w=$([ $mode = full ] && echo model.safetensors || echo classifier.safetensors)
+    cmp -s "$TMP/${mode}_a/$w" "$TMP/${mode}_b/$w" && ok || bad "$mode: best $w differs"
+done
+
 # resuming a finished run does nothing and changes nothing
 cp "$TMP/full/adapter_model.safetensors" "$TMP/before"
 expect_rc 0 "resume a finished run" -- "$TCF" train --resume "$TMP/full"

@@ -364,18 +364,27 @@ static const char *train_usage =
     "usage: tcf train --model DIR --train FILE --out RUN/ [options]\n"
     "       tcf train --resume RUN/ [--threads N] [--checkpoint-steps N] [--checkpoint-secs S]\n"
     "\n"
-    "Fine-tunes a BERT-family checkpoint as a sequence classifier with LoRA\n"
-    "(PEFT's LoRA and BertForSequenceClassification head: pooler on [CLS], then\n"
-    "a linear classifier; dropout as in its train mode). Data: CSV with header\n"
-    "text,label (RFC 4180, BOM, CRLF or LF) or JSON Lines {\"text\": ...,\n"
-    "\"label\": ...}. Labels are taken from the training file; a valid label\n"
-    "never seen in training is an error.\n"
-    "RUN/ receives adapter_config.json + adapter_model.safetensors (PEFT format)\n"
-    "and tcf_run.json (labels, settings, metrics per epoch), atomically, for the\n"
-    "best epoch by validation macro-F1, and train_state.safetensors: the last\n"
-    "weights, optimiser state and loop position. --resume continues a run that\n"
-    "was interrupted (even by kill -9) from that checkpoint, with the run's own\n"
-    "options and data, and ends with the same weights as an uninterrupted run.\n"
+    "Fine-tunes a BERT-family checkpoint as a sequence classifier\n"
+    "(BertForSequenceClassification: pooler on [CLS], then a linear classifier;\n"
+    "dropout as in its train mode), in one of three modes (--mode):\n"
+    "  lora  PEFT's LoRA adapters + the head (default)\n"
+    "  head  the head only, on the frozen encoder (a linear probe: no encoder\n"
+    "        backward, the fastest)\n"
+    "  full  every weight: embeddings, encoder, pooler and head (the slowest;\n"
+    "        use a smaller --lr such as 5e-5)\n"
+    "Data: CSV with header text,label (RFC 4180, BOM, CRLF or LF) or JSON Lines\n"
+    "{\"text\": ..., \"label\": ...}. Labels are taken from the training file; a\n"
+    "valid label never seen in training is an error.\n"
+    "RUN/ receives, atomically, for the best epoch by validation macro-F1:\n"
+    "tcf_run.json (labels, settings, metrics per epoch) and the weights:\n"
+    "  lora  adapter_config.json + adapter_model.safetensors (PEFT format)\n"
+    "  head  classifier.safetensors (classifier.weight, classifier.bias)\n"
+    "  full  model.safetensors + config.json (a transformers\n"
+    "        BertForSequenceClassification directory)\n"
+    "train_state.safetensors holds the last weights, optimiser state and loop\n"
+    "position: --resume continues a run that was interrupted (even by kill -9)\n"
+    "from it, with the run's own options and data, and ends with the same\n"
+    "weights as an uninterrupted run.\n"
     "\n"
     "options:\n"
     "  --model DIR            base checkpoint (config.json, model.safetensors, tokenizer)\n"
@@ -383,6 +392,7 @@ static const char *train_usage =
     "  --valid FILE           validation data (default: a stratified split of train)\n"
     "  --valid-fraction X     share of train held out when --valid is absent (0.1)\n"
     "  --out DIR              run directory to write\n"
+    "  --mode M               lora | head | full (lora)\n"
     "  --epochs N             (3)          --batch N        examples per step (32)\n"
     "  --accum N              gradient accumulation micro-batches per step (1)\n"
     "  --lr X                 peak learning rate (1e-3)\n"
@@ -397,7 +407,7 @@ static const char *train_usage =
     "  --attn-dropout P       dropout on attention probabilities (0.1)\n"
     "  --lora-dropout P       dropout on each LoRA module's input (0)\n"
     "  --max-len N            tokens per text, longer texts are truncated (128)\n"
-    "  --lora-r N             (8)          --lora-alpha X   (16)\n"
+    "  --lora-r N             (8)          --lora-alpha X   (16)   (lora only)\n"
     "  --rslora               scale by alpha/sqrt(r) instead of alpha/r\n"
     "  --targets LIST         comma-separated: query,key,value,attention.output.dense,\n"
     "                         intermediate.dense,output.dense, or all (all)\n"
@@ -514,6 +524,10 @@ static int cmd_train(int argc, char **argv) {
             int k = tcf_lr_kind_parse(v);
             if (k < 0) { fprintf(stderr, "tcf train: --schedule must be linear, cosine or constant\n"); return 2; }
             o.schedule = (tcf_lr_kind)k;
+        } else if ((v = flag_value(argc, argv, &i, "--mode"))) {
+            int k = tcf_train_mode_parse(v);
+            if (k < 0) { fprintf(stderr, "tcf train: --mode must be lora, head or full, got '%s'\n", v); return 2; }
+            o.mode = (tcf_train_mode)k;
         } else if (!strcmp(argv[i], "--rslora")) o.use_rslora = 1;
         else {
             fprintf(stderr, "tcf train: unknown or incomplete option '%s'\n%s", argv[i], train_usage);

@@ -15,11 +15,14 @@
  * relative position embeddings, pytorch_model.bin checkpoints.
  * Checkpoint layout: config.json + model.safetensors, tensor names with or
  * without a "bert." prefix (BertModel or BertFor* heads).
+ * Full fine-tuning reads the dense weights back in nn.Linear layout and
+ * replaces them after each optimiser step (tcf_bert_get_dense / set_dense).
  */
 #include "model/bert.h"
 #include "base/base.h"
 #include "kern/kern.h"
 
+#include <assert.h>
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -77,6 +80,10 @@ static tcf_status parse_config(const char *path, tcf_bert_config *c) {
         (st = cfg_int(root, path, "max_position_embeddings", 1, 1 << 20, -1, &c->max_pos)) ||
         (st = cfg_int(root, path, "type_vocab_size", 1, 1 << 16, 2, &c->type_vocab)))
         goto done;
+    /* pad_token_id: only the embedding gradient needs it; absent, null or
+     * out of range means BERT's 0 */
+    const cJSON *pad = cJSON_GetObjectItemCaseSensitive(root, "pad_token_id");
+    c->pad_id = cJSON_IsNumber(pad) && pad->valuedouble >= 0 && pad->valuedouble < c->vocab ? pad->valueint : 0;
     if (c->hidden % c->heads) {
         st = tcf_fail(TCF_ERR_FORMAT, "%s: hidden_size %d is not a multiple of num_attention_heads %d",
                       path, c->hidden, c->heads);
@@ -337,6 +344,36 @@ tcf_status tcf_bert_enable_backward(tcf_bert *m) {
     free(tmp);
     m->bwd_mem = mem;
     return TCF_OK;
+}
+
+void tcf_bert_get_dense(const tcf_bert *m, int l, float *w_qkv, float *w_ao, float *w_fi, float *w_fo) {
+    const int C = m->cfg.hidden, I = m->cfg.inter;
+    const tcf_bert_layer *L = &m->layer[l];
+    /* the packed form is W^T (in, out); unpacking it with leading dimension
+     * `out` then transposing gives W (out, in) */
+    struct { const float *wp; float *dst; int in, out; } w[4] = {
+        {L->qkv_wp, w_qkv, C, 3 * C}, {L->ao_wp, w_ao, C, C}, {L->fi_wp, w_fi, C, I}, {L->fo_wp, w_fo, I, C}};
+    for (int i = 0; i < 4; i++) {
+        float *t = malloc(sizeof(float) * (size_t)w[i].in * (size_t)w[i].out);
+        assert(t);
+        tcf_gemm_unpack_b(w[i].in, w[i].out, w[i].wp, t, w[i].out);
+        for (int o = 0; o < w[i].out; o++)
+            for (int k = 0; k < w[i].in; k++) w[i].dst[(int64_t)o * w[i].in + k] = t[(int64_t)k * w[i].out + o];
+        free(t);
+    }
+}
+
+void tcf_bert_set_dense(tcf_bert *m, int l, const float *w_qkv, const float *w_ao, const float *w_fi,
+                        const float *w_fo) {
+    const int C = m->cfg.hidden, I = m->cfg.inter;
+    tcf_bert_layer *L = &m->layer[l];
+    struct { const float *w; float *fwd, *bwd; int in, out; } w[4] = {
+        {w_qkv, L->qkv_wp, L->qkv_bp, C, 3 * C}, {w_ao, L->ao_wp, L->ao_bp, C, C},
+        {w_fi, L->fi_wp, L->fi_bp, C, I}, {w_fo, L->fo_wp, L->fo_bp, I, C}};
+    for (int i = 0; i < 4; i++) {
+        tcf_gemm_pack_b(w[i].in, w[i].out, w[i].w, w[i].in, 1, w[i].fwd);         /* x @ W^T */
+        if (w[i].bwd) tcf_gemm_pack_b(w[i].out, w[i].in, w[i].w, w[i].in, 0, w[i].bwd); /* dY @ W */
+    }
 }
 
 /* ---- forward ------------------------------------------------------------------ */

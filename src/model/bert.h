@@ -9,6 +9,7 @@
 typedef struct {
     int vocab, hidden, layers, heads, inter, max_pos, type_vocab;
     float ln_eps;
+    int pad_id; /* pad_token_id (default 0): nn.Embedding's padding_idx */
 } tcf_bert_config;
 
 /* Dense weights are kept as W^T (in, out) packed for tcf_gemm_packed
@@ -52,8 +53,20 @@ tcf_status tcf_bert_load(const char *dir, tcf_bert **out);
 void tcf_bert_free(tcf_bert *m);
 
 /* Pack every dense weight a second time for input gradients (dX = dY W);
- * idempotent. Frozen weights only: nothing here computes weight gradients. */
+ * idempotent. The weight gradients of full fine-tuning are computed by the
+ * trainer (src/train/classifier.c), which then updates both packed copies
+ * with tcf_bert_set_dense. */
 tcf_status tcf_bert_enable_backward(tcf_bert *m);
+
+/* Plain nn.Linear weights (out, in) of layer l's dense layers, unpacked
+ * from the forward's packed copies: w_qkv (3C, C) rows [q | k | v], w_ao
+ * (C, C), w_fi (I, C), w_fo (C, I). */
+void tcf_bert_get_dense(const tcf_bert *m, int l, float *w_qkv, float *w_ao, float *w_fi, float *w_fo);
+/* Replace layer l's dense weights by the plain ones given (shapes as
+ * tcf_bert_get_dense): packs them again for the forward and, when enabled,
+ * for the backward. Full fine-tuning calls it after every optimiser step. */
+void tcf_bert_set_dense(tcf_bert *m, int l, const float *w_qkv, const float *w_ao, const float *w_fi,
+                        const float *w_fo);
 
 /* Embedding layer for rows [begin, end) of a (B, T) batch flattened to B*T
  * rows: x[r] = LN(word[ids[r]] + pos[r % T] + type[0]), x (B*T, C). */

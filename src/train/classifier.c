@@ -11,6 +11,15 @@
  *   h2  (BT, C)   y1 + output dense (pre-LN2), m2/r2 its stats
  *   u   (BT, r)   per LoRA module, x_drop A^T
  * The layer output (LN2) is the next layer's x; the last one is `hid`.
+ *
+ * Full fine-tuning (a tcf_clf_base_grads set) adds, at each dense layer of
+ * the backward, dW += dY^T X and db += colsum(dY) (tcf_linear_backward with
+ * no dx), dgamma/dbeta to the LayerNorm backwards, the pooler's dW/db, and
+ * after layer 0 the embeddings: the embedding LayerNorm is recomputed from
+ * word + position + type (not saved by the forward), then its input gradient
+ * is scatter-added, serially in row order (deterministic), to the word row
+ * of each token (except pad_token_id, as nn.Embedding's padding_idx), the
+ * position row and token type 0.
  */
 #include "train/classifier.h"
 #include "base/base.h"
@@ -28,6 +37,7 @@ typedef struct {
 
 struct tcf_clf_ws {
     int Bmax, Tmax, n_threads;
+    int Nmax;       /* max(3C, I, B): widest dense output, for wscratch */
     layer_acts *L;
     float *hid;     /* (BT, C) last hidden state */
     float *cls;     /* (B, C) h[:, 0] */
@@ -45,8 +55,25 @@ struct tcf_clf_ws {
     tcf_clf_dropout drop;
     uint64_t calls; /* training forwards so far: the dropout "step" */
     int train;      /* dropout active in the current forward */
+    int head_only;  /* backward stops after the head */
+    const tcf_clf_base_grads *G; /* full fine-tuning: base weight gradients, or NULL */
+    float *wscratch;             /* (Bmax*Tmax, max(3C, I)) for dW, with G only */
     float *mem;
 };
+
+tcf_status tcf_clf_ws_set_mode(tcf_clf_ws *w, int head_only, const tcf_clf_base_grads *G) {
+    w->head_only = head_only;
+    w->G = G;
+    if (G && !w->wscratch) {
+        size_t n = (size_t)w->Bmax * (size_t)w->Tmax * (size_t)(w->Nmax > 0 ? w->Nmax : 1);
+        if (!(w->wscratch = malloc(sizeof(float) * n))) {
+            w->G = NULL;
+            return tcf_fail(TCF_ERR_NOMEM, "classifier: cannot allocate %zu MB for weight gradients",
+                            (n * sizeof(float)) >> 20);
+        }
+    }
+    return TCF_OK;
+}
 
 void tcf_clf_ws_set_dropout(tcf_clf_ws *w, const tcf_clf_dropout *d) { w->drop = *d; }
 uint64_t tcf_clf_ws_calls(const tcf_clf_ws *w) { return w->calls; }
@@ -96,6 +123,7 @@ tcf_status tcf_clf_ws_init(tcf_clf_ws **out, const tcf_bert *m, const tcf_lora *
                         (long long)(total * 4 >> 20), B, T);
     }
     w->Bmax = B, w->Tmax = T, w->n_threads = n_threads, w->scratch_per = sp;
+    w->Nmax = 3 * C > I ? 3 * C : I;
     float *p = w->mem;
 #define TAKE(f, n) (f = p, p += (n))
     for (int li = 0; li < Lc; li++) {
@@ -123,6 +151,7 @@ void tcf_clf_ws_free(tcf_clf_ws *w) {
     free(w->mem);
     free(w->L);
     free(w->mask);
+    free(w->wscratch);
     free(w);
 }
 
@@ -222,6 +251,32 @@ static void hidden_drop(tcf_clf_ws *w, int layer, int site, float *y, int64_t n)
         tcf_dropout_forward(y, y, n, w->drop.hidden, site_seed(w, layer, site), w->calls, 0);
 }
 
+/* Full fine-tuning, after layer 0: w->dh (BT, C) is the gradient of the
+ * embeddings output after dropout. Buffers free at this point: tmpC (the
+ * recomputed LN input e), dy1 (its output, unused), dh2 (de), dctx (mean,
+ * rstd). */
+static void embed_backward(const tcf_bert *m, tcf_clf_ws *w, const tcf_clf_base_grads *G, int T, int64_t BT,
+                           const int32_t *ids) {
+    const int C = m->cfg.hidden;
+    if (w->drop.hidden > 0)
+        tcf_dropout_backward(w->dh, w->dh, BT * C, w->drop.hidden, site_seed(w, 0, SITE_EMB), w->calls, 0, 0);
+    float *e = w->tmpC, *de = w->dh2, *mean = w->dctx, *rstd = w->dctx + BT;
+    for (int64_t r = 0; r < BT; r++) {
+        const float *we = m->wte + (int64_t)ids[r] * C, *pe = m->wpe + (r % T) * C;
+        for (int i = 0; i < C; i++) e[r * C + i] = we[i] + pe[i] + m->wtt[i];
+    }
+    tcf_layernorm_forward(w->dy1, mean, rstd, e, m->emb_ln_g, m->emb_ln_b, BT, C, m->cfg.ln_eps);
+    tcf_layernorm_backward(de, G->emb_ln_g, G->emb_ln_b, w->dh, e, mean, rstd, m->emb_ln_g, BT, C);
+    for (int64_t r = 0; r < BT; r++) {
+        const float *d = de + r * C;
+        float *gp = G->wpe + (r % T) * C;
+        for (int i = 0; i < C; i++) gp[i] += d[i], G->wtt[i] += d[i];
+        if (ids[r] == m->cfg.pad_id) continue;
+        float *gw = G->wte + (int64_t)ids[r] * C;
+        for (int i = 0; i < C; i++) gw[i] += d[i];
+    }
+}
+
 tcf_status tcf_clf_forward(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *w, int B, int T,
                            const int32_t *ids, const uint8_t *mask, const int32_t *labels,
                            const float *class_w, float label_smoothing, int backward,
@@ -312,11 +367,15 @@ tcf_status tcf_clf_forward(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *w, int B,
             l->d_head_b[n] += g;
             for (int k = 0; k < C; k++) l->d_head_w[(int64_t)n * C + k] += g * head_in[(int64_t)b * C + k];
         }
+    if (w->head_only) return TCF_OK;
+    const tcf_clf_base_grads *G = w->G;
+    float *ws_dw = w->wscratch;
     tcf_gemm(B, C, K, w->dlogits, K, l->head_w, C, w->dpooled, C, NULL, 0, 1);
     if (drop_cls)
         tcf_dropout_backward(w->dpooled, w->dpooled, (int64_t)B * C, w->drop.classifier, site_seed(w, 0, SITE_CLS),
                              w->calls, 0, 0);
     tcf_tanh_backward(w->dpooled, w->dpooled, w->pooled, (int64_t)B * C);
+    if (G) tcf_linear_backward(B, C, C, w->dpooled, C, w->cls, C, NULL, NULL, 0, 0, G->pool_w, G->pool_b, ws_dw, nt);
     /* d cls = dpre Wp (pooler frozen) -> rows (b, 0) of dh */
     memset(w->dh, 0, sizeof(float) * (size_t)(BT * C));
     for (int b = 0; b < B; b++)
@@ -325,8 +384,10 @@ tcf_status tcf_clf_forward(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *w, int B,
     for (int li = NL - 1; li >= 0; li--) {
         const tcf_bert_layer *Lw = &m->layer[li];
         layer_acts *a = &w->L[li];
+        const tcf_clf_layer_grads *gl = G ? &G->layer[li] : NULL;
         /* LN2: dh2 = d(h2) */
-        tcf_layernorm_backward(w->dh2, NULL, NULL, w->dh, a->h2, a->m2, a->r2, Lw->ln2_g, BT, C);
+        tcf_layernorm_backward(w->dh2, gl ? gl->ln2_g : NULL, gl ? gl->ln2_b : NULL, w->dh, a->h2, a->m2, a->r2,
+                               Lw->ln2_g, BT, C);
         /* output dense: dfa = drop'(dh2) Wfo (+ LoRA) ; residual dy1 = dh2 */
         const float *dfo = w->dh2;
         if (w->drop.hidden > 0) {
@@ -334,29 +395,37 @@ tcf_status tcf_clf_forward(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *w, int B,
             dfo = w->dao;
         }
         tcf_gemm_packed((int)BT, I, C, dfo, C, Lw->fo_bp, w->dfa, I, NULL, 0, nt);
+        if (gl) tcf_linear_backward((int)BT, C, I, dfo, C, a->fa, I, NULL, NULL, 0, 0, gl->fo_w, gl->fo_b, ws_dw, nt);
         lora_bwd(l, w, li, TCF_LORA_OUTPUT, (int)BT, dfo, C, a->fa, I, a->u[TCF_LORA_OUTPUT], w->dfa);
         tcf_gelu_backward(w->dfa, w->dfa, a->fp, BT * I);
+        if (gl) tcf_linear_backward((int)BT, I, C, w->dfa, I, a->y1, C, NULL, NULL, 0, 0, gl->fi_w, gl->fi_b, ws_dw, nt);
         memcpy(w->dy1, w->dh2, sizeof(float) * (size_t)(BT * C));
         tcf_gemm_packed((int)BT, C, I, w->dfa, I, Lw->fi_bp, w->dy1, C, NULL, 1, nt);
         lora_bwd(l, w, li, TCF_LORA_INTERMEDIATE, (int)BT, w->dfa, I, a->y1, C, a->u[TCF_LORA_INTERMEDIATE],
                  w->dy1);
         /* LN1 -> dh1 (reuse tmpC); residual to x, and to the attention dense */
         float *dh1 = w->tmpC;
-        tcf_layernorm_backward(dh1, NULL, NULL, w->dy1, a->h1, a->m1, a->r1, Lw->ln1_g, BT, C);
+        tcf_layernorm_backward(dh1, gl ? gl->ln1_g : NULL, gl ? gl->ln1_b : NULL, w->dy1, a->h1, a->m1, a->r1,
+                               Lw->ln1_g, BT, C);
         const float *dao = dh1;
         if (w->drop.hidden > 0) {
             tcf_dropout_backward(w->dao, dh1, BT * C, w->drop.hidden, site_seed(w, li, SITE_ATTN_OUT), w->calls, 0, 0);
             dao = w->dao;
         }
         tcf_gemm_packed((int)BT, C, C, dao, C, Lw->ao_bp, w->dctx, C, NULL, 0, nt);
+        if (gl) tcf_linear_backward((int)BT, C, C, dao, C, a->ctx, C, NULL, NULL, 0, 0, gl->ao_w, gl->ao_b, ws_dw, nt);
         lora_bwd(l, w, li, TCF_LORA_ATTN_OUT, (int)BT, dao, C, a->ctx, C, a->u[TCF_LORA_ATTN_OUT], w->dctx);
         tc.a = a, tc.layer = li;
         tcf_parallel_for_dyn((int64_t)B * H, 1, nt, attn_bwd_task, &tc);
+        if (gl)
+            tcf_linear_backward((int)BT, 3 * C, C, w->dqkv, 3 * C, a->x, C, NULL, NULL, 0, 0, gl->qkv_w, gl->qkv_b,
+                                ws_dw, nt);
         /* dx = dh1 + dqkv Wqkv (+ LoRA q, k, v) -> next dh */
         memcpy(w->dh, dh1, sizeof(float) * (size_t)(BT * C));
         tcf_gemm_packed((int)BT, C, 3 * C, w->dqkv, 3 * C, Lw->qkv_bp, w->dh, C, NULL, 1, nt);
         for (int k = TCF_LORA_QUERY; k <= TCF_LORA_VALUE; k++)
             lora_bwd(l, w, li, k, (int)BT, w->dqkv + k * C, 3 * C, a->x, C, a->u[k], w->dh);
     }
+    if (G) embed_backward(m, w, G, T, BT, ids);
     return TCF_OK;
 }

@@ -15,6 +15,16 @@
  * attention-probs dropout on each layer's softmax output (BertSelfAttention).
  * Masks come from tcf_dropout_* keyed by (seed, forward counter, site), so a
  * run is reproducible for a seed at any thread count.
+ *
+ * Two other training modes share this forward (tcf_clf_ws_set_mode):
+ *  - head only (a linear probe): the backward stops after the head's
+ *    gradients; nothing flows into the encoder.
+ *  - full fine-tuning: with a tcf_clf_base_grads set, the backward also
+ *    accumulates the gradient of every base weight (embeddings incl. their
+ *    LayerNorm, every dense weight and bias, both LayerNorms per layer, the
+ *    pooler). Usually with an adapter that has no LoRA modules; the LoRA
+ *    path's arithmetic is the same either way (the extra work only adds
+ *    dW/db/dgamma/dbeta terms and never changes an input gradient).
  */
 #ifndef TCF_CLASSIFIER_H
 #define TCF_CLASSIFIER_H
@@ -30,6 +40,26 @@ typedef struct {
     uint64_t seed;
 } tcf_clf_dropout;
 
+/* Gradients of the base model's weights in Hugging Face layout (nn.Linear
+ * weights (out, in), plain, not packed), shapes as in tcf_bert. Every
+ * pointer must be set. */
+typedef struct {
+    float *qkv_w;        /* (3C, C): rows [query | key | value] */
+    float *qkv_b;        /* (3C) */
+    float *ao_w, *ao_b;  /* (C, C), (C) */
+    float *ln1_g, *ln1_b;/* (C) */
+    float *fi_w, *fi_b;  /* (I, C), (I) */
+    float *fo_w, *fo_b;  /* (C, I), (C) */
+    float *ln2_g, *ln2_b;/* (C) */
+} tcf_clf_layer_grads;
+
+typedef struct {
+    float *wte, *wpe, *wtt;     /* (V, C), (P, C), (type_vocab, C) */
+    float *emb_ln_g, *emb_ln_b; /* (C) */
+    float *pool_w, *pool_b;     /* (C, C), (C) */
+    tcf_clf_layer_grads *layer; /* (L) */
+} tcf_clf_base_grads;
+
 /* Workspace for batches up to B x T (activations saved for the backward).
  * Caller frees with tcf_clf_ws_free. */
 tcf_status tcf_clf_ws_init(tcf_clf_ws **out, const tcf_bert *m, const tcf_lora *l, int B, int T,
@@ -42,6 +72,13 @@ void tcf_clf_ws_set_dropout(tcf_clf_ws *ws, const tcf_clf_dropout *d);
  * replay a forward with the same masks. */
 uint64_t tcf_clf_ws_calls(const tcf_clf_ws *ws);
 void tcf_clf_ws_set_calls(tcf_clf_ws *ws, uint64_t n);
+
+/* Training mode of the backwards that follow: head_only = 1 stops after the
+ * head's gradients; base (or NULL) receives the base weights' gradients
+ * (+=; the caller zeroes them with the adapter's). Default: LoRA only (0,
+ * NULL). The ws keeps the pointer: base must outlive its use. Allocates the
+ * scratch the weight gradients need (TCF_ERR_NOMEM). */
+tcf_status tcf_clf_ws_set_mode(tcf_clf_ws *ws, int head_only, const tcf_clf_base_grads *base);
 
 /* Forward a padded batch: ids, mask (B, T). logits (B, n_classes) written.
  * If labels (B) is given: *loss = mean cross-entropy (class weights and label

@@ -1,6 +1,8 @@
 /*
- * trainer.c — the LoRA fine-tuning loop and the run directory (see
- * trainer.h).
+ * trainer.c — the fine-tuning loop and the run directory (see trainer.h).
+ * The mode-specific state and files of head-only and full fine-tuning live
+ * in src/train/full.c; this loop only switches on the mode where they
+ * differ (trainable tensors, weight decay, repacking, saving, loading).
  *
  * Loop: tokenize train and valid once; each epoch shuffle the examples
  * (seeded), cut them into windows of 50 batches, sort each window by length
@@ -30,6 +32,7 @@
 #include "io/dataset.h"
 #include "train/adapter_io.h"
 #include "train/classifier.h"
+#include "train/full.h"
 #include "train/train_state.h"
 
 #include <cjson/cJSON.h>
@@ -42,6 +45,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+static const char *const mode_names[TCF_MODE_KINDS] = {"lora", "head", "full"};
+const char *tcf_train_mode_name(tcf_train_mode m) { return m >= 0 && m < TCF_MODE_KINDS ? mode_names[m] : NULL; }
+int tcf_train_mode_parse(const char *name) {
+    for (int i = 0; i < TCF_MODE_KINDS; i++)
+        if (!strcmp(name, mode_names[i])) return i;
+    return -1;
+}
 
 void tcf_train_defaults(tcf_train_opts *o) {
     memset(o, 0, sizeof *o);
@@ -265,6 +276,7 @@ static tcf_status write_run_json(const char *dir, const tcf_train_opts *o, const
     cJSON *names = cJSON_AddArrayToObject(root, "labels");
     for (int i = 0; i < tcf_labels_count(labels); i++) cJSON_AddItemToArray(names, cJSON_CreateString(tcf_labels_name(labels, i)));
     cJSON *cfg = cJSON_AddObjectToObject(root, "train_config");
+    cJSON_AddStringToObject(cfg, "mode", tcf_train_mode_name(o->mode));
     cJSON_AddStringToObject(cfg, "train", o->train_path);
     if (o->valid_path) cJSON_AddStringToObject(cfg, "valid", o->valid_path);
     else cJSON_AddNumberToObject(cfg, "valid_fraction", o->valid_fraction);
@@ -355,7 +367,8 @@ tcf_status tcf_train_opts_from_run(const char *dir, tcf_train_opts *o) {
         const cJSON *rs = cJSON_GetObjectItem(cfg, "use_rslora"), *sc = cJSON_GetObjectItem(cfg, "schedule");
         const cJSON *tr = cJSON_GetObjectItem(cfg, "train"), *va = cJSON_GetObjectItem(cfg, "valid");
         const cJSON *vf = cJSON_GetObjectItem(cfg, "valid_fraction"), *tg = cJSON_GetObjectItem(cfg, "targets");
-        const cJSON *cw = cJSON_GetObjectItem(cfg, "class_weights");
+        const cJSON *cw = cJSON_GetObjectItem(cfg, "class_weights"), *mo = cJSON_GetObjectItem(cfg, "mode");
+        int mk = cJSON_IsString(mo) ? tcf_train_mode_parse(mo->valuestring) : (mo ? -1 : TCF_MODE_LORA);
         int sk = cJSON_IsString(sc) ? tcf_lr_kind_parse(sc->valuestring) : -1;
         if (!cJSON_IsBool(rs)) bad = "use_rslora";
         else if (sk < 0) bad = "schedule";
@@ -363,8 +376,9 @@ tcf_status tcf_train_opts_from_run(const char *dir, tcf_train_opts *o) {
         else if (!cJSON_IsString(va) && !cJSON_IsNumber(vf)) bad = "valid";
         else if (!cJSON_IsArray(tg)) bad = "targets";
         else if (cw && !cJSON_IsString(cw)) bad = "class_weights";
+        else if (mk < 0) bad = "mode";
         if (!bad) {
-            o->use_rslora = cJSON_IsTrue(rs), o->schedule = (tcf_lr_kind)sk;
+            o->use_rslora = cJSON_IsTrue(rs), o->schedule = (tcf_lr_kind)sk, o->mode = (tcf_train_mode)mk;
             o->targets = 0;
             const cJSON *t;
             cJSON_ArrayForEach(t, tg) {
@@ -413,6 +427,7 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
     tcf_lora *l = NULL;
     tcf_clf_ws *ws = NULL;
     tcf_adamw *opt = NULL;
+    tcf_full *full = NULL;
     toks tt = {0}, tv = {0};
     int *order = NULL, *starts = NULL;
     float *probs = NULL, *blogits = NULL;
@@ -485,18 +500,33 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
     const uint64_t data_hash = hash_toks(hash_toks(0xCBF29CE484222325ull, &tt), &tv);
 
     /* model state */
-    if ((st = tcf_lora_init(&l, m->cfg.layers, m->cfg.hidden, m->cfg.inter, o->targets, o->lora_r, o->lora_alpha,
-                            o->use_rslora, o->lora_dropout, K)))
+    /* head and full: an adapter with no LoRA modules holds the head */
+    const int lora = o->mode == TCF_MODE_LORA;
+    if ((st = tcf_lora_init(&l, m->cfg.layers, m->cfg.hidden, m->cfg.inter, lora ? o->targets : 0, o->lora_r,
+                            o->lora_alpha, o->use_rslora, lora ? o->lora_dropout : 0.0f, K)))
         goto done;
     tcf_lora_init_default(l, o->seed);
     if ((st = tcf_clf_ws_init(&ws, m, l, o->batch, o->max_len, nt))) goto done;
-    tcf_clf_dropout drop = {.hidden = o->dropout, .classifier = o->dropout, .lora = o->lora_dropout,
+    tcf_clf_dropout drop = {.hidden = o->dropout, .classifier = o->dropout, .lora = lora ? o->lora_dropout : 0.0f,
                             .attn = o->attn_dropout, .seed = o->seed};
     tcf_clf_ws_set_dropout(ws, &drop);
     tcf_param params[512];
-    int np = tcf_lora_params(l, params, 512);
+    int np = 0;
+    if (o->mode == TCF_MODE_FULL &&
+        ((st = tcf_full_init(&full, m)) || (st = tcf_clf_ws_set_mode(ws, 0, tcf_full_grads(full)))))
+        goto done;
+    if (o->mode == TCF_MODE_HEAD && (st = tcf_clf_ws_set_mode(ws, 1, NULL))) goto done;
+    if (full && (np = tcf_full_params(full, params, 510)) < 0) {
+        st = tcf_fail(TCF_ERR_UNSUPPORTED, "train: %d layers are too many for --mode full", m->cfg.layers);
+        goto done;
+    }
+    np += tcf_lora_params(l, params + np, 512 - np);
     tcf_adamw_cfg ac = tcf_adamw_defaults();
     ac.lr = o->lr, ac.weight_decay = o->weight_decay;
+    /* head and full: no decay on biases and LayerNorm weights, as
+     * transformers' Trainer (LoRA keeps decaying everything, as before) */
+    uint8_t no_decay[512];
+    if (!lora) tcf_adamw_no_decay_by_name(params, np, no_decay), ac.no_decay = no_decay;
     if ((st = tcf_adamw_init(&opt, params, np, &ac))) goto done;
     order = malloc(sizeof(int) * ((size_t)tt.n + 1));
     starts = malloc(sizeof(int) * ((size_t)tt.n + 1));
@@ -516,9 +546,14 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
     const int64_t warmup = (int64_t)llround(o->warmup_ratio * (double)total_steps);
     int64_t n_trainable = 0;
     for (int i = 0; i < np; i++) n_trainable += params[i].n;
-    fprintf(log, "LoRA r=%d alpha=%g on %d modules, head %dx%d: %lld trainable values; %d epochs x %d steps, "
-            "batch %d x accum %d, lr %g, %d threads\n", o->lora_r, (double)o->lora_alpha, l->n_modules, K,
-            m->cfg.hidden, (long long)n_trainable, o->epochs, steps_per_epoch, o->batch, o->accum, o->lr, nt);
+    if (lora)
+        fprintf(log, "LoRA r=%d alpha=%g on %d modules, head %dx%d", o->lora_r, (double)o->lora_alpha, l->n_modules, K,
+                m->cfg.hidden);
+    else
+        fprintf(log, "%s, head %dx%d", full ? "full fine-tuning of every weight" : "head only (frozen encoder)", K,
+                m->cfg.hidden);
+    fprintf(log, ": %lld trainable values; %d epochs x %d steps, batch %d x accum %d, lr %g, %d threads\n",
+            (long long)n_trainable, o->epochs, steps_per_epoch, o->batch, o->accum, o->lr, nt);
     uint64_t rng = o->seed ^ 0x5DEECE66Dull;
     double best_f1 = -1;
     int best_epoch = 0, since_best = 0, ep0 = 1, bi0 = 0;
@@ -548,6 +583,7 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
         rng = rs.rng_epoch, best_f1 = rs.best_f1, best_epoch = rs.best_epoch, since_best = rs.since_best;
         ep0 = rs.epoch, bi0 = rs.batch_index, step = rs.step, loss_sum0 = rs.loss_sum, loss_n0 = rs.loss_n;
         tcf_clf_ws_set_calls(ws, rs.dropout_calls);
+        if (full) tcf_full_sync(full); /* the model's packed weights from the restored masters */
         if (ep0 > o->epochs || bi0 > nb) {
             st = tcf_fail(TCF_ERR_FORMAT, "%s: epoch %d batch %d is past the run's %d epochs of %d batches",
                           state_path, ep0, bi0, o->epochs, nb);
@@ -592,6 +628,7 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
         double t_ep = tcf_now(), last_print = 0;
         for (int bi = ep == ep0 ? bi0 : 0; bi < n_batches;) {
             tcf_lora_zero_grad(l);
+            if (full) tcf_full_zero_grad(full);
             int micro = 0;
             for (; micro < o->accum && bi < n_batches; micro++, bi++) {
                 int s = starts[bi], B = tt.n - s < o->batch ? tt.n - s : o->batch;
@@ -616,6 +653,7 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
                 goto done;
             }
             tcf_adamw_step(opt, tcf_lr_at(o->schedule, o->lr, step, warmup, total_steps));
+            if (full) tcf_full_sync(full);
             step++;
             double now = tcf_now();
             if (now - last_print > (tty ? 0.5 : 10.0) || bi == n_batches) {
@@ -651,7 +689,10 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
         tcf_metrics_free(mt);
         if (improved) {
             best_f1 = f1, best_epoch = ep, since_best = 0;
-            if ((st = tcf_adapter_save(l, o->out_dir, base_abs))) goto done;
+            if (lora) st = tcf_adapter_save(l, o->out_dir, base_abs);
+            else if (full) st = tcf_full_save(full, l, o->out_dir, base_abs, tcf_labels_names(lab));
+            else st = tcf_head_save(l, o->out_dir);
+            if (st) goto done;
         } else {
             since_best++;
         }
@@ -667,14 +708,16 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
     }
 #undef CHECKPOINT
     double t_all = tcf_now() - t_start;
-    /* the usual cost model of LoRA on a frozen base: forward 2 and input
-     * gradient 2 FLOPs per weight of the encoder's dense layers per token */
+    /* the usual cost model per weight of the encoder's dense layers per
+     * token: forward 2 FLOPs, input gradient 2 (LoRA, full), weight gradient
+     * 2 (full); head only: the forward */
     const double dense = (double)m->cfg.layers * (4.0 * m->cfg.hidden * m->cfg.hidden +
                                                    2.0 * m->cfg.hidden * m->cfg.inter);
+    const int fpw = full ? 6 : lora ? 4 : 2;
     fprintf(log, "best epoch %d: valid macro-F1 %.4f; trained on %lld examples (%lld padded tokens) in %.1f s "
-            "(%.1f ex/s, %.1f GFLOP/s at 4 x %.1fM dense weights per token), validation %.1f s\n", best_epoch,
+            "(%.1f ex/s, %.1f GFLOP/s at %d x %.1fM dense weights per token), validation %.1f s\n", best_epoch,
             best_f1, (long long)ex_done, (long long)tok_done, t_all - t_valid, ex_done / (t_all - t_valid),
-            4.0 * dense * (double)tok_done / (t_all - t_valid) / 1e9, dense / 1e6, t_valid);
+            fpw * dense * (double)tok_done / (t_all - t_valid) / 1e9, fpw, dense / 1e6, t_valid);
 done:
     cJSON_Delete(history);
     free(rs.history), free(cw);
@@ -682,6 +725,7 @@ done:
     toks_free(&tt), toks_free(&tv);
     tcf_adamw_free(opt);
     tcf_clf_ws_free(ws);
+    tcf_full_free(full);
     tcf_lora_free(l);
     tcf_dataset_free(train), tcf_dataset_free(valid), tcf_dataset_free(all);
     tcf_tokenizer_free(tok);
@@ -738,12 +782,31 @@ tcf_status tcf_run_load(const char *dir, int n_threads, tcf_run **out) {
         goto fail;
     }
     r->max_len = ml->valueint;
-    if ((st = tcf_bert_load(base->valuestring, &r->m)) || (st = tcf_tokenizer_load(base->valuestring, &r->tok))) {
-        tcf_fail_prefix(st, "%s: base model", path);
+    /* runs from before --mode have no "mode": LoRA */
+    const cJSON *mo = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "train_config"), "mode");
+    int mode = cJSON_IsString(mo) ? tcf_train_mode_parse(mo->valuestring) : TCF_MODE_LORA;
+    if (mode < 0) {
+        st = tcf_fail(TCF_ERR_FORMAT, "%s: unknown train_config.mode \"%s\" (known: lora, head, full)", path,
+                      mo->valuestring);
         goto fail;
     }
-    if ((st = tcf_adapter_load(dir, r->m->cfg.layers, r->m->cfg.hidden, r->m->cfg.inter, &r->l))) goto fail;
+    /* full: the run directory is itself the fine-tuned model */
+    if ((st = tcf_bert_load(mode == TCF_MODE_FULL ? dir : base->valuestring, &r->m)) ||
+        (st = tcf_tokenizer_load(base->valuestring, &r->tok))) {
+        tcf_fail_prefix(st, "%s: %s", path, mode == TCF_MODE_FULL ? "fine-tuned model" : "base model");
+        goto fail;
+    }
     int K = cJSON_GetArraySize(names);
+    if (mode == TCF_MODE_LORA) {
+        if ((st = tcf_adapter_load(dir, r->m->cfg.layers, r->m->cfg.hidden, r->m->cfg.inter, &r->l))) goto fail;
+    } else {
+        char hpath[4096];
+        if ((st = tcf_lora_init(&r->l, r->m->cfg.layers, r->m->cfg.hidden, r->m->cfg.inter, 0, 8, 16.0f, 0, 0.0f, K)) ||
+            (st = tcf_path_join(hpath, sizeof hpath, dir,
+                                mode == TCF_MODE_FULL ? "model.safetensors" : "classifier.safetensors")) ||
+            (st = tcf_head_load(hpath, r->l)))
+            goto fail;
+    }
     if (K != r->l->n_classes) {
         st = tcf_fail(TCF_ERR_FORMAT, "%s: %d labels but the adapter's classifier has %d classes", path, K,
                       r->l->n_classes);

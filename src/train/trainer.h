@@ -1,15 +1,21 @@
 /*
- * trainer.h — fine-tune a sequence classifier with LoRA (train), and load
+ * trainer.h — fine-tune a sequence classifier (LoRA, head only or full
+ * fine-tuning: tcf_train_mode) (train), and load
  * the result for evaluation and prediction (run).
  *
  * A run directory holds:
  *   adapter_config.json, adapter_model.safetensors   the LoRA adapters and the
  *                                                    head, in PEFT's format
  *   tcf_run.json     base model path, label names, max length, the training
- *                    configuration and the metrics per epoch
+ *                    configuration (with "mode") and the metrics per epoch
+ * or, in place of the adapter, by training mode (tcf_train_mode; the files
+ * are described in src/train/full.h):
+ *   head: classifier.safetensors (the head only; the base is unchanged)
+ *   full: model.safetensors + config.json (the whole fine-tuned
+ *         BertForSequenceClassification)
  *   train_state.safetensors   the resumable checkpoint (train_state.h): last
  *                    weights, optimiser moments, loop position
- * Every file is written atomically; the adapter is the best epoch's (by
+ * Every file is written atomically; the weights are the best epoch's (by
  * validation macro-F1). The checkpoint is written every checkpoint_secs /
  * checkpoint_steps and after every epoch; resuming from it gives bit for bit
  * the weights an uninterrupted run would have.
@@ -20,6 +26,18 @@
 #include "train/optim.h"
 
 #include <stdio.h>
+
+typedef enum {
+    TCF_MODE_LORA = 0, /* LoRA adapters + the head (default) */
+    TCF_MODE_HEAD,     /* the head only, on a frozen encoder (linear probe) */
+    TCF_MODE_FULL,     /* every weight: embeddings, encoder, pooler, head */
+    TCF_MODE_KINDS
+} tcf_train_mode;
+
+/* "lora", "head", "full"; NULL if out of range. */
+const char *tcf_train_mode_name(tcf_train_mode m);
+/* Parse those names; -1 if unknown. */
+int tcf_train_mode_parse(const char *name);
 
 typedef struct {
     const char *model_dir, *train_path, *valid_path, *out_dir;
@@ -33,6 +51,7 @@ typedef struct {
     int use_rslora;
     tcf_lr_kind schedule;
     uint64_t seed;
+    tcf_train_mode mode; /* LoRA fields are ignored by the other modes */
     const char *class_weights; /* NULL: none; "balanced": n / (K * count_k) as
                                   scikit-learn; or "LABEL=W,LABEL=W,..." (others 1) */
     int resume;              /* continue out_dir's checkpoint (train_state.h) */
