@@ -54,10 +54,12 @@ int tcf_train_mode_parse(const char *name) {
     return -1;
 }
 
+double tcf_train_default_lr(tcf_train_mode m) { return m == TCF_MODE_FULL ? 5e-5 : m == TCF_MODE_HEAD ? 1e-2 : 1e-3; }
+
 void tcf_train_defaults(tcf_train_opts *o) {
     memset(o, 0, sizeof *o);
     o->epochs = 3, o->batch = 32, o->max_len = 128, o->lora_r = 8, o->accum = 1, o->threads = 0;
-    o->patience = 2, o->lr = 1e-3, o->weight_decay = 0.01, o->warmup_ratio = 0.06, o->clip = 1.0;
+    o->patience = 2, o->lr = 0, o->weight_decay = 0.01, o->warmup_ratio = 0.06, o->clip = 1.0;
     o->valid_fraction = 0.1, o->lora_alpha = 16.0f, o->label_smoothing = 0.0f;
     o->dropout = 0.1f, o->attn_dropout = 0.1f, o->lora_dropout = 0.0f;
     o->targets = (1u << TCF_LORA_KINDS) - 1, o->schedule = TCF_LR_LINEAR, o->seed = 42;
@@ -440,6 +442,10 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
     char base_abs[PATH_MAX];
     const int tty = isatty(fileno(log));
     const int nt = o->threads > 0 ? o->threads : tcf_default_threads();
+    /* lr 0: the mode's default, which is what tcf_run.json records */
+    tcf_train_opts eff = *o;
+    if (eff.lr == 0) eff.lr = tcf_train_default_lr(o->mode);
+    o = &eff;
 
     if (o->epochs < 1 || o->batch < 1 || o->accum < 1 || o->max_len < 3 || !(o->lr > 0))
         return tcf_fail(TCF_ERR_ARG, "train: need epochs, batch, accum >= 1, max_len >= 3, lr > 0");

@@ -38,6 +38,9 @@ typedef enum {
 const char *tcf_train_mode_name(tcf_train_mode m);
 /* Parse those names; -1 if unknown. */
 int tcf_train_mode_parse(const char *name);
+/* The learning rate used when tcf_train_opts.lr is 0 (the default): LoRA
+ * 1e-3, head 1e-2, full 5e-5 (transformers' TrainingArguments default). */
+double tcf_train_default_lr(tcf_train_mode m);
 
 typedef struct {
     const char *model_dir, *train_path, *valid_path, *out_dir;
