@@ -239,10 +239,88 @@ static void lora_bwd(tcf_lora *l, tcf_clf_ws *w, int layer, int kind, int M, con
     const float *xd = lora_input(w, layer, kind, M, x, K);
     int dropped = xd != x;
     tcf_lora_backward(M, md->out, K, md->r, l->scaling, dy, lddy, xd, K, u, md->A, md->B, md->dA, md->dB,
-                      dropped ? w->dxa : dx, K, !dropped, w->lora_scratch, w->n_threads);
-    if (dropped)
+                      !dx ? NULL : dropped ? w->dxa : dx, K, !dropped, w->lora_scratch, w->n_threads);
+    if (dropped && dx)
         tcf_dropout_backward(dx, w->dxa, (int64_t)M * K, w->drop.lora, site_seed(w, layer, SITE_LORA + kind),
                              w->calls, 0, 1);
+}
+
+/* ---- elementwise work spread over the pool ----------------------------------
+ * The serial versions of these ops were ~10% of a step on 2 threads. Each
+ * element (or LayerNorm row) is computed exactly as the serial kernel would:
+ * ranges are cut at multiples of 64 elements (the SIMD kernels' vector/tail
+ * split stays where it was) and dropout masks are keyed by element index, so
+ * results do not depend on the thread count. */
+enum { EW_DROP_ADD, EW_GELU, EW_GELU_BWD, EW_DROP_BWD, EW_LN_FWD, EW_LN_BWD };
+typedef struct {
+    int op, C;
+    float *y, *m, *r;
+    const float *a, *b, *g, *bias;
+    float p, eps;
+    uint64_t seed, step;
+    int64_t n; /* elements, or rows for the LayerNorm ops */
+} ew_ctx;
+
+static void ew_task(void *vctx, int64_t begin, int64_t end, int tid) {
+    const ew_ctx *c = vctx;
+    const int64_t unit = c->op >= EW_LN_FWD ? 16 : 64;
+    int64_t lo = begin * unit, hi = end * unit < c->n ? end * unit : c->n, k = hi - lo;
+    const int64_t C = c->C;
+    switch (c->op) {
+    case EW_DROP_ADD: /* y = dropout(y) + a */
+        if (c->p > 0) tcf_dropout_forward(c->y + lo, c->y + lo, k, c->p, c->seed, c->step, (uint64_t)lo);
+        for (int64_t i = lo; i < hi; i++) c->y[i] += c->a[i];
+        break;
+    case EW_GELU: tcf_gelu(c->y + lo, c->a + lo, k); break;
+    case EW_GELU_BWD: tcf_gelu_backward(c->y + lo, c->a + lo, c->b + lo, k); break;
+    case EW_DROP_BWD:
+        tcf_dropout_backward(c->y + lo, c->a + lo, k, c->p, c->seed, c->step, (uint64_t)lo, 0);
+        break;
+    case EW_LN_FWD:
+        tcf_layernorm_forward(c->y + lo * C, c->m + lo, c->r + lo, c->a + lo * C, c->g, c->bias, k, c->C, c->eps);
+        break;
+    case EW_LN_BWD:
+        tcf_layernorm_backward(c->y + lo * C, NULL, NULL, c->a + lo * C, c->b + lo * C, c->m + lo, c->r + lo, c->g, k,
+                               c->C);
+        break;
+    }
+}
+
+static void ew_run(ew_ctx *c, int nt) {
+    const int64_t unit = c->op >= EW_LN_FWD ? 16 : 64;
+    const int64_t work = c->op >= EW_LN_FWD ? c->n * c->C : c->n;
+    tcf_parallel_for((c->n + unit - 1) / unit, work < (1 << 15) ? 1 : nt, ew_task, c);
+}
+
+/* y = dropout(y) + x at (layer, site) (dropout in training forwards only). */
+static void drop_add(tcf_clf_ws *w, int layer, int site, float *y, const float *x, int64_t n) {
+    ew_ctx c = {.op = EW_DROP_ADD, .y = y, .a = x, .n = n,
+                .p = w->train && w->drop.hidden > 0 ? w->drop.hidden : 0.0f, .seed = site_seed(w, layer, site),
+                .step = w->calls};
+    ew_run(&c, w->n_threads);
+}
+/* dx = dropout'(dy) of the hidden dropout at (layer, site). */
+static void drop_bwd(tcf_clf_ws *w, int layer, int site, float *dx, const float *dy, int64_t n) {
+    ew_ctx c = {.op = EW_DROP_BWD, .y = dx, .a = dy, .n = n, .p = w->drop.hidden, .seed = site_seed(w, layer, site),
+                .step = w->calls};
+    ew_run(&c, w->n_threads);
+}
+static void ln_fwd(tcf_clf_ws *w, float *y, float *mean, float *rstd, const float *x, const float *g, const float *b,
+                   int64_t rows, int C, float eps) {
+    ew_ctx c = {.op = EW_LN_FWD, .y = y, .m = mean, .r = rstd, .a = x, .g = g, .bias = b, .n = rows, .C = C, .eps = eps};
+    ew_run(&c, w->n_threads);
+}
+/* LayerNorm backward; with parameter gradients (full fine-tuning) serial, so
+ * their sums keep one order. */
+static void ln_bwd(tcf_clf_ws *w, float *dx, float *dg, float *db, const float *dy, const float *x, const float *mean,
+                   const float *rstd, const float *g, int64_t rows, int C) {
+    if (dg || db) {
+        tcf_layernorm_backward(dx, dg, db, dy, x, mean, rstd, g, rows, C);
+        return;
+    }
+    ew_ctx c = {.op = EW_LN_BWD, .y = dx, .a = dy, .b = x, .m = (float *)mean, .r = (float *)rstd, .g = g, .n = rows,
+                .C = C};
+    ew_run(&c, w->n_threads);
 }
 
 /* In place hidden dropout on y (n) at (layer, site), training forwards only. */
@@ -316,17 +394,16 @@ tcf_status tcf_clf_forward(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *w, int B,
         /* h1 = x + dropout(ctx Wao^T + b (+ LoRA)) */
         tcf_gemm_packed((int)BT, C, C, a->ctx, C, Lw->ao_wp, a->h1, C, Lw->ao_b, 0, nt);
         lora_fwd(l, w, li, TCF_LORA_ATTN_OUT, (int)BT, a->ctx, C, a->h1, C, a->u[TCF_LORA_ATTN_OUT]);
-        hidden_drop(w, li, SITE_ATTN_OUT, a->h1, BT * C);
-        for (int64_t i = 0; i < BT * C; i++) a->h1[i] += a->x[i];
-        tcf_layernorm_forward(a->y1, a->m1, a->r1, a->h1, Lw->ln1_g, Lw->ln1_b, BT, C, cf->ln_eps);
+        drop_add(w, li, SITE_ATTN_OUT, a->h1, a->x, BT * C);
+        ln_fwd(w, a->y1, a->m1, a->r1, a->h1, Lw->ln1_g, Lw->ln1_b, BT, C, cf->ln_eps);
         tcf_gemm_packed((int)BT, I, C, a->y1, C, Lw->fi_wp, a->fp, I, Lw->fi_b, 0, nt);
         lora_fwd(l, w, li, TCF_LORA_INTERMEDIATE, (int)BT, a->y1, C, a->fp, I, a->u[TCF_LORA_INTERMEDIATE]);
-        tcf_gelu(a->fa, a->fp, BT * I);
+        ew_ctx gc = {.op = EW_GELU, .y = a->fa, .a = a->fp, .n = BT * I};
+        ew_run(&gc, nt);
         tcf_gemm_packed((int)BT, C, I, a->fa, I, Lw->fo_wp, a->h2, C, Lw->fo_b, 0, nt);
         lora_fwd(l, w, li, TCF_LORA_OUTPUT, (int)BT, a->fa, I, a->h2, C, a->u[TCF_LORA_OUTPUT]);
-        hidden_drop(w, li, SITE_OUT, a->h2, BT * C);
-        for (int64_t i = 0; i < BT * C; i++) a->h2[i] += a->y1[i];
-        tcf_layernorm_forward(out, a->m2, a->r2, a->h2, Lw->ln2_g, Lw->ln2_b, BT, C, cf->ln_eps);
+        drop_add(w, li, SITE_OUT, a->h2, a->y1, BT * C);
+        ln_fwd(w, out, a->m2, a->r2, a->h2, Lw->ln2_g, Lw->ln2_b, BT, C, cf->ln_eps);
     }
     /* pooled = tanh(h[:, 0] Wp^T + bp); logits = pooled Wc^T + bc */
     for (int b = 0; b < B; b++) memcpy(w->cls + (int64_t)b * C, w->hid + (int64_t)b * T * C, sizeof(float) * C);
@@ -386,18 +463,18 @@ tcf_status tcf_clf_forward(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *w, int B,
         layer_acts *a = &w->L[li];
         const tcf_clf_layer_grads *gl = G ? &G->layer[li] : NULL;
         /* LN2: dh2 = d(h2) */
-        tcf_layernorm_backward(w->dh2, gl ? gl->ln2_g : NULL, gl ? gl->ln2_b : NULL, w->dh, a->h2, a->m2, a->r2,
-                               Lw->ln2_g, BT, C);
+        ln_bwd(w, w->dh2, gl ? gl->ln2_g : NULL, gl ? gl->ln2_b : NULL, w->dh, a->h2, a->m2, a->r2, Lw->ln2_g, BT, C);
         /* output dense: dfa = drop'(dh2) Wfo (+ LoRA) ; residual dy1 = dh2 */
         const float *dfo = w->dh2;
         if (w->drop.hidden > 0) {
-            tcf_dropout_backward(w->dao, w->dh2, BT * C, w->drop.hidden, site_seed(w, li, SITE_OUT), w->calls, 0, 0);
+            drop_bwd(w, li, SITE_OUT, w->dao, w->dh2, BT * C);
             dfo = w->dao;
         }
         tcf_gemm_packed((int)BT, I, C, dfo, C, Lw->fo_bp, w->dfa, I, NULL, 0, nt);
         if (gl) tcf_linear_backward((int)BT, C, I, dfo, C, a->fa, I, NULL, NULL, 0, 0, gl->fo_w, gl->fo_b, ws_dw, nt);
         lora_bwd(l, w, li, TCF_LORA_OUTPUT, (int)BT, dfo, C, a->fa, I, a->u[TCF_LORA_OUTPUT], w->dfa);
-        tcf_gelu_backward(w->dfa, w->dfa, a->fp, BT * I);
+        ew_ctx gb = {.op = EW_GELU_BWD, .y = w->dfa, .a = w->dfa, .b = a->fp, .n = BT * I};
+        ew_run(&gb, nt);
         if (gl) tcf_linear_backward((int)BT, I, C, w->dfa, I, a->y1, C, NULL, NULL, 0, 0, gl->fi_w, gl->fi_b, ws_dw, nt);
         memcpy(w->dy1, w->dh2, sizeof(float) * (size_t)(BT * C));
         tcf_gemm_packed((int)BT, C, I, w->dfa, I, Lw->fi_bp, w->dy1, C, NULL, 1, nt);
@@ -405,11 +482,10 @@ tcf_status tcf_clf_forward(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *w, int B,
                  w->dy1);
         /* LN1 -> dh1 (reuse tmpC); residual to x, and to the attention dense */
         float *dh1 = w->tmpC;
-        tcf_layernorm_backward(dh1, gl ? gl->ln1_g : NULL, gl ? gl->ln1_b : NULL, w->dy1, a->h1, a->m1, a->r1,
-                               Lw->ln1_g, BT, C);
+        ln_bwd(w, dh1, gl ? gl->ln1_g : NULL, gl ? gl->ln1_b : NULL, w->dy1, a->h1, a->m1, a->r1, Lw->ln1_g, BT, C);
         const float *dao = dh1;
         if (w->drop.hidden > 0) {
-            tcf_dropout_backward(w->dao, dh1, BT * C, w->drop.hidden, site_seed(w, li, SITE_ATTN_OUT), w->calls, 0, 0);
+            drop_bwd(w, li, SITE_ATTN_OUT, w->dao, dh1, BT * C);
             dao = w->dao;
         }
         tcf_gemm_packed((int)BT, C, C, dao, C, Lw->ao_bp, w->dctx, C, NULL, 0, nt);
@@ -420,11 +496,16 @@ tcf_status tcf_clf_forward(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *w, int B,
         if (gl)
             tcf_linear_backward((int)BT, 3 * C, C, w->dqkv, 3 * C, a->x, C, NULL, NULL, 0, 0, gl->qkv_w, gl->qkv_b,
                                 ws_dw, nt);
-        /* dx = dh1 + dqkv Wqkv (+ LoRA q, k, v) -> next dh */
-        memcpy(w->dh, dh1, sizeof(float) * (size_t)(BT * C));
-        tcf_gemm_packed((int)BT, C, 3 * C, w->dqkv, 3 * C, Lw->qkv_bp, w->dh, C, NULL, 1, nt);
+        /* dx = dh1 + dqkv Wqkv (+ LoRA q, k, v) -> next dh; layer 0's only
+         * reader is the embeddings' backward, so without it (frozen
+         * embeddings) the input gradient is skipped, not the LoRA dA/dB */
+        float *dx = li > 0 || G ? w->dh : NULL;
+        if (dx) {
+            memcpy(dx, dh1, sizeof(float) * (size_t)(BT * C));
+            tcf_gemm_packed((int)BT, C, 3 * C, w->dqkv, 3 * C, Lw->qkv_bp, dx, C, NULL, 1, nt);
+        }
         for (int k = TCF_LORA_QUERY; k <= TCF_LORA_VALUE; k++)
-            lora_bwd(l, w, li, k, (int)BT, w->dqkv + k * C, 3 * C, a->x, C, a->u[k], w->dh);
+            lora_bwd(l, w, li, k, (int)BT, w->dqkv + k * C, 3 * C, a->x, C, a->u[k], dx);
     }
     if (G) embed_backward(m, w, G, T, BT, ids);
     return TCF_OK;
