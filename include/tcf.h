@@ -168,8 +168,17 @@ tcf_status tcf_gguf_value_bool(const tcf_gguf_value *v, int *out);
 uint64_t tcf_gguf_array_len(const tcf_gguf_value *v);
 tcf_gguf_type tcf_gguf_array_type(const tcf_gguf_value *v);
 /* Element i as a value (any element type, nested arrays included); NULL when
- * v is not an array or i is out of range. Valid as long as the handle. */
+ * v is not an array or i is out of range. An element of an array of strings
+ * or arrays lives as long as the handle; one of an array of numbers or bools
+ * is a view kept in a small per-thread ring, valid until 16 more
+ * tcf_gguf_array_at calls on the same thread: read it at once, or use the
+ * element getters below. */
 const tcf_gguf_value *tcf_gguf_array_at(const tcf_gguf_value *v, uint64_t i);
+/* Element i read as by tcf_gguf_value_i64 / _f64 / _str. Not an array, or i
+ * out of range: TCF_ERR_ARG naming the key. */
+tcf_status tcf_gguf_array_i64(const tcf_gguf_value *v, uint64_t i, int64_t *out);
+tcf_status tcf_gguf_array_f64(const tcf_gguf_value *v, uint64_t i, double *out);
+tcf_status tcf_gguf_array_str(const tcf_gguf_value *v, uint64_t i, const char **s, size_t *len);
 
 /* Key-level shortcuts: a missing key is TCF_ERR_FORMAT "LABEL: key 'K' is missing". */
 tcf_status tcf_gguf_get_str(const tcf_gguf *g, const char *key, const char **s);

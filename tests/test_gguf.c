@@ -202,6 +202,24 @@ static void test_metadata(const tcf_gguf *g) {
     CHECK(tcf_gguf_value_i64(tcf_gguf_array_at(a, 2), &iv) == TCF_OK && iv == 4000000000, "[2]");
     CHECK(tcf_gguf_value_i64(tcf_gguf_array_at(a, 0), &iv) == TCF_OK && iv == 1, "[0]");
     CHECK(tcf_gguf_array_at(a, 3) == NULL, "past the end");
+    CHECK(tcf_gguf_array_i64(a, 2, &iv) == TCF_OK && iv == 4000000000, "array_i64");
+    CHECK(tcf_gguf_array_i64(a, 3, &iv) == TCF_ERR_ARG &&
+              strstr(tcf_last_error(), "key 't.arr_u32': element 3 of an array of 3"),
+          "%s", tcf_last_error());
+    CHECK(tcf_gguf_array_f64(a, 0, &d) == TCF_ERR_FORMAT &&
+              strstr(tcf_last_error(), "key 't.arr_u32' is u32, not a float"),
+          "%s", tcf_last_error());
+    CHECK(tcf_gguf_array_str(tcf_gguf_find(g, "t.u8"), 0, &s, NULL) == TCF_ERR_ARG &&
+              strstr(tcf_last_error(), "key 't.u8' is u8, not an array"),
+          "%s", tcf_last_error());
+    {   /* ring views: 16 held at once stay valid */
+        const tcf_gguf_value *held[16];
+        for (int k = 0; k < 16; k++) held[k] = tcf_gguf_array_at(a, (uint64_t)(k % 3));
+        for (int k = 0; k < 16; k++)
+            CHECK(tcf_gguf_value_i64(held[k], &iv) == TCF_OK &&
+                      iv == (k % 3 == 2 ? 4000000000 : k % 3 + 1),
+                  "held view %d", k);
+    }
     CHECK(tcf_gguf_array_at(tcf_gguf_find(g, "t.u8"), 0) == NULL, "element of a scalar");
     CHECK(tcf_gguf_array_len(tcf_gguf_find(g, "t.u8")) == 0, "len of a scalar");
 
@@ -216,7 +234,7 @@ static void test_metadata(const tcf_gguf *g) {
 
     CHECK(tcf_gguf_get_array(g, "t.arr_f32", &et, &n, &a) == TCF_OK && et == TCF_GGUF_F32 && n == 2,
           "arr_f32");
-    CHECK(tcf_gguf_value_f64(tcf_gguf_array_at(a, 1), &d) == TCF_OK && d == -2.0, "arr_f32[1]");
+    CHECK(tcf_gguf_array_f64(a, 1, &d) == TCF_OK && d == -2.0, "arr_f32[1]");
     CHECK(tcf_gguf_get_array(g, "t.arr_f64", &et, &n, &a) == TCF_OK && et == TCF_GGUF_F64, "f64[]");
     CHECK(tcf_gguf_value_f64(tcf_gguf_array_at(a, 0), &d) == TCF_OK && d == 1e300, "f64[0]");
     CHECK(tcf_gguf_get_array(g, "t.arr_i64", &et, &n, &a) == TCF_OK && et == TCF_GGUF_I64, "i64[]");
@@ -246,7 +264,7 @@ static void test_metadata(const tcf_gguf *g) {
     CHECK(tcf_gguf_get_array(g, "t.arr_nested_str", &et, &n, &a) == TCF_OK && n == 2, "nested s");
     a1 = tcf_gguf_array_at(a, 1);
     CHECK(tcf_gguf_array_type(a1) == TCF_GGUF_STRING && tcf_gguf_array_len(a1) == 2, "ns[1]");
-    CHECK(tcf_gguf_value_str(tcf_gguf_array_at(a1, 0), &s, NULL) == TCF_OK && strcmp(s, "yz") == 0,
+    CHECK(tcf_gguf_array_str(a1, 0, &s, NULL) == TCF_OK && strcmp(s, "yz") == 0,
           "nested_str[1][0]");
 }
 

@@ -765,6 +765,35 @@ tcf_status tcf_gguf_value_bool(const tcf_gguf_value *v, int *out) {
     return TCF_OK;
 }
 
+static tcf_status element(const tcf_gguf_value *v, uint64_t i, const tcf_gguf_value **e) {
+    if (!v) return tcf_fail(TCF_ERR_ARG, "gguf value is NULL");
+    *e = tcf_gguf_array_at(v, i);
+    if (*e) return TCF_OK;
+    if (v->type != TCF_GGUF_ARRAY) return tcf_fail(TCF_ERR_ARG, "%s: key '%s' is %s, not an array",
+                                                   v->g->label, v->g->keys[v->kv],
+                                                   value_types[v->type].name);
+    return tcf_fail(TCF_ERR_ARG, "%s: key '%s': element %llu of an array of %llu", v->g->label,
+                    v->g->keys[v->kv], (unsigned long long)i, (unsigned long long)v->n);
+}
+
+tcf_status tcf_gguf_array_i64(const tcf_gguf_value *v, uint64_t i, int64_t *out) {
+    const tcf_gguf_value *e = NULL;
+    tcf_status rc = element(v, i, &e);
+    return rc ? rc : tcf_gguf_value_i64(e, out);
+}
+
+tcf_status tcf_gguf_array_f64(const tcf_gguf_value *v, uint64_t i, double *out) {
+    const tcf_gguf_value *e = NULL;
+    tcf_status rc = element(v, i, &e);
+    return rc ? rc : tcf_gguf_value_f64(e, out);
+}
+
+tcf_status tcf_gguf_array_str(const tcf_gguf_value *v, uint64_t i, const char **s, size_t *len) {
+    const tcf_gguf_value *e = NULL;
+    tcf_status rc = element(v, i, &e);
+    return rc ? rc : tcf_gguf_value_str(e, s, len);
+}
+
 static tcf_status find_or_fail(const tcf_gguf *g, const char *key, const tcf_gguf_value **v) {
     if (!g || !key) return tcf_fail(TCF_ERR_ARG, "tcf_gguf_get: NULL handle or key");
     *v = tcf_gguf_find(g, key);
