@@ -24,7 +24,7 @@ static volatile uint64_t sink;
 
 static void walk(const tcf_gguf_value *v, int depth) {
     if (!v || depth > 16) abort(); /* the reader caps nesting at 8 */
-    int64_t i;
+    int64_t i, u_i;
     uint64_t u;
     double d;
     int b;
@@ -37,8 +37,18 @@ static void walk(const tcf_gguf_value *v, int depth) {
         break;
     case TCF_GGUF_ARRAY: {
         uint64_t n = tcf_gguf_array_len(v);
-        for (uint64_t k = 0; k < n; k++) walk(tcf_gguf_array_at(v, k), depth + 1);
-        if (tcf_gguf_array_at(v, n)) abort();
+        for (uint64_t k = 0; k < n; k++) {
+            walk(tcf_gguf_array_at(v, k), depth + 1);
+            /* the element getters agree with the element values */
+            if (tcf_gguf_array_i64(v, k, &i) == TCF_OK &&
+                (tcf_gguf_value_i64(tcf_gguf_array_at(v, k), &u_i) != TCF_OK || u_i != i))
+                abort();
+            if (tcf_gguf_array_f64(v, k, &d) == TCF_OK && tcf_gguf_array_type(v) != TCF_GGUF_F32 &&
+                tcf_gguf_array_type(v) != TCF_GGUF_F64)
+                abort();
+            if (tcf_gguf_array_str(v, k, &s, &len) == TCF_OK && s[len] != '\0') abort();
+        }
+        if (tcf_gguf_array_at(v, n) || tcf_gguf_array_i64(v, n, &i) != TCF_ERR_ARG) abort();
         break;
     }
     case TCF_GGUF_F32:
