@@ -92,6 +92,121 @@ const char *tcf_safetensors_metadata(const tcf_safetensors *st, const char *key)
  * numel. */
 tcf_status tcf_tensor_to_f32(const tcf_tensor_view *t, float *dst, int64_t n);
 
+/* ---- GGUF (read-only, mmap'd; llama.cpp's model format, v3 and v2) -------
+ * Layout and rules: the comment at the top of src/io/gguf.c. Every count,
+ * length, type, shape and offset is checked before it is trusted; a handle
+ * only exists for a file that passed all of them. */
+
+typedef struct tcf_gguf tcf_gguf;
+typedef struct tcf_gguf_value tcf_gguf_value; /* owned by its tcf_gguf */
+
+/* Metadata value types, numbered as in the file. */
+typedef enum {
+    TCF_GGUF_U8 = 0, TCF_GGUF_I8, TCF_GGUF_U16, TCF_GGUF_I16, TCF_GGUF_U32, TCF_GGUF_I32,
+    TCF_GGUF_F32, TCF_GGUF_BOOL, TCF_GGUF_STRING, TCF_GGUF_ARRAY, TCF_GGUF_U64,
+    TCF_GGUF_I64, TCF_GGUF_F64, TCF_GGUF_TYPE_COUNT
+} tcf_gguf_type;
+
+/* ggml tensor types, numbered as in ggml.h (gaps are retired types). All of
+ * them open; tcf_gguf_dequantize handles F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1
+ * Q8_0 Q4_K Q6_K. */
+typedef enum {
+    TCF_GGML_F32 = 0, TCF_GGML_F16 = 1, TCF_GGML_Q4_0 = 2, TCF_GGML_Q4_1 = 3,
+    TCF_GGML_Q5_0 = 6, TCF_GGML_Q5_1 = 7, TCF_GGML_Q8_0 = 8, TCF_GGML_Q8_1 = 9,
+    TCF_GGML_Q2_K = 10, TCF_GGML_Q3_K = 11, TCF_GGML_Q4_K = 12, TCF_GGML_Q5_K = 13,
+    TCF_GGML_Q6_K = 14, TCF_GGML_Q8_K = 15, TCF_GGML_IQ2_XXS = 16, TCF_GGML_IQ2_XS = 17,
+    TCF_GGML_IQ3_XXS = 18, TCF_GGML_IQ1_S = 19, TCF_GGML_IQ4_NL = 20, TCF_GGML_IQ3_S = 21,
+    TCF_GGML_IQ2_S = 22, TCF_GGML_IQ4_XS = 23, TCF_GGML_I8 = 24, TCF_GGML_I16 = 25,
+    TCF_GGML_I32 = 26, TCF_GGML_I64 = 27, TCF_GGML_F64 = 28, TCF_GGML_IQ1_M = 29,
+    TCF_GGML_BF16 = 30, TCF_GGML_TQ1_0 = 34, TCF_GGML_TQ2_0 = 35, TCF_GGML_MXFP4 = 39
+} tcf_ggml_type;
+
+#define TCF_GGUF_MAX_DIMS 4
+
+typedef struct {
+    const char *name;     /* NUL-terminated, owned by the handle */
+    tcf_ggml_type type;
+    int n_dims;           /* 0..4 */
+    int64_t ne[TCF_GGUF_MAX_DIMS]; /* ggml order: ne[0] is the row length
+                             (innermost, contiguous); dims past n_dims are 1.
+                             A [rows, cols] torch weight has ne = {cols, rows}. */
+    int64_t numel;
+    uint64_t offset;      /* from the start of the data section */
+    const void *data;     /* into the map */
+    size_t nbytes;        /* numel / block size * block bytes */
+} tcf_gguf_tensor;
+
+/* Map a .gguf file and validate all of it. */
+tcf_status tcf_gguf_open(const char *path, tcf_gguf **out);
+/* Parse a GGUF image held in memory (not copied: buf must outlive the
+ * handle). `label` names the source in error messages. */
+tcf_status tcf_gguf_from_memory(const void *buf, size_t len, const char *label, tcf_gguf **out);
+void tcf_gguf_free(tcf_gguf *g);
+uint32_t tcf_gguf_version(const tcf_gguf *g);
+uint32_t tcf_gguf_alignment(const tcf_gguf *g);
+uint64_t tcf_gguf_data_offset(const tcf_gguf *g); /* file offset of the data section */
+
+/* Metadata, in file order (i < count) or by key (NULL when absent, no error). */
+int64_t tcf_gguf_kv_count(const tcf_gguf *g);
+const char *tcf_gguf_kv_key(const tcf_gguf *g, int64_t i);
+const tcf_gguf_value *tcf_gguf_kv_value(const tcf_gguf *g, int64_t i);
+const tcf_gguf_value *tcf_gguf_find(const tcf_gguf *g, const char *key);
+tcf_gguf_type tcf_gguf_value_type(const tcf_gguf_value *v);
+const char *tcf_gguf_type_name(tcf_gguf_type t); /* "u32", "string", ... */
+
+/* Typed reads of a value. Integers: _i64 takes any integer type (a u64 above
+ * INT64_MAX fails), _u64 any integer type holding a value >= 0; _f64 takes
+ * f32 and f64; _bool only bool. A wrong type is TCF_ERR_FORMAT naming the key
+ * and both types. Strings are NUL-terminated copies owned by the handle; *len
+ * (may be NULL) is the byte length, which counts any NUL inside. */
+tcf_status tcf_gguf_value_str(const tcf_gguf_value *v, const char **s, size_t *len);
+tcf_status tcf_gguf_value_i64(const tcf_gguf_value *v, int64_t *out);
+tcf_status tcf_gguf_value_u64(const tcf_gguf_value *v, uint64_t *out);
+tcf_status tcf_gguf_value_f64(const tcf_gguf_value *v, double *out);
+tcf_status tcf_gguf_value_bool(const tcf_gguf_value *v, int *out);
+/* Arrays: element type and count; 0 / TCF_GGUF_TYPE_COUNT for a non-array. */
+uint64_t tcf_gguf_array_len(const tcf_gguf_value *v);
+tcf_gguf_type tcf_gguf_array_type(const tcf_gguf_value *v);
+/* Element i as a value (any element type, nested arrays included); NULL when
+ * v is not an array or i is out of range. An element of an array of strings
+ * or arrays lives as long as the handle; one of an array of numbers or bools
+ * is a view kept in a small per-thread ring, valid until 16 more
+ * tcf_gguf_array_at calls on the same thread: read it at once, or use the
+ * element getters below. */
+const tcf_gguf_value *tcf_gguf_array_at(const tcf_gguf_value *v, uint64_t i);
+/* Element i read as by tcf_gguf_value_i64 / _f64 / _str. Not an array, or i
+ * out of range: TCF_ERR_ARG naming the key. */
+tcf_status tcf_gguf_array_i64(const tcf_gguf_value *v, uint64_t i, int64_t *out);
+tcf_status tcf_gguf_array_f64(const tcf_gguf_value *v, uint64_t i, double *out);
+tcf_status tcf_gguf_array_str(const tcf_gguf_value *v, uint64_t i, const char **s, size_t *len);
+
+/* Key-level shortcuts: a missing key is TCF_ERR_FORMAT "LABEL: key 'K' is missing". */
+tcf_status tcf_gguf_get_str(const tcf_gguf *g, const char *key, const char **s);
+tcf_status tcf_gguf_get_i64(const tcf_gguf *g, const char *key, int64_t *out);
+tcf_status tcf_gguf_get_f64(const tcf_gguf *g, const char *key, double *out);
+tcf_status tcf_gguf_get_bool(const tcf_gguf *g, const char *key, int *out);
+/* An array: its element type and count, and the array itself for _array_at. */
+tcf_status tcf_gguf_get_array(const tcf_gguf *g, const char *key, tcf_gguf_type *elem,
+                              uint64_t *n, const tcf_gguf_value **arr);
+
+/* Tensors, in file order or by name (NULL when absent, no error). */
+int64_t tcf_gguf_tensor_count(const tcf_gguf *g);
+const tcf_gguf_tensor *tcf_gguf_tensor_at(const tcf_gguf *g, int64_t i);
+const tcf_gguf_tensor *tcf_gguf_tensor_find(const tcf_gguf *g, const char *name);
+const char *tcf_ggml_type_name(tcf_ggml_type t); /* "Q4_K"; NULL if unknown */
+/* Elements per block and bytes per block of a type; 0 if unknown. */
+int64_t tcf_ggml_block_size(tcf_ggml_type t);
+size_t tcf_ggml_type_size(tcf_ggml_type t);
+
+/* Dequantize rows [row0, row0 + n_rows) of t (a row is ne[0] elements) into
+ * dst[n_rows * ne[0]], following ggml-quants.c's dequantize_row_* exactly.
+ * TCF_ERR_UNSUPPORTED for a type without a decoder, TCF_ERR_ARG for rows out
+ * of range. */
+tcf_status tcf_gguf_dequantize_rows(const tcf_gguf_tensor *t, int64_t row0, int64_t n_rows,
+                                    float *dst);
+/* The whole tensor into dst of n floats; n must equal numel. */
+tcf_status tcf_gguf_dequantize(const tcf_gguf_tensor *t, float *dst, int64_t n);
+
 /* ---- CSV tables (RFC 4180) ---------------------------------------------- */
 
 typedef struct tcf_table tcf_table;

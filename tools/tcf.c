@@ -31,6 +31,7 @@ static const char *prog_usage =
     "  train      fine-tune a classifier with LoRA on a labelled CSV / JSONL file\n"
     "  eval       accuracy, macro-F1, per-class scores and confusion matrix of a run\n"
     "  predict    label each input line with a trained run\n"
+    "  inspect    print the metadata and tensor table of a GGUF file\n"
     "\n"
     "tokenize, embed and predict read one text per line on stdin, or the texts of\n"
     "a CSV file given with --input. Nothing is written unless every input\n"
@@ -748,6 +749,145 @@ static int cmd_predict(int argc, char **argv) {
     return rc;
 }
 
+static const char *inspect_usage =
+    "usage: tcf inspect [--max-array N] FILE.gguf\n"
+    "\n"
+    "Validates a GGUF file and prints its header, every metadata key with its\n"
+    "type and value (strings quoted and escaped, long ones cut at 80 bytes;\n"
+    "arrays show their first N elements), then the tensor table: name, ggml\n"
+    "type, shape in ggml order (ne[0] = row length first), offset in the data\n"
+    "section and size in bytes.\n"
+    "\n"
+    "options:\n"
+    "  --max-array N   array elements shown per array (default 8)\n"
+    "  -h, --help      this help\n";
+
+/* A string with quotes, backslashes and control bytes escaped, cut after
+ * `cap` bytes; in double quotes when `quote`. */
+static void print_escaped(const char *s, size_t len, size_t cap, int quote) {
+    if (quote) putchar('"');
+    for (size_t i = 0; i < len && i < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c == '\n') fputs("\\n", stdout);
+        else if (c == '\t') fputs("\\t", stdout);
+        else if (c < 0x20 || c == 0x7f) printf("\\x%02x", c);
+        else putchar(c);
+    }
+    if (quote) putchar('"');
+    if (len > cap) printf("...(%zu bytes)", len);
+}
+
+static void print_value(const tcf_gguf_value *v, int max_array) {
+    int64_t i;
+    uint64_t u;
+    double d;
+    int b;
+    const char *s;
+    size_t len;
+    switch (tcf_gguf_value_type(v)) {
+    case TCF_GGUF_STRING:
+        tcf_gguf_value_str(v, &s, &len);
+        print_escaped(s, len, 80, 1);
+        break;
+    case TCF_GGUF_BOOL:
+        tcf_gguf_value_bool(v, &b);
+        fputs(b ? "true" : "false", stdout);
+        break;
+    case TCF_GGUF_F32:
+    case TCF_GGUF_F64:
+        tcf_gguf_value_f64(v, &d);
+        printf("%.9g", d);
+        break;
+    case TCF_GGUF_ARRAY: {
+        uint64_t n = tcf_gguf_array_len(v);
+        putchar('[');
+        for (uint64_t k = 0; k < n && k < (uint64_t)max_array; k++) {
+            if (k) fputs(", ", stdout);
+            print_value(tcf_gguf_array_at(v, k), max_array);
+        }
+        if (n > (uint64_t)max_array) printf("%s... %llu more", max_array ? ", " : "",
+                                           (unsigned long long)(n - (uint64_t)max_array));
+        putchar(']');
+        break;
+    }
+    default:
+        if (tcf_gguf_value_i64(v, &i) == TCF_OK) printf("%lld", (long long)i);
+        else if (tcf_gguf_value_u64(v, &u) == TCF_OK) printf("%llu", (unsigned long long)u);
+        break;
+    }
+}
+
+/* "array[string x 49152]", "array[array[i32]...]" or "u32". */
+static void print_type(const tcf_gguf_value *v) {
+    if (tcf_gguf_value_type(v) != TCF_GGUF_ARRAY) {
+        fputs(tcf_gguf_type_name(tcf_gguf_value_type(v)), stdout);
+        return;
+    }
+    printf("array[%s x %llu]", tcf_gguf_type_name(tcf_gguf_array_type(v)),
+           (unsigned long long)tcf_gguf_array_len(v));
+}
+
+static int cmd_inspect(int argc, char **argv) {
+    const char *path = NULL;
+    int max_array = 8;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(inspect_usage, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--max-array")) {
+            if (!parse_int("--max-array", i + 1 < argc ? argv[++i] : NULL, 0, 1 << 30,
+                           &max_array))
+                return 2;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "tcf inspect: unknown option '%s'\n%s", argv[i], inspect_usage);
+            return 2;
+        } else if (path) {
+            fprintf(stderr, "tcf inspect: one file at a time ('%s' and '%s')\n", path, argv[i]);
+            return 2;
+        } else {
+            path = argv[i];
+        }
+    }
+    if (!path) {
+        fprintf(stderr, "tcf inspect: no file given\n%s", inspect_usage);
+        return 2;
+    }
+    tcf_gguf *g;
+    if (tcf_gguf_open(path, &g)) return fail_lib("inspect");
+    printf("%s: GGUF v%u, %lld metadata keys, %lld tensors, alignment %u, data at byte %llu\n",
+           path, tcf_gguf_version(g), (long long)tcf_gguf_kv_count(g),
+           (long long)tcf_gguf_tensor_count(g), tcf_gguf_alignment(g),
+           (unsigned long long)tcf_gguf_data_offset(g));
+    printf("metadata:\n");
+    for (int64_t k = 0; k < tcf_gguf_kv_count(g); k++) {
+        const tcf_gguf_value *v = tcf_gguf_kv_value(g, k);
+        const char *key = tcf_gguf_kv_key(g, k);
+        fputs("  ", stdout);
+        print_escaped(key, strlen(key), SIZE_MAX, 0);
+        fputs("  ", stdout);
+        print_type(v);
+        fputs("  ", stdout);
+        print_value(v, max_array);
+        putchar('\n');
+    }
+    printf("tensors:\n");
+    for (int64_t k = 0; k < tcf_gguf_tensor_count(g); k++) {
+        const tcf_gguf_tensor *t = tcf_gguf_tensor_at(g, k);
+        fputs("  ", stdout);
+        print_escaped(t->name, strlen(t->name), SIZE_MAX, 0);
+        printf("  %s  [", tcf_ggml_type_name(t->type));
+        for (int d = 0; d < t->n_dims; d++) printf(d ? ", %lld" : "%lld", (long long)t->ne[d]);
+        printf("]  offset %llu  %zu bytes\n", (unsigned long long)t->offset, t->nbytes);
+    }
+    tcf_gguf_free(g);
+    if (fflush(stdout) || ferror(stdout)) {
+        fprintf(stderr, "tcf inspect: cannot write stdout\n");
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fputs(prog_usage, stderr);
@@ -763,6 +903,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return cmd_train(argc, argv);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
     if (!strcmp(cmd, "predict")) return cmd_predict(argc, argv);
+    if (!strcmp(cmd, "inspect")) return cmd_inspect(argc, argv);
     fprintf(stderr, "tcf: unknown command '%s'\n%s", cmd, prog_usage);
     return 2;
 }
