@@ -27,6 +27,10 @@ static inline bool tcf_mul_ok(size_t a, size_t b, size_t *out) {
 
 /* Read a whole file into a NUL-terminated heap buffer (caller frees). */
 tcf_status tcf_read_file(const char *path, char **data, size_t *len);
+/* Map a whole regular file read-only (the caller munmaps *map, *len bytes).
+ * A file shorter than min_len (or empty) fails with TCF_ERR_FORMAT:
+ * "PATH: file is N bytes, too short WHY". */
+tcf_status tcf_map_file(const char *path, size_t min_len, const char *why, void **map, size_t *len);
 /* True if path exists and is a regular file. */
 bool tcf_file_exists(const char *path);
 /* snprintf into a fixed buffer; fails with TCF_ERR_ARG if it does not fit. */

@@ -1,5 +1,5 @@
 /*
- * file.c — whole-file reads, path joins, mkdir -p, UTF-8 validation,
+ * file.c — whole-file reads and maps, path joins, mkdir -p, UTF-8 validation,
  * monotonic time.
  */
 #include "base/base.h"
@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 #include <utf8proc.h>
 
@@ -71,6 +74,37 @@ tcf_status tcf_mkdirs(const char *dir) {
         p[i] = c;
     }
     free(p);
+    return TCF_OK;
+}
+
+tcf_status tcf_map_file(const char *path, size_t min_len, const char *why, void **map, size_t *len) {
+    *map = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return tcf_fail(TCF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int err = errno;
+        close(fd);
+        return tcf_fail(TCF_ERR_IO, "%s: cannot stat: %s", path, strerror(err));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return tcf_fail(TCF_ERR_IO, "%s: not a regular file", path);
+    }
+    if ((uint64_t)sb.st_size < min_len || sb.st_size == 0) { /* mmap of 0 bytes fails */
+        close(fd);
+        return tcf_fail(TCF_ERR_FORMAT, "%s: file is %lld bytes, too short %s", path, (long long)sb.st_size, why);
+    }
+    if ((uint64_t)sb.st_size > SIZE_MAX) {
+        close(fd);
+        return tcf_fail(TCF_ERR_IO, "%s: file too large to map", path);
+    }
+    void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int err = errno;
+    close(fd); /* the mapping keeps the file */
+    if (m == MAP_FAILED) return tcf_fail(TCF_ERR_IO, "%s: cannot mmap: %s", path, strerror(err));
+    *map = m, *len = (size_t)sb.st_size;
     return TCF_OK;
 }
 

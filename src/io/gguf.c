@@ -599,32 +599,10 @@ tcf_status tcf_gguf_open(const char *path, tcf_gguf **out) {
     if (!out) return tcf_fail(TCF_ERR_ARG, "tcf_gguf_open: out is NULL");
     *out = NULL;
     if (!path) return tcf_fail(TCF_ERR_ARG, "tcf_gguf_open: path is NULL");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return tcf_fail(TCF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int err = errno;
-        close(fd);
-        return tcf_fail(TCF_ERR_IO, "%s: cannot stat: %s", path, strerror(err));
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return tcf_fail(TCF_ERR_IO, "%s: not a regular file", path);
-    }
-    if (sb.st_size < 4) { /* also avoids mmap of 0 bytes, which fails */
-        close(fd);
-        return tcf_fail(TCF_ERR_FORMAT, "%s: file is %lld bytes, too short for the GGUF magic",
-                        path, (long long)sb.st_size);
-    }
-    if ((uint64_t)sb.st_size > SIZE_MAX) {
-        close(fd);
-        return tcf_fail(TCF_ERR_IO, "%s: file too large to map", path);
-    }
-    size_t len = (size_t)sb.st_size;
-    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-    int err = errno;
-    close(fd); /* the mapping keeps the file */
-    if (map == MAP_FAILED) return tcf_fail(TCF_ERR_IO, "%s: cannot mmap: %s", path, strerror(err));
+    void *map;
+    size_t len;
+    tcf_status ms = tcf_map_file(path, 4, "for the GGUF magic", &map, &len);
+    if (ms != TCF_OK) return ms;
     tcf_gguf *g = NULL;
     tcf_status rc = tcf_gguf_from_memory(map, len, path, &g);
     if (rc != TCF_OK) {
