@@ -298,6 +298,44 @@ tcf_status tcf_model_embed(const tcf_model *m, int n, const char *const *texts,
                            tcf_pooling pooling, int normalize, int max_len, int batch,
                            int n_threads, float *out);
 
+
+/* ---- sequence classifiers (inference) -----------------------------------
+ * A trained classifier ready to serve: a tcf run directory (`tcf train
+ * --out RUN/`, any mode) or a one-file model exported by `tcf export`
+ * (MODEL.gguf). LoRA adapters are merged into the base weights at load, so
+ * inference costs what the plain encoder costs. */
+
+typedef struct tcf_classifier tcf_classifier;
+
+typedef struct {
+    int n_threads;   /* threads per classify call; <= 0: all cores */
+    int max_batch;   /* texts per forward pass; <= 0: 32 */
+    int max_len;     /* truncate texts to this many tokens (specials
+                        included); <= 0: the length the model was trained
+                        with */
+} tcf_classifier_opts;
+
+/* Load `path`: a run directory or a .gguf file written by `tcf export`.
+ * opts == NULL: all defaults. Caller frees with tcf_classifier_free. */
+tcf_status tcf_classifier_load(const char *path, const tcf_classifier_opts *opts,
+                               tcf_classifier **out);
+void tcf_classifier_free(tcf_classifier *c);
+int tcf_classifier_n_classes(const tcf_classifier *c);
+/* Name of class k (0 <= k < n_classes); owned by c. NULL if out of range. */
+const char *tcf_classifier_label(const tcf_classifier *c, int k);
+/* The tokenizer (owned by c), e.g. to count tokens before classifying. */
+const tcf_tokenizer *tcf_classifier_tokenizer(const tcf_classifier *c);
+int tcf_classifier_max_len(const tcf_classifier *c);
+
+/* Class probabilities of n texts: probs (n, n_classes), rows summing to 1.
+ * lens may be NULL (texts are NUL-terminated). Safe to call concurrently
+ * on one classifier from any number of threads (each call takes its own
+ * workspace from a pool kept by c; steady-state calls allocate nothing
+ * per text). On a text that fails (invalid UTF-8) nothing is written and
+ * the error names it as "text N: ..." (1-based). */
+tcf_status tcf_classifier_classify(tcf_classifier *c, int n, const char *const *texts,
+                                   const size_t *lens, float *probs);
+
 #ifdef __cplusplus
 }
 #endif
