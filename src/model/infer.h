@@ -25,6 +25,7 @@ typedef struct tcf_clf_scratch {
     float *hidden;         /* (max_batch, max_len, C) */
     float *pooled;         /* (max_batch, C) */
     float *logits;         /* (max_batch, K) */
+    float *ws;             /* tcf_bert_forward_ws_floats(max_batch, max_len) */
 } tcf_clf_scratch;
 
 struct tcf_classifier {
@@ -38,6 +39,7 @@ struct tcf_classifier {
     char *source;             /* the path it was loaded from */
     /* free scratch list; calls take one (or allocate one) and give it back */
     pthread_mutex_t lock;
+    int lock_init;
     tcf_clf_scratch *free_list;
 };
 
