@@ -79,3 +79,7 @@ install: $(B)/tcf $(B)/libtcf.a
 	install -m 644 include/tcf.h $(DESTDIR)$(PREFIX)/include/tcf.h
 	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: tcf\nDescription: tiny classifier fine-tune: fine-tune and serve small transformer classifiers\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -ltcf %s\n' \
 	    '$(PREFIX)' '$(VERSION)' '$(LIBS)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tcf.pc
+
+# the link flags a program using libtcf.a needs (bench scripts)
+print-libs:
+	@echo $(LIBS)
