@@ -672,14 +672,14 @@ tcf_status tcf_server_start(tcf_classifier *c, const tcf_serve_opts *o, tcf_serv
     int gai = getaddrinfo(host, port, &hints, &ai);
     if (gai) {
         tcf_server_free(s);
-        return tcf_fail(TCF_ERR_ARG, "tcf serve: cannot resolve --host %s: %s", host, gai_strerror(gai));
+        return tcf_fail(TCF_ERR_ARG, "cannot resolve --host %s: %s", host, gai_strerror(gai));
     }
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     if (pthread_create(&s->batcher, NULL, batcher_main, s)) {
         freeaddrinfo(ai);
         tcf_server_free(s);
-        return tcf_fail(TCF_ERR_NOMEM, "tcf serve: cannot start the batcher thread");
+        return tcf_fail(TCF_ERR_NOMEM, "cannot start the batcher thread");
     }
     s->batcher_started = 1;
     s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s,
@@ -692,7 +692,7 @@ tcf_status tcf_server_start(tcf_classifier *c, const tcf_serve_opts *o, tcf_serv
     freeaddrinfo(ai);
     if (!s->d) {
         tcf_server_free(s);
-        return tcf_fail(TCF_ERR_IO, "tcf serve: cannot listen on %s:%d (address in use, or not this machine's?)",
+        return tcf_fail(TCF_ERR_IO, "cannot listen on %s:%d (address in use, or not this machine's?)",
                         host, o->port);
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
