@@ -929,6 +929,9 @@ static const char *serve_usage =
     "  --abstain-below P      add \"abstain\": true/false to each result, true when\n"
     "                         its score is below P (0..1; default: no field)\n"
     "  --max-batch N          texts per model call (default 32)\n"
+    "  --pass-batch N         texts per forward pass within a call (default 8): a\n"
+    "                         call's texts are sorted by length and run N at a\n"
+    "                         time, so short texts are not padded to the longest\n"
     "  --max-wait-ms N        how long a request waits for others to batch with\n"
     "                         (default 5)\n"
     "  --max-body-bytes N     larger bodies get 413 (default 1048576)\n"
@@ -977,7 +980,7 @@ static int cmd_serve(int argc, char **argv) {
     tcf_serve_opts so;
     tcf_serve_defaults(&so);
     const char *model = NULL, *key_file = NULL;
-    int threads = 0, n;
+    int threads = 0, pass_batch = 8, n;
     double d;
     for (int i = 2; i < argc; i++) {
         const char *v;
@@ -990,6 +993,7 @@ static int cmd_serve(int argc, char **argv) {
         else if ((v = flag_value(argc, argv, &i, "--port"))) { if (!parse_int("--port", v, 0, 65535, &so.port)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--top-k"))) { if (!parse_int("--top-k", v, 1, 100000, &so.top_k)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--max-batch"))) { if (!parse_int("--max-batch", v, 1, 4096, &so.max_batch)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--pass-batch"))) { if (!parse_int("--pass-batch", v, 1, 4096, &pass_batch)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--max-wait-ms"))) { if (!parse_int("--max-wait-ms", v, 0, 10000, &so.max_wait_ms)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--max-body-bytes"))) { if (!parse_int("--max-body-bytes", v, 16, 1 << 30, &n)) return 2; so.max_body_bytes = (size_t)n; }
         else if ((v = flag_value(argc, argv, &i, "--max-texts"))) { if (!parse_int("--max-texts", v, 1, 1 << 20, &so.max_texts)) return 2; }
@@ -1011,7 +1015,7 @@ static int cmd_serve(int argc, char **argv) {
     char *key = NULL;
     if (key_file && !(key = read_api_key(key_file))) return 1;
     so.api_key = key;
-    tcf_classifier_opts co = {threads, so.max_batch, 0};
+    tcf_classifier_opts co = {threads, pass_batch < so.max_batch ? pass_batch : so.max_batch, 0};
     tcf_classifier *c = NULL;
     if (tcf_classifier_load(model, &co, &c)) {
         free(key);
@@ -1033,9 +1037,9 @@ static int cmd_serve(int argc, char **argv) {
     }
     const char *host = so.host ? so.host : "127.0.0.1";
     fprintf(stderr, "tcf serve: listening on http://%s%s%s:%d (%s: %d classes, max length %d; max batch %d, "
-            "max wait %d ms%s)\n", strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+            "pass batch %d, max wait %d ms%s)\n", strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
             tcf_server_port(s), model, tcf_classifier_n_classes(c), tcf_classifier_max_len(c), so.max_batch,
-            so.max_wait_ms, key ? ", bearer key required" : "");
+            co.max_batch, so.max_wait_ms, key ? ", bearer key required" : "");
     int sig = 0;
     sigwait(&sigs, &sig);
     fprintf(stderr, "tcf serve: %s: stopping (finishing the requests in flight)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
