@@ -10,7 +10,7 @@
 
 SPID=""; CPIDS=""
 cleanup() {
-    exec 3>&- 4>&- 2>/dev/null
+    exec 3>&- 4>&- 5>&- 2>/dev/null
     for p in $CPIDS; do kill "$p" 2>/dev/null; done
     [ -n "$SPID" ] && kill -KILL "$SPID" 2>/dev/null
     rm -rf "$TMP"
@@ -225,6 +225,23 @@ a=$(sed -n 's/^tcf_requests_aborted_total //p' "$TMP/body")
 [ "${a:-0}" -ge 3 ] && ok || bad "the 3 slow body clients are not counted as aborted ($a)"
 
 # ---- SIGTERM with a request in flight -----------------------------------------------
+# read_response FD: status line to STATUS, body (by Content-Length) to BODY
+read_response() {
+    local line len=0
+    STATUS=""; BODY=""
+    read -r -t 10 -u "$1" STATUS || return 1
+    while read -r -t 10 -u "$1" line; do
+        line=${line%$'\r'}
+        [ -z "$line" ] && break
+        case "$line" in [Cc]ontent-[Ll]ength:*) len=${line#*: } ;; esac
+    done
+    [ "$len" -gt 0 ] && read -r -t 10 -N "$len" -u "$1" BODY
+    return 0
+}
+# a keep-alive connection, used once before the stop and once during it
+exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' >&5
+read_response 5; case "$STATUS" in 'HTTP/1.1 200'*) ok ;; *) bad "keep-alive healthz: '$STATUS'" ;; esac
 # the body arrives 1.5 s after the headers; SIGTERM comes in between
 ( sleep 1.5; printf '{"text": "where is my parcel"}' ) | curl -s --max-time 60 -o "$TMP/inflight.json" -w '%{http_code}' \
     -T - -X POST "${AUTH[@]}" "${JS[@]}" "$U/v1/classify" > "$TMP/inflight.code" &
@@ -234,6 +251,11 @@ kill -TERM "$SPID"
 sleep 0.3
 curl -s --max-time 5 -o /dev/null "$U/healthz"
 [ $? = 7 ] && ok || bad "a new connection was not refused during shutdown"
+printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' >&5
+read_response 5
+case "$STATUS" in 'HTTP/1.1 503'*) ok ;; *) bad "a request on an open connection during shutdown: '$STATUS'" ;; esac
+case "$BODY" in *'"code": 503, "message": "the server is shutting down"'*) ok ;; *) bad "503 body: '$BODY'" ;; esac
+exec 5>&-
 wait "$CPIDS"; CPIDS=""
 [ "$(cat "$TMP/inflight.code")" = 200 ] && grep -q '"label": ' "$TMP/inflight.json" && ok \
     || bad "request in flight at SIGTERM: HTTP $(cat "$TMP/inflight.code"): $(cat "$TMP/inflight.json")"
