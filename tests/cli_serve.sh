@@ -242,15 +242,23 @@ read_response() {
 exec 5<>"/dev/tcp/127.0.0.1/$PORT"
 printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' >&5
 read_response 5; case "$STATUS" in 'HTTP/1.1 200'*) ok ;; *) bad "keep-alive healthz: '$STATUS'" ;; esac
-# the body arrives 1.5 s after the headers; SIGTERM comes in between
+# the body arrives 1.5 s after the headers (inside --timeout-s 2); SIGTERM comes once the server has
+# the request (tcf_requests_in_flight, which leaves out the metrics request)
 ( sleep 1.5; printf '{"text": "where is my parcel"}' ) | curl -s --max-time 60 -o "$TMP/inflight.json" -w '%{http_code}' \
     -T - -X POST "${AUTH[@]}" "${JS[@]}" "$U/v1/classify" > "$TMP/inflight.code" &
 CPIDS=$!
-sleep 0.7
+for _ in $(seq 10); do
+    curl -s --max-time 5 "${AUTH[@]}" "$U/metrics" | grep -qx 'tcf_requests_in_flight 1' && break
+    sleep 0.1
+done
 kill -TERM "$SPID"
-sleep 0.3
-curl -s --max-time 5 -o /dev/null "$U/healthz"
-[ $? = 7 ] && ok || bad "a new connection was not refused during shutdown"
+refused=0
+for _ in $(seq 30); do # until the listening socket is closed
+    curl -s --max-time 5 -o /dev/null "$U/healthz"
+    [ $? = 7 ] && { refused=1; break; }
+    sleep 0.1
+done
+[ $refused = 1 ] && ok || bad "new connections were not refused within 3 s of SIGTERM"
 printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' >&5
 read_response 5
 case "$STATUS" in 'HTTP/1.1 503'*) ok ;; *) bad "a request on an open connection during shutdown: '$STATUS'" ;; esac
