@@ -46,7 +46,7 @@ build/tcf serve --model "$RUN" --port 0 --threads "$THREADS" --max-batch "$MAX_B
     --connection-limit $((CONNS + 16)) 2> "$OUT/serve.log" &
 SPID=$!
 trap 'kill $SPID 2>/dev/null || true; [ -n "${MPID:-}" ] && kill $MPID 2>/dev/null || true' EXIT
-for _ in $(seq 300); do grep -q 'listening on' "$OUT/serve.log" && break; sleep 0.1; done
+for _ in $(seq 300); do grep -qs 'listening on' "$OUT/serve.log" && break; sleep 0.1; done
 PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$OUT/serve.log")
 [ -n "$PORT" ] || { cat "$OUT/serve.log" >&2; exit 1; }
 U=http://127.0.0.1:$PORT

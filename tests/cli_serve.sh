@@ -10,7 +10,7 @@
 
 SPID=""; CPIDS=""
 cleanup() {
-    exec 3>&- 4>&- 5>&- 2>/dev/null
+    exec 3>&- 4>&- 5>&- 6>&- 2>/dev/null
     for p in $CPIDS; do kill "$p" 2>/dev/null; done
     [ -n "$SPID" ] && kill -KILL "$SPID" 2>/dev/null
     rm -rf "$TMP"
@@ -35,7 +35,7 @@ start_server() {
     "$TCF" serve --model "$TMP/run" --port 0 --threads 2 "$@" 2>"$log" &
     SPID=$!
     for _ in $(seq "$START_WAIT"); do
-        grep -q 'listening on' "$log" && break
+        grep -qs 'listening on' "$log" && break
         kill -0 "$SPID" 2>/dev/null || break
         sleep 0.1
     done
@@ -223,6 +223,23 @@ for m in 'tcf_requests_total{code="400"} 21' 'tcf_requests_total{code="401"} 15'
 done
 a=$(sed -n 's/^tcf_requests_aborted_total //p' "$TMP/body")
 [ "${a:-0}" -ge 3 ] && ok || bad "the 3 slow body clients are not counted as aborted ($a)"
+
+# a body trickled a byte a second (inside the 2 s idle timeout) is cut off at
+# 3 x --timeout-s = 6 s after its headers
+trap '' PIPE
+exec 6<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'POST /v1/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"text": "' "$KEY" >&6
+t0=$SECONDS; closed=0
+for _ in $(seq 15); do
+    read -r -t 1 -u 6 line; rc=$?
+    [ $rc = 0 ] && break                  # an answer: not expected
+    [ $rc -le 128 ] && { closed=1; break; } # EOF: the server closed it
+    printf 'a' >&6 2>/dev/null || { closed=1; break; }
+done
+exec 6>&-
+trap - PIPE
+dt=$((SECONDS - t0))
+[ $closed = 1 ] && [ $dt -ge 5 ] && [ $dt -le 12 ] && ok || bad "trickled body: closed=$closed after $dt s (wanted ~6 s)"
 
 # ---- SIGTERM with a request in flight -----------------------------------------------
 # read_response FD: status line to STATUS, body (by Content-Length) to BODY

@@ -507,8 +507,11 @@ static enum MHD_Result on_headers(tcf_server *s, req_ctx *rc, struct MHD_Connect
     return MHD_YES;
 }
 
-/* Part of the body. Only /v1/classify keeps it; other paths drop it. */
+/* Part of the body. Only /v1/classify keeps it; other paths drop it. A body
+ * still arriving 3 x timeout_s after its headers closes the connection: MHD's
+ * idle timeout alone lets a client trickle a byte every few seconds for ever. */
 static enum MHD_Result on_body(tcf_server *s, req_ctx *rc, const char *data, size_t n) {
+    if (tcf_now() - rc->t0 > 3.0 * s->o.timeout_s) return MHD_NO;
     if (rc->route != R_CLASSIFY || rc->too_big) return MHD_YES;
     if (rc->len + n > s->o.max_body_bytes) {
         rc->too_big = 1; /* keep reading (to answer 413), keep nothing */
