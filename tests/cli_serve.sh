@@ -84,6 +84,7 @@ req 200 "healthz" "$U/healthz"
 body_has "\"status\": \"ok\", \"classes\": $K" "healthz"
 hdr_has 'Content-Type: application/json' "healthz"
 req 200 "healthz HEAD" -I "$U/healthz"
+req 200 "classify, JSON with a charset" "${AUTH[@]}" -H 'Content-Type: application/json; charset=utf-8' -d '{"text": "hi"}' "$U/v1/classify"
 req 200 "classify one text" "${AUTH[@]}" "${JS[@]}" -d '{"text": "I was charged twice for my subscription"}' "$U/v1/classify"
 grep -qE '^\{"label": "[a-z_]+", "score": [0-9.e-]+, "top": \[\["[a-z_]+", [0-9.e-]+\], \["[a-z_]+", [0-9.e-]+\], \["[a-z_]+", [0-9.e-]+\]\], "truncated": false, "abstain": (true|false)\}$' "$TMP/body" \
     && ok || bad "one-text answer malformed: $(cat "$TMP/body")"
@@ -94,7 +95,7 @@ req 200 "classify with top_k" "${AUTH[@]}" "${JS[@]}" -d '{"texts": ["where is m
 req 200 "metrics" "${AUTH[@]}" "$U/metrics"
 hdr_has 'text/plain; version=0.0.4' "metrics content type"
 for m in 'tcf_requests_total{code="200"}' 'tcf_request_duration_seconds_bucket{le="+Inf"}' \
-         'tcf_request_duration_seconds_count' 'tcf_batch_size_bucket{le="1"}' 'tcf_texts_total 3' \
+         'tcf_request_duration_seconds_count' 'tcf_batch_size_bucket{le="1"}' 'tcf_texts_total 4' \
          'tcf_errors_total 0' 'process_resident_memory_bytes' 'process_open_fds' '# TYPE tcf_batch_size histogram'; do
     body_has "$m" "metrics"
 done
@@ -191,6 +192,7 @@ bad_round() {
     req 401 "metrics without a key" "$U/metrics"
     req 415 "form content type" "${AUTH[@]}" -d 'text=hello' "$U/v1/classify"
     body_has 'Content-Type must be application/json' "415"
+    req 415 "a look-alike content type" "${AUTH[@]}" -H 'Content-Type: application/jsonp' -d '{"text": "hi"}' "$U/v1/classify"
     req 200 "served while slow clients hang on" "$U/healthz"
     # the server closes both slow clients after --timeout-s 2: reads see EOF
     local line
@@ -218,7 +220,7 @@ fi
 req 200 "still serving after bad input" "${AUTH[@]}" "${JS[@]}" -d '{"text": "where is my parcel"}' "$U/v1/classify"
 req 200 "metrics after bad input" "${AUTH[@]}" "$U/metrics"
 for m in 'tcf_requests_total{code="400"} 21' 'tcf_requests_total{code="401"} 15' 'tcf_requests_total{code="404"} 3' \
-         'tcf_requests_total{code="405"} 6' 'tcf_requests_total{code="413"} 9' 'tcf_requests_total{code="415"} 3'; do
+         'tcf_requests_total{code="405"} 6' 'tcf_requests_total{code="413"} 9' 'tcf_requests_total{code="415"} 6'; do
     body_has "$m" "metrics count the bad requests"
 done
 a=$(sed -n 's/^tcf_requests_aborted_total //p' "$TMP/body")

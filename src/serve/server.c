@@ -456,6 +456,12 @@ static int authorized(tcf_server *s, struct MHD_Connection *conn) {
     return key_matches(s, h);
 }
 
+/* "application/json" or "text/json", parameters (";charset=utf-8") allowed. */
+static int is_json_type(const char *ct) {
+    size_t n = !strncasecmp(ct, "application/json", 16) ? 16 : !strncasecmp(ct, "text/json", 9) ? 9 : 0;
+    return n && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
+}
+
 static void copy_clean(char *dst, size_t cap, const char *src) {
     size_t j = 0;
     for (; src && *src && j + 1 < cap; src++) dst[j++] = (*src > 0x20 && *src < 0x7f) ? *src : '?';
@@ -491,7 +497,7 @@ static enum MHD_Result on_headers(tcf_server *s, req_ctx *rc, struct MHD_Connect
     if (!authorized(s, conn))
         return send_error(s, rc, conn, 401, NULL, "missing or wrong bearer token (Authorization: Bearer KEY)");
     const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (ct && strncasecmp(ct, "application/json", 16) && strncasecmp(ct, "text/json", 9)) {
+    if (ct && !is_json_type(ct)) {
         char t[48];
         copy_clean(t, sizeof t, ct);
         return send_error(s, rc, conn, 415, NULL, "Content-Type must be application/json, got %s", t);
