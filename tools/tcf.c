@@ -12,8 +12,11 @@
 #include "train/trainer.h"
 #include "base/base.h"
 #include "base/atomic_file.h"
+#include "serve/server.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <limits.h>
@@ -32,6 +35,7 @@ static const char *prog_usage =
     "  eval       accuracy, macro-F1, per-class scores and confusion matrix of a run\n"
     "  predict    label each input line with a trained run\n"
     "  inspect    print the metadata and tensor table of a GGUF file\n"
+    "  serve      HTTP API for a trained run (POST /v1/classify, /healthz, /metrics)\n"
     "\n"
     "tokenize, embed and predict read one text per line on stdin, or the texts of\n"
     "a CSV file given with --input. Nothing is written unless every input\n"
@@ -901,6 +905,159 @@ static int cmd_inspect(int argc, char **argv) {
     return 0;
 }
 
+static const char *serve_usage =
+    "usage: tcf serve --model RUN/ [options]\n"
+    "\n"
+    "Serves a trained classifier over HTTP until SIGTERM or SIGINT (then stops\n"
+    "accepting, lets the requests in flight finish, and exits 0).\n"
+    "  POST /v1/classify  {\"text\": \"...\"} -> {\"label\", \"score\", \"top\", \"truncated\"[, \"abstain\"]}\n"
+    "                     {\"texts\": [...]} -> {\"results\": [...]}; optional \"top_k\": N\n"
+    "  GET  /healthz      {\"status\": \"ok\", \"classes\": K} (no key needed)\n"
+    "  GET  /metrics      Prometheus text format\n"
+    "Errors are JSON {\"error\": {\"code\": C, \"message\": ...}}: 400 bad JSON, types,\n"
+    "empty text or invalid UTF-8; 401 missing/wrong key; 404; 405; 413 over a\n"
+    "limit; 415 Content-Type not JSON; 503 while shutting down.\n"
+    "\n"
+    "options:\n"
+    "  --model PATH           run directory (tcf train --out) or exported .gguf\n"
+    "  --host ADDR            address to bind (default 127.0.0.1: this machine only)\n"
+    "  --port N               port (default 8080; 0: any free port, logged)\n"
+    "  --api-key-file F       require \"Authorization: Bearer KEY\" with the key in F\n"
+    "                         (first line, surrounding white space removed; at\n"
+    "                         least 8 printable ASCII characters) on\n"
+    "                         /v1/classify and /metrics\n"
+    "  --top-k K              classes listed in \"top\" (default 3; per request: \"top_k\")\n"
+    "  --abstain-below P      add \"abstain\": true/false to each result, true when\n"
+    "                         its score is below P (0..1; default: no field)\n"
+    "  --max-batch N          texts per model call (default 32)\n"
+    "  --pass-batch N         texts per forward pass within a call (default 8): a\n"
+    "                         call's texts are sorted by length and run N at a\n"
+    "                         time, so short texts are not padded to the longest\n"
+    "  --max-wait-ms N        how long a request waits for others to batch with\n"
+    "                         (default 5)\n"
+    "  --max-body-bytes N     larger bodies get 413 (default 1048576)\n"
+    "  --max-texts N          texts per request, more get 413 (default 256)\n"
+    "  --max-tokens N         texts of more than N tokens get 413 (default: none;\n"
+    "                         texts longer than the model's max length are\n"
+    "                         truncated to it and say \"truncated\": true)\n"
+    "  --timeout-s N          close connections idle for N seconds, and those whose\n"
+    "                         body is not in 3 x N seconds after the headers\n"
+    "                         (default 10)\n"
+    "  --connection-limit N   concurrent connections (default 256)\n"
+    "  --threads N            threads per model call (default: all cores)\n"
+    "  --verbose              one log line per request on stderr\n"
+    "  -h, --help             this help\n";
+
+/* The key file's first line, surrounding white space removed; NULL on error
+ * (printed). */
+static char *read_api_key(const char *path) {
+    char *buf;
+    size_t len;
+    if (tcf_read_file(path, &buf, &len)) {
+        fprintf(stderr, "tcf serve: %s\n", tcf_last_error());
+        return NULL;
+    }
+    char *a = buf, *e;
+    while (*a == ' ' || *a == '\t' || *a == '\r' || *a == '\n') a++;
+    for (e = a; *e && *e != '\n' && *e != '\r'; e++) {}
+    while (e > a && (e[-1] == ' ' || e[-1] == '\t')) e--;
+    *e = '\0';
+    for (char *p = a; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
+            fprintf(stderr, "tcf serve: %s:1: the key holds a space, control or non-ASCII byte at byte %d\n",
+                    path, (int)(p - a));
+            free(buf);
+            return NULL;
+        }
+    if (!*a || strlen(a) < 8) {
+        fprintf(stderr, "tcf serve: %s:1: the key is %s (want at least 8 characters)\n", path,
+                *a ? "too short" : "empty");
+        free(buf);
+        return NULL;
+    }
+    memmove(buf, a, strlen(a) + 1);
+    return buf;
+}
+
+static int cmd_serve(int argc, char **argv) {
+    tcf_serve_opts so;
+    tcf_serve_defaults(&so);
+    const char *model = NULL, *key_file = NULL;
+    int threads = 0, pass_batch = 8, n;
+    double d;
+    for (int i = 2; i < argc; i++) {
+        const char *v;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(serve_usage, stdout);
+            return 0;
+        } else if ((v = flag_value(argc, argv, &i, "--model"))) model = v;
+        else if ((v = flag_value(argc, argv, &i, "--host"))) so.host = v;
+        else if ((v = flag_value(argc, argv, &i, "--api-key-file"))) key_file = v;
+        else if ((v = flag_value(argc, argv, &i, "--port"))) { if (!parse_int("--port", v, 0, 65535, &so.port)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--top-k"))) { if (!parse_int("--top-k", v, 1, 100000, &so.top_k)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--max-batch"))) { if (!parse_int("--max-batch", v, 1, 4096, &so.max_batch)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--pass-batch"))) { if (!parse_int("--pass-batch", v, 1, 4096, &pass_batch)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--max-wait-ms"))) { if (!parse_int("--max-wait-ms", v, 0, 10000, &so.max_wait_ms)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--max-body-bytes"))) { if (!parse_int("--max-body-bytes", v, 16, 1 << 30, &n)) return 2; so.max_body_bytes = (size_t)n; }
+        else if ((v = flag_value(argc, argv, &i, "--max-texts"))) { if (!parse_int("--max-texts", v, 1, 1 << 20, &so.max_texts)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--max-tokens"))) { if (!parse_int("--max-tokens", v, 1, 1 << 20, &so.max_tokens)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--timeout-s"))) { if (!parse_int("--timeout-s", v, 1, 86400, &so.timeout_s)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--connection-limit"))) { if (!parse_int("--connection-limit", v, 1, 100000, &so.connection_limit)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--threads"))) { if (!parse_int("--threads", v, 1, 1024, &threads)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--abstain-below"))) { if (!parse_double("--abstain-below", v, 0, 1, &d)) return 2; so.abstain_below = d; }
+        else if (!strcmp(argv[i], "--verbose")) so.verbose = 1;
+        else {
+            fprintf(stderr, "tcf serve: unknown or incomplete option '%s'\n%s", argv[i], serve_usage);
+            return 2;
+        }
+    }
+    if (!model || !*model) {
+        fprintf(stderr, "tcf serve: --model is required\n%s", serve_usage);
+        return 2;
+    }
+    char *key = NULL;
+    if (key_file && !(key = read_api_key(key_file))) return 1;
+    so.api_key = key;
+    tcf_classifier_opts co = {threads, pass_batch < so.max_batch ? pass_batch : so.max_batch, 0};
+    tcf_classifier *c = NULL;
+    if (tcf_classifier_load(model, &co, &c)) {
+        free(key);
+        return fail_lib("serve");
+    }
+    /* SIGTERM / SIGINT are taken by sigwait below: block them before any
+     * thread starts so that every thread inherits the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    tcf_server *s = NULL;
+    if (tcf_server_start(c, &so, &s)) {
+        free(key);
+        tcf_classifier_free(c);
+        return fail_lib("serve");
+    }
+    const char *host = so.host ? so.host : "127.0.0.1";
+    fprintf(stderr, "tcf serve: listening on http://%s%s%s:%d (%s: %d classes, max length %d; max batch %d, "
+            "pass batch %d, max wait %d ms%s)\n", strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+            tcf_server_port(s), model, tcf_classifier_n_classes(c), tcf_classifier_max_len(c), so.max_batch,
+            co.max_batch, so.max_wait_ms, key ? ", bearer key required" : "");
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    fprintf(stderr, "tcf serve: %s: stopping (finishing the requests in flight)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    int left = tcf_server_shutdown(s, 30);
+    tcf_server_free(s);
+    tcf_classifier_free(c);
+    free(key);
+    if (left) {
+        fprintf(stderr, "tcf serve: stopped with %d requests unfinished after 30 s\n", left);
+        return 1;
+    }
+    fprintf(stderr, "tcf serve: stopped\n");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fputs(prog_usage, stderr);
@@ -917,6 +1074,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
     if (!strcmp(cmd, "predict")) return cmd_predict(argc, argv);
     if (!strcmp(cmd, "inspect")) return cmd_inspect(argc, argv);
+    if (!strcmp(cmd, "serve")) return cmd_serve(argc, argv);
     fprintf(stderr, "tcf: unknown command '%s'\n%s", cmd, prog_usage);
     return 2;
 }
