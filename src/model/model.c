@@ -93,7 +93,7 @@ tcf_status tcf_model_embed(const tcf_model *m, int n, const char *const *texts,
     if (n <= 0) return TCF_OK;
     if (!m->tok)
         return tcf_fail(TCF_ERR_UNSUPPORTED,
-                        "embed: this decoder has no tokenizer in tcf yet; give token ids (tcf embed --ids)");
+                        "decoder models have no tokenizer in tcf yet; give token ids (tcf embed --ids)");
     if (batch <= 0) batch = 32;
     const int C = m->bert->cfg.hidden, P = m->bert->cfg.max_pos;
     if (max_len <= 0) max_len = tcf_tokenizer_max_len(m->tok);
