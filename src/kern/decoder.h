@@ -33,4 +33,44 @@ void tcf_rope_apply(float *x, int n_heads, int D, const float *cos_r, const floa
 void tcf_swiglu(float *y, const float *gate, const float *up, int64_t n);
 void tcf_swiglu_ref(float *y, const float *gate, const float *up, int64_t n);
 
+
+/* ---- causal attention, one (batch row, head) -----------------------------
+ * Q, K, V: (T, D) views with row stride ld. S = scale * Q K^T; key s is
+ * visible from query t iff s <= t and key_mask[s] != 0; P = softmax(S) over
+ * the visible keys (a query with none gets P = 0, ctx = 0); ctx = P V.
+ * P (T, T) is saved for the backward, which is tcf_attn_head_backward
+ * (grad.h: it only reads P, so the causal zeros carry over). For grouped-
+ * query attention pass the kv head's K and V to every head of its group and
+ * sum their dK, dV. scratch: D * T floats. Serial. */
+void tcf_attn_causal_head_forward(int T, int D, const float *Q, const float *K, const float *V, int ld,
+                                  const uint8_t *key_mask, /* (T) */
+                                  float scale,
+                                  float *ctx, int ldc,     /* (T, D) written */
+                                  float *P,                /* (T, T) saved */
+                                  float *scratch);
+
+/* ---- backward ------------------------------------------------------------
+ * Each checked against central finite differences of a double-precision
+ * forward in tests/test_llama_grad.c. */
+
+/* RMSNorm: with r = 1/sqrt(mean(x^2) + eps), y = w * x * r:
+ *   dx = r (w dy) - x r^3 / C * sum_j(w_j dy_j x_j)  (written)
+ *   dw += sum_rows dy * x * r  (dw may be NULL: a frozen norm).
+ * x is the forward's input. dx == dy is fine. */
+void tcf_rmsnorm_backward(float *dx,        /* (rows, C) */
+                          float *dw,        /* (C) += or NULL */
+                          const float *dy,  /* (rows, C) */
+                          const float *x,   /* (rows, C) */
+                          const float *w,   /* (C) */
+                          int64_t rows, int C, float eps);
+
+/* RoPE is a rotation per pair: its backward rotates the gradient back
+ * (the transpose: angle -a), in place, same table row as the forward. */
+void tcf_rope_backward(float *dx, int n_heads, int D, const float *cos_r, const float *sin_r);
+
+/* y = silu(g) * u:  dg = dy * u * sig(g) (1 + g (1 - sig(g))),  du = dy * silu(g).
+ * dgate, dup written; they may alias dy but not gate / up. */
+void tcf_swiglu_backward(float *dgate, float *dup, const float *dy, const float *gate, const float *up,
+                         int64_t n);
+
 #endif

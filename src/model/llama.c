@@ -517,8 +517,8 @@ static void rope_task(void *vctx, int64_t begin, int64_t end, int tid) {
     }
 }
 
-/* One task = one (batch row, head): S = Q_h K_g^T / sqrt(D) (T, T) with
- * g = h / (H / Hkv); keys s > t or padded -> probability 0; ctx = P V_g. */
+/* One task = one (batch row, head): causal attention of head h over kv head
+ * g = h / (H / Hkv) (tcf_attn_causal_head_forward). */
 static void attn_task(void *vctx, int64_t begin, int64_t end, int tid) {
     fwd_ctx *f = vctx;
     const tcf_llama_config *c = &f->m->cfg;
@@ -526,28 +526,13 @@ static void attn_task(void *vctx, int64_t begin, int64_t end, int tid) {
     const int group = H / c->kv_heads;
     const float scale = 1.0f / sqrtf((float)D);
     float *kt = f->scratch + (int64_t)tid * ((int64_t)T * T + (int64_t)D * T); /* (D, T) */
-    float *S = kt + (int64_t)D * T;                                           /* (T, T) */
+    float *P = kt + (int64_t)D * T;                                           /* (T, T) */
     for (int64_t bh = begin; bh < end; bh++) {
         int b = (int)(bh / H), h = (int)(bh % H), g = h / group;
-        const uint8_t *mk = f->mask + (int64_t)b * T;
         const float *base = f->qkv + (int64_t)b * T * N;
-        for (int s = 0; s < T; s++) {
-            const float *k = base + (int64_t)s * N + Q + g * D;
-            for (int d = 0; d < D; d++) kt[(int64_t)d * T + s] = k[d];
-        }
-        tcf_gemm(T, T, D, base + h * D, N, kt, T, S, T, NULL, 0, 1);
-        for (int t = 0; t < T; t++) {
-            float *p = S + (int64_t)t * T, mx = -INFINITY, sum = 0;
-            for (int s = 0; s <= t; s++)
-                if (mk[s] && p[s] * scale > mx) mx = p[s] * scale;
-            for (int s = 0; s < T; s++) {
-                p[s] = s <= t && mk[s] ? expf(p[s] * scale - mx) : 0.0f;
-                sum += p[s];
-            }
-            float inv = sum > 0 ? 1.0f / sum : 0.0f;
-            for (int s = 0; s <= t; s++) p[s] *= inv;
-        }
-        tcf_gemm(T, D, T, S, T, base + Q + K + g * D, N, f->ctx + (int64_t)b * T * Q + h * D, Q, NULL, 0, 1);
+        tcf_attn_causal_head_forward(T, D, base + h * D, base + Q + g * D, base + Q + K + g * D, N,
+                                     f->mask + (int64_t)b * T, scale, f->ctx + (int64_t)b * T * Q + h * D, Q, P,
+                                     kt);
     }
 }
 
