@@ -469,8 +469,44 @@ void tcf_llama_free(tcf_llama *m) {
     if (w) free(w->data);
     free(w);
     free(m->params);
+    free(m->bwd_mem);
     free(m->layer);
     free(m);
+}
+
+tcf_status tcf_llama_enable_backward(tcf_llama *m) {
+    if (m->bwd_mem) return TCF_OK;
+    const tcf_llama_config *c = &m->cfg;
+    const int C = c->hidden, I = c->inter, Q = c->heads * c->head_dim, N = Q + 2 * c->kv_heads * c->head_dim;
+    /* per layer: W_qkv (N, C), W_o (C, Q), W_gu (2I, C), W_down (C, I) */
+    struct { int in, out; } d[4] = {{C, N}, {Q, C}, {C, 2 * I}, {I, C}};
+    size_t per = 0, big = 0;
+    for (int i = 0; i < 4; i++) {
+        per += tcf_gemm_packed_size(d[i].out, d[i].in);
+        if ((size_t)d[i].in * d[i].out > big) big = (size_t)d[i].in * d[i].out;
+    }
+    float *mem = malloc(sizeof(float) * per * (size_t)c->layers), *tmp = malloc(sizeof(float) * big);
+    if (!mem || !tmp) {
+        free(mem), free(tmp);
+        return tcf_fail(TCF_ERR_NOMEM, "cannot allocate %zu MB for backward weights",
+                        sizeof(float) * per * (size_t)c->layers >> 20);
+    }
+    float *p = mem;
+    for (int l = 0; l < c->layers; l++) {
+        tcf_llama_layer *L = &m->layer[l];
+        const float *fwd[4] = {L->qkv_wp, L->o_wp, L->gu_wp, L->down_wp};
+        float **dst[4] = {&L->qkv_bp, &L->o_bp, &L->gu_bp, &L->down_bp};
+        for (int i = 0; i < 4; i++) {
+            /* the forward's W^T (in, out) unpacked, packed again as W (out x in) */
+            tcf_gemm_unpack_b(d[i].in, d[i].out, fwd[i], tmp, d[i].out);
+            tcf_gemm_pack_b(d[i].out, d[i].in, tmp, d[i].out, 1, p);
+            *dst[i] = p;
+            p += tcf_gemm_packed_size(d[i].out, d[i].in);
+        }
+    }
+    free(tmp);
+    m->bwd_mem = mem;
+    return TCF_OK;
 }
 
 /* ---- forward ----------------------------------------------------------- */

@@ -31,6 +31,9 @@ typedef struct {
     float *ffn_norm;   /* (C) post_attention_layernorm */
     float *gu_wp;      /* W^T (C, 2I) packed: columns [gate | up] */
     float *down_wp;    /* W^T (I, C) packed */
+    /* For backward passes (tcf_llama_enable_backward): each weight W (out,
+     * in) packed as the right-hand side of dY (M, out) @ W; NULL until then. */
+    float *qkv_bp, *o_bp, *gu_bp, *down_bp;
 } tcf_llama_layer;
 
 typedef struct tcf_llama {
@@ -40,6 +43,7 @@ typedef struct tcf_llama {
     float *wte;        /* (V, C) embed_tokens */
     float *out_norm;   /* (C) the final norm */
     tcf_llama_layer *layer; /* (L) */
+    float *bwd_mem;    /* the *_bp weights, one allocation */
     struct tcf_llama_ws {
         size_t cap; /* floats */
         float *data;
@@ -55,6 +59,10 @@ int tcf_llama_handles(const char *path);
  * directory (config.json + model.safetensors). */
 tcf_status tcf_llama_load(const char *path, tcf_llama **out);
 void tcf_llama_free(tcf_llama *m);
+
+/* Pack every dense weight a second time for input gradients (dX = dY W);
+ * idempotent. */
+tcf_status tcf_llama_enable_backward(tcf_llama *m);
 
 /* hidden (B, T, C) <- final-norm hidden states of ids (B, T) under mask
  * (B, T): causal attention over the real tokens only; a token's position is
