@@ -333,7 +333,7 @@ static void test_bad_input(void) {
     expect_fail("unknown model_type", tmpdir, TCF_ERR_UNSUPPORTED, "model_type \"mamba\"");
     make_dir("\"intermediate_size\": 128", "\"intermediate_size\": 96", NULL);
     expect_fail("wrong intermediate_size", tmpdir, TCF_ERR_FORMAT,
-                "tensor 'model.layers.0.mlp.gate_proj.weight' has shape [128, 64], expected [96, 64]");
+                "tensor 'model.layers.0.mlp.down_proj.weight' has shape [64, 128], expected [64, 96]");
     make_dir("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3", NULL);
     expect_fail("missing layer", tmpdir, TCF_ERR_FORMAT, "tensor 'model.layers.2.input_layernorm.weight' is missing");
     make_dir("\"hidden_size\": 64,", "", NULL);

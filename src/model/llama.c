@@ -271,7 +271,8 @@ static void wname(const wsrc *s, wkind w, int l, char *buf, size_t cap) {
 }
 
 /* Fill dst (rows, cols) row-major — an nn.Linear weight (out, in) — or a
- * vector of rows (cols == 0) from tensor w of layer l, checking its shape. */
+ * vector of rows (cols == 0) from tensor w of layer l, checking its shape;
+ * dst NULL: only check. */
 static tcf_status load_tensor(const wsrc *s, wkind w, int l, float *dst, int64_t rows, int64_t cols) {
     char name[160], got[96] = "";
     wname(s, w, l, name, sizeof name);
@@ -281,6 +282,7 @@ static tcf_status load_tensor(const wsrc *s, wkind w, int l, float *dst, int64_t
         if (!t) return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' is missing", s->path, name);
         /* ggml order is innermost first: a (rows, cols) weight has ne = {cols, rows} */
         if (t->n_dims == want_dims && (cols ? t->ne[0] == cols && t->ne[1] == rows : t->ne[0] == rows)) {
+            if (!dst) return TCF_OK;
             tcf_status st = tcf_gguf_dequantize(t, dst, t->numel);
             return st ? tcf_fail_prefix(st, "%s: tensor '%s'", s->path, name) : TCF_OK;
         }
@@ -291,6 +293,7 @@ static tcf_status load_tensor(const wsrc *s, wkind w, int l, float *dst, int64_t
         const tcf_tensor_view *t = tcf_safetensors_find(s->st, name);
         if (!t) return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' is missing", s->path, name);
         if (t->n_dims == want_dims && t->shape[0] == rows && (!cols || t->shape[1] == cols)) {
+            if (!dst) return TCF_OK;
             tcf_status st = tcf_tensor_to_f32(t, dst, t->numel);
             return st ? tcf_fail_prefix(st, "%s", s->path) : TCF_OK;
         }
@@ -316,6 +319,33 @@ static void unpermute_rows(float *w, int n_head, int D, int C, float *tmp) {
             for (int j = 0; j < 2; j++)
                 memcpy(hw + (int64_t)(j * half + i) * C, tmp + (int64_t)(2 * i + j) * C, sizeof(float) * C);
     }
+}
+
+/* Every tensor the config asks for exists with its shape: checked before
+ * anything is allocated by the config's sizes (which the file's own tensor
+ * sizes then bound). */
+static tcf_status check_tensors(const tcf_llama_config *c, const wsrc *s) {
+    const int64_t C = c->hidden, I = c->inter, D = c->head_dim;
+    const int64_t Q = c->heads * D, K = c->kv_heads * D;
+    tcf_status st;
+    if ((st = load_tensor(s, W_EMB, 0, NULL, c->vocab, C)) || (st = load_tensor(s, W_NORM, 0, NULL, C, 0))) return st;
+    for (int l = 0; l < c->layers; l++) {
+        if ((st = load_tensor(s, W_ATTN_NORM, l, NULL, C, 0)) || (st = load_tensor(s, W_FFN_NORM, l, NULL, C, 0)) ||
+            (st = load_tensor(s, W_O, l, NULL, C, Q)) || (st = load_tensor(s, W_DOWN, l, NULL, C, I)))
+            return st;
+        if (c->arch == TCF_ARCH_PHI3) {
+            if ((st = load_tensor(s, W_QKV, l, NULL, Q + 2 * K, C)) || (st = load_tensor(s, W_GU, l, NULL, 2 * I, C)))
+                return st;
+        } else if ((st = load_tensor(s, W_Q, l, NULL, Q, C)) || (st = load_tensor(s, W_K, l, NULL, K, C)) ||
+                   (st = load_tensor(s, W_V, l, NULL, K, C)) || (st = load_tensor(s, W_GATE, l, NULL, I, C)) ||
+                   (st = load_tensor(s, W_UP, l, NULL, I, C))) {
+            return st;
+        }
+        if (c->qkv_bias && ((st = load_tensor(s, W_QB, l, NULL, Q, 0)) || (st = load_tensor(s, W_KB, l, NULL, K, 0)) ||
+                            (st = load_tensor(s, W_VB, l, NULL, K, 0))))
+            return st;
+    }
+    return TCF_OK;
 }
 
 static tcf_status layout_params(tcf_llama *m, const wsrc *s) {
@@ -414,51 +444,69 @@ int tcf_llama_handles(const char *path) {
     return yes;
 }
 
-tcf_status tcf_llama_load(const char *path, tcf_llama **out) {
-    *out = NULL;
-    char file[4096];
-    tcf_status st;
-    tcf_llama *m = calloc(1, sizeof *m);
-    if (!m) return tcf_fail(TCF_ERR_NOMEM, "out of memory");
-    tcf_safetensors *sf = NULL;
-    tcf_gguf *g = NULL;
-    wsrc src = {file, NULL, NULL, ""};
-    if (ends_with(path, ".gguf")) {
-        snprintf(file, sizeof file, "%s", path);
-        if ((st = tcf_gguf_open(path, &g)) || (st = gguf_config(g, path, &m->cfg))) goto fail;
-        src.g = g;
-    } else {
-        if ((st = tcf_path_join(file, sizeof file, path, "config.json"))) goto fail;
-        if (!tcf_file_exists(file)) {
-            st = tcf_fail(TCF_ERR_IO, "%s: missing (a model directory needs config.json)", file);
-            goto fail;
-        }
-        if ((st = parse_config(file, &m->cfg))) goto fail;
-        if ((st = tcf_path_join(file, sizeof file, path, "model.safetensors"))) goto fail;
-        if (!tcf_file_exists(file)) {
-            st = tcf_fail(TCF_ERR_IO, "%s: missing (tcf reads safetensors checkpoints)", file);
-            goto fail;
-        }
-        if ((st = tcf_safetensors_open(file, &sf))) goto fail;
-        src.st = sf;
-        src.prefix = tcf_safetensors_find(sf, "model.embed_tokens.weight") ? "model." : "";
-    }
+/* Allocate and fill m from a checked config and source. */
+static tcf_status load_weights(tcf_llama *m, const wsrc *src) {
+    tcf_status st = check_tensors(&m->cfg, src);
+    if (st) return st;
     m->layer = calloc((size_t)m->cfg.layers, sizeof *m->layer);
     layout_params(m, NULL);
     size_t bytes;
     if (!m->layer || !tcf_mul_ok((size_t)m->n_params, sizeof(float), &bytes) ||
-        !(m->params = aligned_alloc(64, (bytes + 63) & ~(size_t)63))) {
-        st = tcf_fail(TCF_ERR_NOMEM, "%s: cannot allocate %lld parameters", file, (long long)m->n_params);
+        !(m->params = aligned_alloc(64, (bytes + 63) & ~(size_t)63)))
+        return tcf_fail(TCF_ERR_NOMEM, "%s: cannot allocate %lld parameters", src->path, (long long)m->n_params);
+    return layout_params(m, src);
+}
+
+tcf_status tcf_llama_load_gguf(const tcf_gguf *g, const char *label, tcf_llama **out) {
+    *out = NULL;
+    tcf_llama *m = calloc(1, sizeof *m);
+    if (!m) return tcf_fail(TCF_ERR_NOMEM, "out of memory");
+    wsrc src = {label, NULL, g, ""};
+    tcf_status st = gguf_config(g, label, &m->cfg);
+    if (!st) st = load_weights(m, &src);
+    if (st) {
+        tcf_llama_free(m);
+        return st;
+    }
+    *out = m;
+    return TCF_OK;
+}
+
+tcf_status tcf_llama_load(const char *path, tcf_llama **out) {
+    *out = NULL;
+    char file[4096];
+    tcf_status st;
+    if (ends_with(path, ".gguf")) {
+        tcf_gguf *g = NULL;
+        if ((st = tcf_gguf_open(path, &g))) return st;
+        st = tcf_llama_load_gguf(g, path, out);
+        tcf_gguf_free(g);
+        return st;
+    }
+    tcf_llama *m = calloc(1, sizeof *m);
+    if (!m) return tcf_fail(TCF_ERR_NOMEM, "out of memory");
+    tcf_safetensors *sf = NULL;
+    wsrc src = {file, NULL, NULL, ""};
+    if ((st = tcf_path_join(file, sizeof file, path, "config.json"))) goto fail;
+    if (!tcf_file_exists(file)) {
+        st = tcf_fail(TCF_ERR_IO, "%s: missing (a model directory needs config.json)", file);
         goto fail;
     }
-    if ((st = layout_params(m, &src))) goto fail;
+    if ((st = parse_config(file, &m->cfg))) goto fail;
+    if ((st = tcf_path_join(file, sizeof file, path, "model.safetensors"))) goto fail;
+    if (!tcf_file_exists(file)) {
+        st = tcf_fail(TCF_ERR_IO, "%s: missing (tcf reads safetensors checkpoints)", file);
+        goto fail;
+    }
+    if ((st = tcf_safetensors_open(file, &sf))) goto fail;
+    src.st = sf;
+    src.prefix = tcf_safetensors_find(sf, "model.embed_tokens.weight") ? "model." : "";
+    if ((st = load_weights(m, &src))) goto fail;
     tcf_safetensors_free(sf);
-    tcf_gguf_free(g);
     *out = m;
     return TCF_OK;
 fail:
     tcf_safetensors_free(sf);
-    tcf_gguf_free(g);
     tcf_llama_free(m);
     return st;
 }

@@ -58,6 +58,9 @@ int tcf_llama_handles(const char *path);
  * f32, q/k rows un-permuted from llama.cpp's RoPE layout) or a Hugging Face
  * directory (config.json + model.safetensors). */
 tcf_status tcf_llama_load(const char *path, tcf_llama **out);
+/* The same from an open GGUF handle; `label` names it in errors. The
+ * weights are copied: g may be freed after. */
+tcf_status tcf_llama_load_gguf(const tcf_gguf *g, const char *label, tcf_llama **out);
 void tcf_llama_free(tcf_llama *m);
 
 /* Pack every dense weight a second time for input gradients (dX = dY W);
