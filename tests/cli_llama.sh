@@ -33,6 +33,12 @@ done
 ids_txt $LF/tiny_qwen2/ref 7 > "$TMP/ids.txt"
 expect_rc 0 "batch 1" -- "$TCF" embed --model $LF/tiny_qwen2 --ids --pooling last --batch 1 --input "$TMP/ids.txt"
 d=$(maxrel "$TMP/out" $LF/tiny_qwen2/ref/last.f32) && within "$d" && ok || bad "batch 1: $d"
+# --max-len keeps the first N ids: a 300-id line cut to 256 runs, and equals the 256-id line
+seq -s' ' 1 300 > "$TMP/long.txt"; seq -s' ' 1 256 > "$TMP/cut.txt"
+expect_rc 0 "--max-len on ids" -- "$TCF" embed --model $LF/tiny_llama.gguf --ids --max-len 256 --input "$TMP/long.txt"
+mv "$TMP/out" "$TMP/long.out"
+expect_rc 0 "256 ids" -- "$TCF" embed --model $LF/tiny_llama.gguf --ids --input "$TMP/cut.txt"
+cmp -s "$TMP/out" "$TMP/long.out" && ok || bad "--max-len 256 differs from the first 256 ids"
 SMOL=models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf
 if [ -f $SMOL ]; then
     ids_txt $LF/smollm2 12 > "$TMP/ids.txt"

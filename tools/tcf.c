@@ -71,7 +71,8 @@ static const char *embed_usage =
     "  --model DIR           Hugging Face model directory (config.json,\n"
     "                        model.safetensors, tokenizer.json or vocab.txt),\n"
     "                        or a decoder's .gguf file\n"
-    "  --ids                 input lines are token ids, not text\n"
+    "  --ids                 input lines are token ids, not text (--max-len\n"
+    "                        keeps the first N of each)\n"
     "  --pooling P           mean over real tokens (default), cls (the first\n"
     "                        token) or last (the last real token, as\n"
     "                        LlamaForSequenceClassification)\n"
@@ -372,6 +373,12 @@ static int parse_id_lines(const input *in, int32_t ***ids_out, int **lens_out) {
     return 0;
 }
 
+/* --max-len N on token ids: keep the first N of each sequence. */
+static void truncate_ids(int n, int *lens, int max_len) {
+    for (int i = 0; max_len > 0 && i < n; i++)
+        if (lens[i] > max_len) lens[i] = max_len;
+}
+
 static int cmd_embed(int argc, char **argv) {
     opts o;
     int r = parse_opts(argc, argv, "embed", embed_usage, &o);
@@ -392,8 +399,8 @@ static int cmd_embed(int argc, char **argv) {
         fprintf(stderr, "tcf embed: out of memory\n");
         rc = 1;
     } else if (o.ids) {
-        if (!(rc = parse_id_lines(&in, &ids, &lens)) &&
-            tcf_model_embed_ids(m, in.n, (const int32_t *const *)ids, lens, o.pooling, o.normalize, o.batch,
+        if (!(rc = parse_id_lines(&in, &ids, &lens))) truncate_ids(in.n, lens, o.max_len);
+        if (!rc && tcf_model_embed_ids(m, in.n, (const int32_t *const *)ids, lens, o.pooling, o.normalize, o.batch,
                                 o.threads, out))
             rc = report_text_error("embed", &in);
     } else if (tcf_model_embed(m, in.n, (const char *const *)in.lines, o.pooling, o.normalize,
