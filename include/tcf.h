@@ -272,13 +272,20 @@ int tcf_tokenizer_max_len(const tcf_tokenizer *tok);
 
 typedef struct tcf_model tcf_model;
 
-typedef enum { TCF_POOL_MEAN = 0, TCF_POOL_CLS = 1 } tcf_pooling;
+/* MEAN: over real tokens; CLS: the first token (decoders: the first real
+ * one); LAST: the last real token (decoders, as
+ * LlamaForSequenceClassification pools). */
+typedef enum { TCF_POOL_MEAN = 0, TCF_POOL_CLS = 1, TCF_POOL_LAST = 2 } tcf_pooling;
 
 /* Load a Hugging Face model directory: config.json, model.safetensors,
- * tokenizer.json / vocab.txt. */
+ * tokenizer.json / vocab.txt. Decoders (Llama, Qwen2, Phi-3) load from such a
+ * directory (model_type llama / qwen2 / phi3) or from a .gguf file; they have
+ * no tokenizer yet (tcf_model_tokenizer is NULL): give them token ids with
+ * tcf_model_embed_ids. */
 tcf_status tcf_model_load(const char *dir, tcf_model **out);
 void tcf_model_free(tcf_model *m);
 const tcf_tokenizer *tcf_model_tokenizer(const tcf_model *m);
+int tcf_model_is_decoder(const tcf_model *m);
 int tcf_model_hidden_size(const tcf_model *m);
 int tcf_model_max_positions(const tcf_model *m);
 
@@ -297,6 +304,13 @@ tcf_status tcf_model_forward(const tcf_model *m, int B, int T, const int32_t *id
 tcf_status tcf_model_embed(const tcf_model *m, int n, const char *const *texts,
                            tcf_pooling pooling, int normalize, int max_len, int batch,
                            int n_threads, float *out);
+/* The same from token ids: sequence i is ids[i][0 .. lens[i]) (no special
+ * tokens are added). A sequence that is empty, longer than the model's
+ * positions or holds an id outside the vocabulary fails with TCF_ERR_ARG
+ * naming it as "text N: ..." (1-based); nothing is written then. */
+tcf_status tcf_model_embed_ids(const tcf_model *m, int n, const int32_t *const *ids,
+                               const int *lens, tcf_pooling pooling, int normalize, int batch,
+                               int n_threads, float *out);
 
 
 /* ---- sequence classifiers (inference) -----------------------------------

@@ -28,7 +28,7 @@ expect_rc 1 "invalid UTF-8" -- "$TCF" embed --model $MODEL --input "$TMP/bad.txt
 expect_err "bad.txt:2:" "invalid UTF-8 line"
 expect_no_stdout "invalid UTF-8"
 expect_rc 2 "bad pooling" -- "$TCF" embed --model $MODEL --pooling max
-expect_err "--pooling must be mean or cls" "bad pooling"
+expect_err "--pooling must be mean, cls or last" "bad pooling"
 
 # a copy of the model with a truncated checkpoint
 mkdir -p "$TMP/m"; cp $MODEL/config.json $MODEL/tokenizer.json $MODEL/vocab.txt "$TMP/m/"

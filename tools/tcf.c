@@ -63,14 +63,23 @@ static const char *tokenize_usage =
 
 static const char *embed_usage =
     "usage: tcf embed --model DIR [options] [< texts.txt]\n"
+    "       tcf embed --model FILE.gguf|DIR --ids [options] [< ids.txt]\n"
     "\n"
     "Reads one UTF-8 text per line (stdin or --input) and prints one JSON array\n"
-    "of floats per input: the pooled last hidden state of the encoder.\n"
+    "of floats per input: the pooled last hidden state of the model.\n"
+    "With --ids each line is a sequence of space-separated token ids instead\n"
+    "(used as given: no special tokens added); decoders (Llama, Qwen2, Phi-3,\n"
+    "from a .gguf file or a Hugging Face directory) take only ids for now.\n"
     "\n"
     "options:\n"
     "  --model DIR           Hugging Face model directory (config.json,\n"
-    "                        model.safetensors, tokenizer.json or vocab.txt)\n"
-    "  --pooling mean|cls    mean over real tokens (default) or the first token\n"
+    "                        model.safetensors, tokenizer.json or vocab.txt),\n"
+    "                        or a decoder's .gguf file\n"
+    "  --ids                 input lines are token ids, not text (--max-len\n"
+    "                        keeps the first N of each)\n"
+    "  --pooling P           mean over real tokens (default), cls (the first\n"
+    "                        token) or last (the last real token, as\n"
+    "                        LlamaForSequenceClassification)\n"
     "  --normalize           L2-normalise each embedding (as sentence-transformers'\n"
     "                        Normalize module)\n"
     "  --max-len N           truncate to N tokens (default: the tokenizer's\n"
@@ -86,6 +95,7 @@ typedef struct {
     const char *model, *input, *column;
     int max_len, no_special, threads, normalize, batch;
     tcf_pooling pooling;
+    int ids; /* embed --ids: input lines are token ids */
 } opts;
 
 static int parse_int(const char *flag, const char *s, int lo, int hi, int *out) {
@@ -105,7 +115,7 @@ static int parse_int(const char *flag, const char *s, int lo, int hi, int *out) 
  * options are accepted. */
 static int parse_opts(int argc, char **argv, const char *cmd, const char *usage, opts *o) {
     int embed = !strcmp(cmd, "embed");
-    *o = (opts){NULL, NULL, "text", 0, 0, 0, 0, 32, TCF_POOL_MEAN};
+    *o = (opts){NULL, NULL, "text", 0, 0, 0, 0, 32, TCF_POOL_MEAN, 0};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -127,14 +137,17 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *usage,
             o->no_special = 1;
         } else if (embed && !strcmp(a, "--normalize")) {
             o->normalize = 1;
+        } else if (embed && !strcmp(a, "--ids")) {
+            o->ids = 1;
         } else if (embed && !strcmp(a, "--batch")) {
             if (!parse_int(a, v, 1, 4096, &o->batch)) return 0;
             i++;
         } else if (embed && !strcmp(a, "--pooling") && v) {
             if (!strcmp(v, "mean")) o->pooling = TCF_POOL_MEAN;
             else if (!strcmp(v, "cls")) o->pooling = TCF_POOL_CLS;
+            else if (!strcmp(v, "last")) o->pooling = TCF_POOL_LAST;
             else {
-                fprintf(stderr, "tcf %s: --pooling must be mean or cls, got '%s'\n", cmd, v);
+                fprintf(stderr, "tcf %s: --pooling must be mean, cls or last, got '%s'\n", cmd, v);
                 return 0;
             }
             i++;
@@ -329,6 +342,47 @@ static int cmd_tokenize(int argc, char **argv) {
     return rc;
 }
 
+/* embed --ids: each input line as space-separated token ids in [0, 2^31).
+ * Returns 0, or 1 after printing "SOURCE:LINE: cause". */
+static int parse_id_lines(const input *in, int32_t ***ids_out, int **lens_out) {
+    int32_t **ids = calloc((size_t)in->n + 1, sizeof *ids);
+    int *lens = calloc((size_t)in->n + 1, sizeof *lens);
+    *ids_out = ids, *lens_out = lens;
+    if (!ids || !lens) {
+        fprintf(stderr, "tcf embed: out of memory\n");
+        return 1;
+    }
+    for (int i = 0; i < in->n; i++) {
+        const char *p = in->lines[i];
+        if (!(ids[i] = malloc(sizeof(int32_t) * (in->lens[i] / 2 + 1)))) {
+            fprintf(stderr, "tcf embed: out of memory\n");
+            return 1;
+        }
+        for (;;) {
+            while (*p == ' ' || *p == '\t') p++;
+            if (!*p) break;
+            char *end;
+            errno = 0;
+            long v = strtol(p, &end, 10);
+            if (end == p || errno || v < 0 || v > INT32_MAX || (*end && *end != ' ' && *end != '\t')) {
+                int n = (int)strcspn(p, " \t");
+                fprintf(stderr, "tcf embed: %s:%d: '%.*s' is not a token id (a non-negative integer)\n",
+                        in->source, in->line_no[i], n > 40 ? 40 : n, p);
+                return 1;
+            }
+            ids[i][lens[i]++] = (int32_t)v;
+            p = end;
+        }
+    }
+    return 0;
+}
+
+/* --max-len N on token ids: keep the first N of each sequence. */
+static void truncate_ids(int n, int *lens, int max_len) {
+    for (int i = 0; max_len > 0 && i < n; i++)
+        if (lens[i] > max_len) lens[i] = max_len;
+}
+
 static int cmd_embed(int argc, char **argv) {
     opts o;
     int r = parse_opts(argc, argv, "embed", embed_usage, &o);
@@ -343,13 +397,23 @@ static int cmd_embed(int argc, char **argv) {
     }
     int rc = 0, C = tcf_model_hidden_size(m);
     float *out = malloc(sizeof(float) * ((size_t)in.n * C + 1));
+    int32_t **ids = NULL;
+    int *lens = NULL;
     if (!out) {
         fprintf(stderr, "tcf embed: out of memory\n");
         rc = 1;
+    } else if (o.ids) {
+        if (!(rc = parse_id_lines(&in, &ids, &lens))) truncate_ids(in.n, lens, o.max_len);
+        if (!rc && tcf_model_embed_ids(m, in.n, (const int32_t *const *)ids, lens, o.pooling, o.normalize, o.batch,
+                                o.threads, out))
+            rc = report_text_error("embed", &in);
     } else if (tcf_model_embed(m, in.n, (const char *const *)in.lines, o.pooling, o.normalize,
                                o.max_len, o.batch, o.threads, out)) {
         rc = report_text_error("embed", &in);
     }
+    for (int i = 0; ids && i < in.n; i++) free(ids[i]);
+    free(ids);
+    free(lens);
     for (int i = 0; i < in.n && !rc; i++) {
         putchar('[');
         for (int k = 0; k < C; k++) printf(k ? ",%.9g" : "%.9g", out[(size_t)i * C + k]);

@@ -69,7 +69,8 @@ static tcf_status parse_config(const char *path, tcf_bert_config *c) {
     }
     if (strcmp(type, "bert") != 0) {
         st = tcf_fail(TCF_ERR_UNSUPPORTED,
-                      "%s: model_type \"%s\" is not supported (supported: bert)", path, type);
+                      "%s: model_type \"%s\" is not supported (supported: bert; decoders: llama, qwen2, phi3)",
+                      path, type);
         goto done;
     }
     if ((st = cfg_int(root, path, "vocab_size", 1, 1 << 24, -1, &c->vocab)) ||

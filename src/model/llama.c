@@ -1,0 +1,731 @@
+/*
+ * llama.c — Llama-family decoders (Llama, Qwen2, Phi-3): load a GGUF file or
+ * a Hugging Face checkpoint and run the forward pass in f32, for features
+ * that a classification head reads.
+ *
+ * Architecture (transformers' LlamaModel, pre-norm):
+ *   x = embed[id]
+ *   per layer:  h = RMSNorm(x) ; q, k, v = h Wq^T (+bq), h Wk^T (+bk), h Wv^T (+bv)
+ *               q, k = RoPE(q, k) ; x = x + Attn(q, k, v) Wo^T
+ *               h = RMSNorm(x) ; x = x + (silu(h Wg^T) * h Wu^T) Wd^T
+ *   hidden = RMSNorm(x)
+ *   Attn: grouped-query, head h reads kv head h / (H / Hkv); per head
+ *   softmax(q k^T / sqrt(D)) v over keys s <= t that are real tokens.
+ * Qwen2 adds q/k/v biases; Phi-3 stores q|k|v as one qkv_proj and gate|up as
+ * one gate_up_proj (the same stacking used here). The LM head is not loaded
+ * (classification reads the hidden states), so tied and untied embeddings
+ * load alike.
+ *
+ * Checkpoints:
+ *   - Hugging Face directory: config.json (model_type llama / qwen2 / phi3;
+ *     rope theta top-level "rope_theta" or "rope_parameters.rope_theta") and
+ *     model.safetensors, names with or without the "model." prefix
+ *     (…ForCausalLM / …Model / …ForSequenceClassification checkpoints).
+ *   - GGUF (general.architecture "llama"): llama.* metadata keys, tensors
+ *     token_embd, blk.N.{attn_norm, attn_q, attn_k, attn_v, attn_output,
+ *     ffn_norm, ffn_gate, ffn_up, ffn_down}, output_norm, dequantized to
+ *     f32 at load. llama.cpp's convert_hf_to_gguf.py permutes the rows of q
+ *     and k of each head from rotate_half order (x1 | x2) to interleaved pairs
+ *     (x1[0], x2[0], x1[1], ...); they are put back here as transformers'
+ *     GGUF loader does (reverse_permute_weights).
+ * Not handled (refused with TCF_ERR_UNSUPPORTED): RoPE scaling types other
+ * than "default", partial rotary, sliding-window attention beyond the
+ * sequence length, attention_bias / mlp_bias on Llama, activations other
+ * than silu, other GGUF architectures.
+ */
+#include "model/llama.h"
+#include "base/base.h"
+#include "kern/decoder.h"
+#include "kern/kern.h"
+
+#include <assert.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- config: config.json ------------------------------------------------- */
+
+static tcf_status cfg_int(const cJSON *root, const char *path, const char *key, int lo, int hi,
+                          int def, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!v || cJSON_IsNull(v)) {
+        if (def >= lo) {
+            *out = def;
+            return TCF_OK;
+        }
+        return tcf_fail(TCF_ERR_FORMAT, "%s: missing key \"%s\"", path, key);
+    }
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble ||
+        v->valuedouble < lo || v->valuedouble > hi)
+        return tcf_fail(TCF_ERR_FORMAT, "%s: \"%s\" must be an integer in [%d, %d]", path, key, lo, hi);
+    *out = (int)v->valuedouble;
+    return TCF_OK;
+}
+
+static int json_true(const cJSON *root, const char *key) {
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, key));
+}
+
+/* Shared checks once the numbers are read. */
+static tcf_status check_config(const char *path, tcf_llama_config *c) {
+    if (c->heads % c->kv_heads)
+        return tcf_fail(TCF_ERR_FORMAT, "%s: %d attention heads are not a multiple of %d kv heads",
+                        path, c->heads, c->kv_heads);
+    if (c->head_dim % 2)
+        return tcf_fail(TCF_ERR_FORMAT, "%s: head_dim %d is odd (RoPE rotates pairs)", path, c->head_dim);
+    if (!(c->rope_theta > 0) || !isfinite(c->rope_theta))
+        return tcf_fail(TCF_ERR_FORMAT, "%s: rope theta %g must be positive", path, c->rope_theta);
+    if (!(c->rms_eps >= 0) || !isfinite(c->rms_eps))
+        return tcf_fail(TCF_ERR_FORMAT, "%s: rms_norm_eps %g must be >= 0", path, (double)c->rms_eps);
+    return TCF_OK;
+}
+
+static tcf_status parse_config(const char *path, tcf_llama_config *c) {
+    char *text;
+    size_t len;
+    tcf_status st = tcf_read_file(path, &text, &len);
+    if (st) return st;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return tcf_fail(TCF_ERR_FORMAT, "%s: not a JSON object", path);
+    }
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    const char *type = cJSON_IsString(mt) ? mt->valuestring : "";
+    if (!strcmp(type, "llama")) c->arch = TCF_ARCH_LLAMA;
+    else if (!strcmp(type, "qwen2")) c->arch = TCF_ARCH_QWEN2;
+    else if (!strcmp(type, "phi3")) c->arch = TCF_ARCH_PHI3;
+    else {
+        st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: model_type \"%s\" is not a supported decoder (llama, qwen2, phi3)",
+                      path, type);
+        goto done;
+    }
+    if ((st = cfg_int(root, path, "vocab_size", 1, 1 << 24, -1, &c->vocab)) ||
+        (st = cfg_int(root, path, "hidden_size", 1, 1 << 16, -1, &c->hidden)) ||
+        (st = cfg_int(root, path, "num_hidden_layers", 1, 1024, -1, &c->layers)) ||
+        (st = cfg_int(root, path, "num_attention_heads", 1, 1024, -1, &c->heads)) ||
+        (st = cfg_int(root, path, "num_key_value_heads", 1, 1024, c->heads, &c->kv_heads)) ||
+        (st = cfg_int(root, path, "intermediate_size", 1, 1 << 20, -1, &c->inter)) ||
+        (st = cfg_int(root, path, "max_position_embeddings", 1, 1 << 24, -1, &c->max_pos)))
+        goto done;
+    if (c->hidden % c->heads && !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(root, "head_dim"))) {
+        st = tcf_fail(TCF_ERR_FORMAT, "%s: hidden_size %d is not a multiple of num_attention_heads %d",
+                      path, c->hidden, c->heads);
+        goto done;
+    }
+    if ((st = cfg_int(root, path, "head_dim", 2, 1 << 12, c->hidden / c->heads, &c->head_dim))) goto done;
+    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "rms_norm_eps");
+    c->rms_eps = cJSON_IsNumber(eps) ? (float)eps->valuedouble : 1e-6f;
+    /* transformers >= 5 nests the theta in rope_parameters; older configs
+     * have rope_theta and rope_scaling at the top. */
+    const cJSON *rp = cJSON_GetObjectItemCaseSensitive(root, "rope_parameters");
+    const cJSON *th = cJSON_GetObjectItemCaseSensitive(root, "rope_theta");
+    if (cJSON_IsObject(rp) && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(rp, "rope_theta")))
+        th = cJSON_GetObjectItemCaseSensitive(rp, "rope_theta");
+    c->rope_theta = cJSON_IsNumber(th) ? th->valuedouble : 10000.0;
+    const cJSON *scaling = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
+    const cJSON *rtype = cJSON_IsObject(rp) ? cJSON_GetObjectItemCaseSensitive(rp, "rope_type")
+                         : cJSON_IsObject(scaling) ? cJSON_GetObjectItemCaseSensitive(scaling, "rope_type")
+                                                   : NULL;
+    if ((rtype && (!cJSON_IsString(rtype) || strcmp(rtype->valuestring, "default"))) ||
+        (cJSON_IsObject(scaling) && !rtype)) {
+        st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: RoPE scaling \"%s\" is not supported (only default)", path,
+                      cJSON_IsString(rtype) ? rtype->valuestring : "?");
+        goto done;
+    }
+    const cJSON *prf = cJSON_IsObject(rp) ? cJSON_GetObjectItemCaseSensitive(rp, "partial_rotary_factor")
+                                          : cJSON_GetObjectItemCaseSensitive(root, "partial_rotary_factor");
+    if (cJSON_IsNumber(prf) && prf->valuedouble != 1.0) {
+        st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: partial_rotary_factor %g is not supported (only 1)", path,
+                      prf->valuedouble);
+        goto done;
+    }
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
+    if (act && (!cJSON_IsString(act) || strcmp(act->valuestring, "silu"))) {
+        st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: hidden_act %s is not supported (supported: silu)", path,
+                      cJSON_IsString(act) ? act->valuestring : "(not a string)");
+        goto done;
+    }
+    if (json_true(root, "attention_bias") || json_true(root, "mlp_bias")) {
+        st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: attention_bias / mlp_bias are not supported", path);
+        goto done;
+    }
+    if (json_true(root, "use_sliding_window")) {
+        st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: use_sliding_window is not supported", path);
+        goto done;
+    }
+    /* Phi-3 declares a sliding window; sequences no longer than it see the
+     * plain causal mask, which is all the forward does. */
+    const cJSON *sw = cJSON_GetObjectItemCaseSensitive(root, "sliding_window");
+    if (c->arch == TCF_ARCH_PHI3 && cJSON_IsNumber(sw) && sw->valuedouble >= 1 && sw->valuedouble < c->max_pos)
+        c->max_pos = (int)sw->valuedouble;
+    c->qkv_bias = c->arch == TCF_ARCH_QWEN2;
+    const cJSON *pad = cJSON_GetObjectItemCaseSensitive(root, "pad_token_id");
+    c->pad_id = cJSON_IsNumber(pad) && pad->valuedouble >= 0 && pad->valuedouble < c->vocab ? pad->valueint : -1;
+    st = check_config(path, c);
+done:
+    cJSON_Delete(root);
+    return st;
+}
+
+/* ---- config: GGUF metadata ------------------------------------------------ */
+
+static tcf_status gguf_int(const tcf_gguf *g, const char *path, const char *key, int64_t lo, int64_t hi,
+                           int64_t def, int *out) {
+    int64_t v = def;
+    if (def < lo || tcf_gguf_find(g, key)) {
+        tcf_status st = tcf_gguf_get_i64(g, key, &v);
+        if (st) return st;
+    }
+    if (v < lo || v > hi)
+        return tcf_fail(TCF_ERR_FORMAT, "%s: %s = %lld must be in [%lld, %lld]", path, key, (long long)v,
+                        (long long)lo, (long long)hi);
+    *out = (int)v;
+    return TCF_OK;
+}
+
+static tcf_status gguf_config(const tcf_gguf *g, const char *path, tcf_llama_config *c) {
+    const char *arch;
+    tcf_status st = tcf_gguf_get_str(g, "general.architecture", &arch);
+    if (st) return st;
+    if (strcmp(arch, "llama"))
+        return tcf_fail(TCF_ERR_UNSUPPORTED, "%s: general.architecture \"%s\" is not supported (supported: llama)",
+                        path, arch);
+    c->arch = TCF_ARCH_LLAMA;
+    const tcf_gguf_tensor *emb = tcf_gguf_tensor_find(g, "token_embd.weight");
+    int64_t vocab_def = emb && emb->n_dims == 2 ? emb->ne[1] : -1;
+    if ((st = gguf_int(g, path, "llama.block_count", 1, 1024, -1, &c->layers)) ||
+        (st = gguf_int(g, path, "llama.embedding_length", 1, 1 << 16, -1, &c->hidden)) ||
+        (st = gguf_int(g, path, "llama.feed_forward_length", 1, 1 << 20, -1, &c->inter)) ||
+        (st = gguf_int(g, path, "llama.attention.head_count", 1, 1024, -1, &c->heads)) ||
+        (st = gguf_int(g, path, "llama.attention.head_count_kv", 1, 1024, c->heads, &c->kv_heads)) ||
+        (st = gguf_int(g, path, "llama.context_length", 1, 1 << 24, -1, &c->max_pos)) ||
+        (st = gguf_int(g, path, "llama.vocab_size", 1, 1 << 24, vocab_def, &c->vocab)))
+        return st;
+    if (c->hidden % c->heads)
+        return tcf_fail(TCF_ERR_FORMAT, "%s: llama.embedding_length %d is not a multiple of head_count %d",
+                        path, c->hidden, c->heads);
+    if ((st = gguf_int(g, path, "llama.attention.key_length", 2, 1 << 12, c->hidden / c->heads, &c->head_dim)))
+        return st;
+    int rope_dim;
+    if ((st = gguf_int(g, path, "llama.rope.dimension_count", 0, 1 << 12, c->head_dim, &rope_dim))) return st;
+    if (rope_dim != c->head_dim)
+        return tcf_fail(TCF_ERR_UNSUPPORTED, "%s: llama.rope.dimension_count %d != head dim %d (partial rotary)",
+                        path, rope_dim, c->head_dim);
+    if (tcf_gguf_find(g, "llama.rope.scaling.type")) {
+        const char *t;
+        if ((st = tcf_gguf_get_str(g, "llama.rope.scaling.type", &t))) return st;
+        if (strcmp(t, "none"))
+            return tcf_fail(TCF_ERR_UNSUPPORTED, "%s: llama.rope.scaling.type \"%s\" is not supported", path, t);
+    }
+    double v = 10000.0;
+    if (tcf_gguf_find(g, "llama.rope.freq_base") && (st = tcf_gguf_get_f64(g, "llama.rope.freq_base", &v)))
+        return st;
+    c->rope_theta = v;
+    if ((st = tcf_gguf_get_f64(g, "llama.attention.layer_norm_rms_epsilon", &v))) return st;
+    c->rms_eps = (float)v;
+    c->qkv_bias = 0;
+    int pad = -1;
+    if ((st = gguf_int(g, path, "tokenizer.ggml.padding_token_id", -1, (int64_t)c->vocab - 1, -1, &pad)))
+        return st;
+    c->pad_id = pad;
+    return check_config(path, c);
+}
+
+/* ---- weights ------------------------------------------------------------- */
+
+typedef enum {
+    W_EMB, W_NORM, W_ATTN_NORM, W_FFN_NORM, W_Q, W_K, W_V, W_O, W_GATE, W_UP, W_DOWN,
+    W_QB, W_KB, W_VB, W_QKV, W_GU
+} wkind;
+
+typedef struct {
+    const char *path;
+    const tcf_safetensors *st; /* HF checkpoint, or */
+    const tcf_gguf *g;         /* GGUF */
+    const char *prefix;        /* HF: "" or "model." */
+} wsrc;
+
+static void wname(const wsrc *s, wkind w, int l, char *buf, size_t cap) {
+    static const char *hf[] = {"embed_tokens.weight", "norm.weight", "input_layernorm.weight",
+                               "post_attention_layernorm.weight", "self_attn.q_proj.weight",
+                               "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.o_proj.weight",
+                               "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight",
+                               "self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias",
+                               "self_attn.qkv_proj.weight", "mlp.gate_up_proj.weight"};
+    static const char *gg[] = {"token_embd.weight", "output_norm.weight", "attn_norm.weight", "ffn_norm.weight",
+                               "attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
+                               "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight", "attn_q.bias",
+                               "attn_k.bias", "attn_v.bias", "attn_qkv.weight", "ffn_gate_up.weight"};
+    int global = w == W_EMB || w == W_NORM;
+    if (s->g) {
+        if (global) snprintf(buf, cap, "%s", gg[w]);
+        else snprintf(buf, cap, "blk.%d.%s", l, gg[w]);
+    } else {
+        if (global) snprintf(buf, cap, "%s%s", s->prefix, hf[w]);
+        else snprintf(buf, cap, "%slayers.%d.%s", s->prefix, l, hf[w]);
+    }
+}
+
+/* Fill dst (rows, cols) row-major — an nn.Linear weight (out, in) — or a
+ * vector of rows (cols == 0) from tensor w of layer l, checking its shape;
+ * dst NULL: only check. */
+static tcf_status load_tensor(const wsrc *s, wkind w, int l, float *dst, int64_t rows, int64_t cols) {
+    char name[160], got[96] = "";
+    wname(s, w, l, name, sizeof name);
+    const int want_dims = cols ? 2 : 1;
+    if (s->g) {
+        const tcf_gguf_tensor *t = tcf_gguf_tensor_find(s->g, name);
+        if (!t) return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' is missing", s->path, name);
+        /* ggml order is innermost first: a (rows, cols) weight has ne = {cols, rows} */
+        if (t->n_dims == want_dims && (cols ? t->ne[0] == cols && t->ne[1] == rows : t->ne[0] == rows)) {
+            if (!dst) return TCF_OK;
+            tcf_status st = tcf_gguf_dequantize(t, dst, t->numel);
+            return st ? tcf_fail_prefix(st, "%s: tensor '%s'", s->path, name) : TCF_OK;
+        }
+        for (int i = t->n_dims - 1; i >= 0; i--)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i < t->n_dims - 1 ? ", " : "",
+                     (long long)t->ne[i]);
+    } else {
+        const tcf_tensor_view *t = tcf_safetensors_find(s->st, name);
+        if (!t) return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' is missing", s->path, name);
+        if (t->n_dims == want_dims && t->shape[0] == rows && (!cols || t->shape[1] == cols)) {
+            if (!dst) return TCF_OK;
+            tcf_status st = tcf_tensor_to_f32(t, dst, t->numel);
+            return st ? tcf_fail_prefix(st, "%s", s->path) : TCF_OK;
+        }
+        for (int i = 0; i < t->n_dims; i++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+    }
+    if (cols)
+        return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' has shape [%s], expected [%lld, %lld]", s->path, name,
+                        got, (long long)rows, (long long)cols);
+    return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' has shape [%s], expected [%lld]", s->path, name, got,
+                    (long long)rows);
+}
+
+/* llama.cpp stores the rows of each of n_head heads (D rows each) as
+ * interleaved pairs: GGUF row h*D + 2i + j holds HF row h*D + j*D/2 + i.
+ * Put w (n_head * D, C) back in HF order; tmp holds D * C floats. */
+static void unpermute_rows(float *w, int n_head, int D, int C, float *tmp) {
+    const int half = D / 2;
+    for (int h = 0; h < n_head; h++) {
+        float *hw = w + (int64_t)h * D * C;
+        memcpy(tmp, hw, sizeof(float) * (size_t)D * C);
+        for (int i = 0; i < half; i++)
+            for (int j = 0; j < 2; j++)
+                memcpy(hw + (int64_t)(j * half + i) * C, tmp + (int64_t)(2 * i + j) * C, sizeof(float) * C);
+    }
+}
+
+/* Every tensor the config asks for exists with its shape: checked before
+ * anything is allocated by the config's sizes (which the file's own tensor
+ * sizes then bound). */
+static tcf_status check_tensors(const tcf_llama_config *c, const wsrc *s) {
+    const int64_t C = c->hidden, I = c->inter, D = c->head_dim;
+    const int64_t Q = c->heads * D, K = c->kv_heads * D;
+    tcf_status st;
+    if ((st = load_tensor(s, W_EMB, 0, NULL, c->vocab, C)) || (st = load_tensor(s, W_NORM, 0, NULL, C, 0))) return st;
+    for (int l = 0; l < c->layers; l++) {
+        if ((st = load_tensor(s, W_ATTN_NORM, l, NULL, C, 0)) || (st = load_tensor(s, W_FFN_NORM, l, NULL, C, 0)) ||
+            (st = load_tensor(s, W_O, l, NULL, C, Q)) || (st = load_tensor(s, W_DOWN, l, NULL, C, I)))
+            return st;
+        if (c->arch == TCF_ARCH_PHI3) {
+            if ((st = load_tensor(s, W_QKV, l, NULL, Q + 2 * K, C)) || (st = load_tensor(s, W_GU, l, NULL, 2 * I, C)))
+                return st;
+        } else if ((st = load_tensor(s, W_Q, l, NULL, Q, C)) || (st = load_tensor(s, W_K, l, NULL, K, C)) ||
+                   (st = load_tensor(s, W_V, l, NULL, K, C)) || (st = load_tensor(s, W_GATE, l, NULL, I, C)) ||
+                   (st = load_tensor(s, W_UP, l, NULL, I, C))) {
+            return st;
+        }
+        if (c->qkv_bias && ((st = load_tensor(s, W_QB, l, NULL, Q, 0)) || (st = load_tensor(s, W_KB, l, NULL, K, 0)) ||
+                            (st = load_tensor(s, W_VB, l, NULL, K, 0))))
+            return st;
+    }
+    return TCF_OK;
+}
+
+static tcf_status layout_params(tcf_llama *m, const wsrc *s) {
+    const tcf_llama_config *c = &m->cfg;
+    const int64_t C = c->hidden, I = c->inter, D = c->head_dim;
+    const int64_t Q = c->heads * D, K = c->kv_heads * D, NQKV = Q + 2 * K;
+    float *p = m->params;
+    int64_t used = 0;
+#define TAKE(field, n)                       \
+    do {                                     \
+        field = p ? p + used : NULL;         \
+        used += (n);                         \
+    } while (0)
+    TAKE(m->wte, (int64_t)c->vocab * C);
+    TAKE(m->out_norm, C);
+    for (int l = 0; l < c->layers; l++) {
+        tcf_llama_layer *L = &m->layer[l];
+        TAKE(L->attn_norm, C);
+        TAKE(L->qkv_wp, (int64_t)tcf_gemm_packed_size((int)C, (int)NQKV));
+        if (c->qkv_bias) TAKE(L->qkv_b, NQKV);
+        TAKE(L->o_wp, (int64_t)tcf_gemm_packed_size((int)Q, (int)C));
+        TAKE(L->ffn_norm, C);
+        TAKE(L->gu_wp, (int64_t)tcf_gemm_packed_size((int)C, (int)(2 * I)));
+        TAKE(L->down_wp, (int64_t)tcf_gemm_packed_size((int)I, (int)C));
+    }
+#undef TAKE
+    m->n_params = used;
+    if (!s) return TCF_OK;
+
+    /* one (rows, in) staging buffer for the largest stacked weight */
+    int64_t big = NQKV * C > 2 * I * C ? NQKV * C : 2 * I * C;
+    if (Q * C > big) big = Q * C;
+    float *tmp = malloc(sizeof(float) * (size_t)(big + D * (C > I ? C : I)));
+    if (!tmp) return tcf_fail(TCF_ERR_NOMEM, "%s: out of memory staging weights", s->path);
+    float *perm = tmp + big;
+    tcf_status st;
+    if ((st = load_tensor(s, W_EMB, 0, m->wte, c->vocab, C)) || (st = load_tensor(s, W_NORM, 0, m->out_norm, C, 0)))
+        goto done;
+    for (int l = 0; l < c->layers; l++) {
+        tcf_llama_layer *L = &m->layer[l];
+        if ((st = load_tensor(s, W_ATTN_NORM, l, L->attn_norm, C, 0)) ||
+            (st = load_tensor(s, W_FFN_NORM, l, L->ffn_norm, C, 0)))
+            goto done;
+        /* q | k | v stacked as rows (NQKV, C), packed as W^T */
+        if (c->arch == TCF_ARCH_PHI3) {
+            if ((st = load_tensor(s, W_QKV, l, tmp, NQKV, C))) goto done;
+        } else {
+            if ((st = load_tensor(s, W_Q, l, tmp, Q, C)) || (st = load_tensor(s, W_K, l, tmp + Q * C, K, C)) ||
+                (st = load_tensor(s, W_V, l, tmp + (Q + K) * C, K, C)))
+                goto done;
+            if (s->g) {
+                unpermute_rows(tmp, c->heads, (int)D, (int)C, perm);
+                unpermute_rows(tmp + Q * C, c->kv_heads, (int)D, (int)C, perm);
+            }
+        }
+        tcf_gemm_pack_b((int)C, (int)NQKV, tmp, (int)C, 1, L->qkv_wp);
+        if (c->qkv_bias && ((st = load_tensor(s, W_QB, l, L->qkv_b, Q, 0)) ||
+                            (st = load_tensor(s, W_KB, l, L->qkv_b + Q, K, 0)) ||
+                            (st = load_tensor(s, W_VB, l, L->qkv_b + Q + K, K, 0))))
+            goto done;
+        if ((st = load_tensor(s, W_O, l, tmp, C, Q))) goto done;
+        tcf_gemm_pack_b((int)Q, (int)C, tmp, (int)Q, 1, L->o_wp);
+        /* gate | up stacked as rows (2I, C) */
+        if (c->arch == TCF_ARCH_PHI3) {
+            if ((st = load_tensor(s, W_GU, l, tmp, 2 * I, C))) goto done;
+        } else if ((st = load_tensor(s, W_GATE, l, tmp, I, C)) || (st = load_tensor(s, W_UP, l, tmp + I * C, I, C))) {
+            goto done;
+        }
+        tcf_gemm_pack_b((int)C, (int)(2 * I), tmp, (int)C, 1, L->gu_wp);
+        if ((st = load_tensor(s, W_DOWN, l, tmp, C, I))) goto done;
+        tcf_gemm_pack_b((int)I, (int)C, tmp, (int)I, 1, L->down_wp);
+    }
+done:
+    free(tmp);
+    return st;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+int tcf_llama_handles(const char *path) {
+    if (ends_with(path, ".gguf")) return 1;
+    char cfg[4096];
+    if (tcf_path_join(cfg, sizeof cfg, path, "config.json") || !tcf_file_exists(cfg)) return 0;
+    char *text;
+    size_t len;
+    if (tcf_read_file(cfg, &text, &len)) return 0;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    int yes = cJSON_IsString(mt) && (!strcmp(mt->valuestring, "llama") || !strcmp(mt->valuestring, "qwen2") ||
+                                     !strcmp(mt->valuestring, "phi3"));
+    cJSON_Delete(root);
+    return yes;
+}
+
+/* Allocate and fill m from a checked config and source. */
+static tcf_status load_weights(tcf_llama *m, const wsrc *src) {
+    tcf_status st = check_tensors(&m->cfg, src);
+    if (st) return st;
+    m->layer = calloc((size_t)m->cfg.layers, sizeof *m->layer);
+    layout_params(m, NULL);
+    size_t bytes;
+    if (!m->layer || !tcf_mul_ok((size_t)m->n_params, sizeof(float), &bytes) ||
+        !(m->params = aligned_alloc(64, (bytes + 63) & ~(size_t)63)))
+        return tcf_fail(TCF_ERR_NOMEM, "%s: cannot allocate %lld parameters", src->path, (long long)m->n_params);
+    return layout_params(m, src);
+}
+
+tcf_status tcf_llama_load_gguf(const tcf_gguf *g, const char *label, tcf_llama **out) {
+    *out = NULL;
+    tcf_llama *m = calloc(1, sizeof *m);
+    if (!m) return tcf_fail(TCF_ERR_NOMEM, "out of memory");
+    wsrc src = {label, NULL, g, ""};
+    tcf_status st = gguf_config(g, label, &m->cfg);
+    if (!st) st = load_weights(m, &src);
+    if (st) {
+        tcf_llama_free(m);
+        return st;
+    }
+    *out = m;
+    return TCF_OK;
+}
+
+tcf_status tcf_llama_load(const char *path, tcf_llama **out) {
+    *out = NULL;
+    char file[4096];
+    tcf_status st;
+    if (ends_with(path, ".gguf")) {
+        tcf_gguf *g = NULL;
+        if ((st = tcf_gguf_open(path, &g))) return st;
+        st = tcf_llama_load_gguf(g, path, out);
+        tcf_gguf_free(g);
+        return st;
+    }
+    tcf_llama *m = calloc(1, sizeof *m);
+    if (!m) return tcf_fail(TCF_ERR_NOMEM, "out of memory");
+    tcf_safetensors *sf = NULL;
+    wsrc src = {file, NULL, NULL, ""};
+    if ((st = tcf_path_join(file, sizeof file, path, "config.json"))) goto fail;
+    if (!tcf_file_exists(file)) {
+        st = tcf_fail(TCF_ERR_IO, "%s: missing (a model directory needs config.json)", file);
+        goto fail;
+    }
+    if ((st = parse_config(file, &m->cfg))) goto fail;
+    if ((st = tcf_path_join(file, sizeof file, path, "model.safetensors"))) goto fail;
+    if (!tcf_file_exists(file)) {
+        st = tcf_fail(TCF_ERR_IO, "%s: missing (tcf reads safetensors checkpoints)", file);
+        goto fail;
+    }
+    if ((st = tcf_safetensors_open(file, &sf))) goto fail;
+    src.st = sf;
+    src.prefix = tcf_safetensors_find(sf, "model.embed_tokens.weight") ? "model." : "";
+    if ((st = load_weights(m, &src))) goto fail;
+    tcf_safetensors_free(sf);
+    *out = m;
+    return TCF_OK;
+fail:
+    tcf_safetensors_free(sf);
+    tcf_llama_free(m);
+    return st;
+}
+
+void tcf_llama_free(tcf_llama *m) {
+    if (!m) return;
+    struct tcf_llama_ws *w = atomic_exchange(&m->ws_cache, NULL);
+    if (w) free(w->data);
+    free(w);
+    free(m->params);
+    free(m->bwd_mem);
+    free(m->layer);
+    free(m);
+}
+
+tcf_status tcf_llama_enable_backward(tcf_llama *m) {
+    if (m->bwd_mem) return TCF_OK;
+    const tcf_llama_config *c = &m->cfg;
+    const int C = c->hidden, I = c->inter, Q = c->heads * c->head_dim, N = Q + 2 * c->kv_heads * c->head_dim;
+    /* per layer: W_qkv (N, C), W_o (C, Q), W_gu (2I, C), W_down (C, I) */
+    struct { int in, out; } d[4] = {{C, N}, {Q, C}, {C, 2 * I}, {I, C}};
+    size_t per = 0, big = 0;
+    for (int i = 0; i < 4; i++) {
+        per += tcf_gemm_packed_size(d[i].out, d[i].in);
+        if ((size_t)d[i].in * d[i].out > big) big = (size_t)d[i].in * d[i].out;
+    }
+    float *mem = malloc(sizeof(float) * per * (size_t)c->layers), *tmp = malloc(sizeof(float) * big);
+    if (!mem || !tmp) {
+        free(mem), free(tmp);
+        return tcf_fail(TCF_ERR_NOMEM, "cannot allocate %zu MB for backward weights",
+                        sizeof(float) * per * (size_t)c->layers >> 20);
+    }
+    float *p = mem;
+    for (int l = 0; l < c->layers; l++) {
+        tcf_llama_layer *L = &m->layer[l];
+        const float *fwd[4] = {L->qkv_wp, L->o_wp, L->gu_wp, L->down_wp};
+        float **dst[4] = {&L->qkv_bp, &L->o_bp, &L->gu_bp, &L->down_bp};
+        for (int i = 0; i < 4; i++) {
+            /* the forward's W^T (in, out) unpacked, packed again as W (out x in) */
+            tcf_gemm_unpack_b(d[i].in, d[i].out, fwd[i], tmp, d[i].out);
+            tcf_gemm_pack_b(d[i].out, d[i].in, tmp, d[i].out, 1, p);
+            *dst[i] = p;
+            p += tcf_gemm_packed_size(d[i].out, d[i].in);
+        }
+    }
+    free(tmp);
+    m->bwd_mem = mem;
+    return TCF_OK;
+}
+
+/* ---- forward ----------------------------------------------------------- */
+
+typedef struct {
+    const tcf_llama *m;
+    int B, T;
+    const int32_t *ids;
+    const uint8_t *mask;
+    const int32_t *pos; /* (B*T) position of each token */
+    float *x;           /* (B*T, C) residual stream */
+    float *h;           /* (B*T, C) normed input of a block */
+    float *qkv;         /* (B*T, Q + 2K) */
+    float *ctx;         /* (B*T, Q) */
+    float *gu;          /* (B*T, 2I) */
+    float *act;         /* (B*T, I) */
+    const float *cos_t, *sin_t; /* (T, D/2) */
+    float *scratch;     /* (threads, D*T + T*T) */
+    const float *norm_w;
+} fwd_ctx;
+
+static void embed_task(void *vctx, int64_t begin, int64_t end, int tid) {
+    fwd_ctx *f = vctx;
+    const int C = f->m->cfg.hidden;
+    for (int64_t r = begin; r < end; r++)
+        memcpy(f->x + r * C, f->m->wte + (int64_t)f->ids[r] * C, sizeof(float) * C);
+}
+
+static void norm_task(void *vctx, int64_t begin, int64_t end, int tid) {
+    fwd_ctx *f = vctx;
+    const int C = f->m->cfg.hidden;
+    tcf_rmsnorm(f->h + begin * C, f->x + begin * C, f->norm_w, end - begin, C, f->m->cfg.rms_eps);
+}
+
+static void rope_task(void *vctx, int64_t begin, int64_t end, int tid) {
+    fwd_ctx *f = vctx;
+    const tcf_llama_config *c = &f->m->cfg;
+    const int D = c->head_dim, half = D / 2, Q = c->heads * D, N = Q + 2 * c->kv_heads * D;
+    for (int64_t r = begin; r < end; r++) {
+        float *row = f->qkv + r * N;
+        const float *cr = f->cos_t + (int64_t)f->pos[r] * half, *sr = f->sin_t + (int64_t)f->pos[r] * half;
+        tcf_rope_apply(row, c->heads, D, cr, sr);
+        tcf_rope_apply(row + Q, c->kv_heads, D, cr, sr);
+    }
+}
+
+/* One task = one (batch row, head): causal attention of head h over kv head
+ * g = h / (H / Hkv) (tcf_attn_causal_head_forward). */
+static void attn_task(void *vctx, int64_t begin, int64_t end, int tid) {
+    fwd_ctx *f = vctx;
+    const tcf_llama_config *c = &f->m->cfg;
+    const int D = c->head_dim, H = c->heads, T = f->T, Q = H * D, K = c->kv_heads * D, N = Q + 2 * K;
+    const int group = H / c->kv_heads;
+    const float scale = 1.0f / sqrtf((float)D);
+    float *kt = f->scratch + (int64_t)tid * ((int64_t)T * T + (int64_t)D * T); /* (D, T) */
+    float *P = kt + (int64_t)D * T;                                           /* (T, T) */
+    for (int64_t bh = begin; bh < end; bh++) {
+        int b = (int)(bh / H), h = (int)(bh % H), g = h / group;
+        const float *base = f->qkv + (int64_t)b * T * N;
+        tcf_attn_causal_head_forward(T, D, base + h * D, base + Q + g * D, base + Q + K + g * D, N,
+                                     f->mask + (int64_t)b * T, scale, f->ctx + (int64_t)b * T * Q + h * D, Q, P,
+                                     kt);
+    }
+}
+
+static void swiglu_task(void *vctx, int64_t begin, int64_t end, int tid) {
+    fwd_ctx *f = vctx;
+    const int I = f->m->cfg.inter;
+    for (int64_t r = begin; r < end; r++)
+        tcf_swiglu(f->act + r * I, f->gu + r * 2 * I, f->gu + r * 2 * I + I, I);
+}
+
+tcf_status tcf_llama_forward(const tcf_llama *m, int B, int T, const int32_t *ids, const uint8_t *mask,
+                             float *hidden, int n_threads) {
+    const tcf_llama_config *c = &m->cfg;
+    const int C = c->hidden, I = c->inter, D = c->head_dim, Q = c->heads * D, K = c->kv_heads * D;
+    const int N = Q + 2 * K;
+    if (B <= 0 || T <= 0) return tcf_fail(TCF_ERR_ARG, "forward: empty batch (B=%d, T=%d)", B, T);
+    if (T > c->max_pos)
+        return tcf_fail(TCF_ERR_ARG, "forward: sequence length %d exceeds the model's %d positions", T, c->max_pos);
+    for (int64_t i = 0; i < (int64_t)B * T; i++)
+        if (ids[i] < 0 || ids[i] >= c->vocab)
+            return tcf_fail(TCF_ERR_ARG, "forward: token id %d at (%lld, %lld) outside vocab [0, %d)", ids[i],
+                            (long long)(i / T), (long long)(i % T), c->vocab);
+    if (n_threads <= 0) n_threads = tcf_default_threads();
+    const int64_t BT = (int64_t)B * T;
+    /* workspace: h (BT, C), qkv (BT, N), ctx (BT, Q), gu (BT, 2I), act (BT, I),
+     * cos/sin (T, D/2) each, pos (BT) ints, per-thread (D, T) + (T, T) */
+    const int64_t per_thread = (int64_t)T * T + (int64_t)D * T;
+    size_t n_ws = (size_t)(BT * ((int64_t)C + N + Q + 3 * (int64_t)I) + (int64_t)T * D + BT +
+                           (int64_t)n_threads * per_thread);
+    tcf_llama *mm = (tcf_llama *)m; /* only the workspace cache is touched */
+    struct tcf_llama_ws *w = atomic_exchange(&mm->ws_cache, NULL);
+    if (w && w->cap < n_ws) {
+        free(w->data);
+        w->data = NULL;
+    }
+    if (!w) w = calloc(1, sizeof *w);
+    if (w && !w->data) {
+        w->cap = n_ws;
+        w->data = malloc(n_ws * sizeof(float));
+    }
+    if (!w || !w->data) {
+        free(w);
+        return tcf_fail(TCF_ERR_NOMEM, "forward: cannot allocate workspace for B=%d T=%d", B, T);
+    }
+    float *h = w->data, *qkv = h + BT * C, *ctxb = qkv + BT * N, *gu = ctxb + BT * Q, *act = gu + BT * 2 * I;
+    float *cos_t = act + BT * I, *sin_t = cos_t + (int64_t)T * D / 2;
+    int32_t *pos = (int32_t *)(sin_t + (int64_t)T * D / 2);
+    float *scratch = (float *)(pos + BT);
+    for (int b = 0; b < B; b++) {
+        int n = 0;
+        for (int t = 0; t < T; t++) {
+            pos[(int64_t)b * T + t] = n;
+            n += mask[(int64_t)b * T + t] != 0;
+        }
+    }
+    tcf_rope_table(cos_t, sin_t, T, D, c->rope_theta);
+
+    fwd_ctx f = {m, B, T, ids, mask, pos, hidden, h, qkv, ctxb, gu, act, cos_t, sin_t, scratch, NULL};
+    tcf_parallel_for(BT, n_threads, embed_task, &f);
+    for (int l = 0; l < c->layers; l++) {
+        const tcf_llama_layer *L = &m->layer[l];
+        f.norm_w = L->attn_norm;
+        tcf_parallel_for(BT, n_threads, norm_task, &f);
+        tcf_gemm_packed((int)BT, N, C, h, C, L->qkv_wp, qkv, N, L->qkv_b, 0, n_threads);
+        tcf_parallel_for(BT, n_threads, rope_task, &f);
+        tcf_parallel_for_dyn((int64_t)B * c->heads, 1, n_threads, attn_task, &f);
+        tcf_gemm_packed((int)BT, C, Q, ctxb, Q, L->o_wp, hidden, C, NULL, 1, n_threads); /* x += */
+        f.norm_w = L->ffn_norm;
+        tcf_parallel_for(BT, n_threads, norm_task, &f);
+        tcf_gemm_packed((int)BT, 2 * I, C, h, C, L->gu_wp, gu, 2 * I, NULL, 0, n_threads);
+        tcf_parallel_for(BT, n_threads, swiglu_task, &f);
+        tcf_gemm_packed((int)BT, C, I, act, I, L->down_wp, hidden, C, NULL, 1, n_threads); /* x += */
+    }
+    tcf_rmsnorm(hidden, hidden, m->out_norm, BT, C, c->rms_eps);
+    struct tcf_llama_ws *other = atomic_exchange(&mm->ws_cache, w);
+    if (other) {
+        free(other->data);
+        free(other);
+    }
+    return TCF_OK;
+}
+
+void tcf_llama_pool(int C, int B, int T, const uint8_t *mask, const float *hidden, tcf_pooling pooling,
+                    int normalize, float *pooled) {
+    for (int b = 0; b < B; b++) {
+        float *o = pooled + (int64_t)b * C;
+        const float *hb = hidden + (int64_t)b * T * C;
+        const uint8_t *mk = mask + (int64_t)b * T;
+        int first = -1, last = -1, n = 0;
+        for (int t = 0; t < T; t++)
+            if (mk[t]) {
+                if (first < 0) first = t;
+                last = t, n++;
+            }
+        if (pooling == TCF_POOL_MEAN || n == 0) {
+            for (int i = 0; i < C; i++) o[i] = 0;
+            for (int t = 0; t < T; t++)
+                if (mk[t])
+                    for (int i = 0; i < C; i++) o[i] += hb[(int64_t)t * C + i];
+            float inv = 1.0f / (float)(n > 0 ? n : 1);
+            for (int i = 0; i < C; i++) o[i] *= inv;
+        } else {
+            memcpy(o, hb + (int64_t)(pooling == TCF_POOL_CLS ? first : last) * C, sizeof(float) * C);
+        }
+        if (normalize) {
+            double ss = 0;
+            for (int i = 0; i < C; i++) ss += (double)o[i] * o[i];
+            float inv = (float)(1.0 / fmax(sqrt(ss), 1e-12));
+            for (int i = 0; i < C; i++) o[i] *= inv;
+        }
+    }
+}

@@ -1,0 +1,362 @@
+/*
+ * llama_lora.c — gradients of LoRA adapters (PEFT's lora.Linear on q, k, v,
+ * o, gate, up, down) and of the score head of a Llama-family decoder
+ * classifier: a forward that keeps every activation the backward reads, then
+ * the backward layer by layer, top to bottom.
+ *
+ * Per layer (M = B*T rows; the frozen parts as model/llama.c):
+ *   h1 = RMSNorm(x_in); qkv = h1 Wqkv^T (+b) + LoRA_{q,k,v}(h1); RoPE(q, k)
+ *   ctx = causal GQA attention (P saved); x_mid = x_in + ctx Wo^T + LoRA_o(ctx)
+ *   h2 = RMSNorm(x_mid); gu = h2 Wgu^T + LoRA_{gate,up}(h2); act = silu(g) u
+ *   x_out = x_mid + act Wd^T + LoRA_down(act)
+ * LoRA adds s (x A^T) B^T, s = alpha / r, to the module's output (before
+ * RoPE for q and k, as PEFT wraps q_proj / k_proj). Backward: the input
+ * gradients flow through every frozen product (dX = dY W with the weights
+ * packed by tcf_llama_enable_backward); only the adapters and the head get
+ * parameter gradients. Checked against PEFT in tests/test_llama_lora.c.
+ * The workspace is allocated per call (not yet reused across steps).
+ */
+#include "train/llama_lora.h"
+#include "base/base.h"
+#include "kern/decoder.h"
+#include "kern/grad.h"
+#include "kern/kern.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const tcf_llama_lora_module_names[TCF_LL_N] = {"q_proj", "k_proj", "v_proj", "o_proj",
+                                                           "gate_proj", "up_proj", "down_proj"};
+
+void tcf_llama_lora_dims(const tcf_llama_config *c, int mod, int *in, int *out) {
+    const int C = c->hidden, I = c->inter, Q = c->heads * c->head_dim, K = c->kv_heads * c->head_dim;
+    switch (mod) {
+    case TCF_LL_Q: *in = C, *out = Q; break;
+    case TCF_LL_K: case TCF_LL_V: *in = C, *out = K; break;
+    case TCF_LL_O: *in = Q, *out = C; break;
+    case TCF_LL_GATE: case TCF_LL_UP: *in = C, *out = I; break;
+    default: *in = I, *out = C; break;
+    }
+}
+
+tcf_status tcf_llama_lora_init(const tcf_llama_config *c, int r, float alpha, tcf_llama_lora **out) {
+    *out = NULL;
+    if (r <= 0) return tcf_fail(TCF_ERR_ARG, "LoRA rank %d must be positive", r);
+    tcf_llama_lora *lo = calloc(1, sizeof *lo);
+    const int n = c->layers * TCF_LL_N;
+    size_t total = 0;
+    for (int m = 0; m < TCF_LL_N; m++) {
+        int in, o;
+        tcf_llama_lora_dims(c, m, &in, &o);
+        total += (size_t)r * (in + o);
+    }
+    total *= 2 * (size_t)c->layers; /* weights + gradients */
+    if (lo) {
+        lo->A = calloc((size_t)n, sizeof *lo->A), lo->B = calloc((size_t)n, sizeof *lo->B);
+        lo->dA = calloc((size_t)n, sizeof *lo->dA), lo->dB = calloc((size_t)n, sizeof *lo->dB);
+        lo->mem = calloc(total, sizeof(float));
+    }
+    if (!lo || !lo->A || !lo->B || !lo->dA || !lo->dB || !lo->mem) {
+        tcf_llama_lora_free(lo);
+        return tcf_fail(TCF_ERR_NOMEM, "cannot allocate LoRA adapters (r=%d)", r);
+    }
+    lo->r = r, lo->layers = c->layers, lo->scale = alpha / (float)r;
+    float *p = lo->mem;
+    for (int i = 0; i < n; i++) {
+        int in, o;
+        tcf_llama_lora_dims(c, i % TCF_LL_N, &in, &o);
+        lo->A[i] = p, p += (size_t)r * in;
+        lo->B[i] = p, p += (size_t)o * r;
+        lo->dA[i] = p, p += (size_t)r * in;
+        lo->dB[i] = p, p += (size_t)o * r;
+    }
+    *out = lo;
+    return TCF_OK;
+}
+
+void tcf_llama_lora_free(tcf_llama_lora *lo) {
+    if (!lo) return;
+    free(lo->A), free(lo->B), free(lo->dA), free(lo->dB), free(lo->mem);
+    free(lo);
+}
+
+void tcf_llama_lora_zero_grad(tcf_llama_lora *lo) {
+    /* each entry is laid out A | B | dA | dB: dA has B - A floats, dB dA - B */
+    for (int i = 0; i < lo->layers * TCF_LL_N; i++) {
+        memset(lo->dA[i], 0, sizeof(float) * (size_t)(lo->B[i] - lo->A[i]));
+        memset(lo->dB[i], 0, sizeof(float) * (size_t)(lo->dA[i] - lo->B[i]));
+    }
+}
+
+/* ---- saved activations ------------------------------------------------- */
+
+typedef struct {
+    float *x_in, *h1, *qkv, *P, *ctx, *x_mid, *h2, *gu, *act; /* see the file comment */
+    float *u[TCF_LL_N];                                       /* (M, r) per module */
+} saved;
+
+typedef struct {
+    const tcf_llama *m;
+    int B, T;
+    const uint8_t *mask;
+    const int32_t *pos;
+    const float *cos_t, *sin_t;
+    const saved *s;
+    float *dctx, *dqkv; /* backward: (M, Q), (M, N) */
+    float *scratch;     /* per thread */
+    int64_t per_thread;
+} task_ctx;
+
+static void rope_rows(task_ctx *f, float *qkv, int backward, int64_t begin, int64_t end) {
+    const tcf_llama_config *c = &f->m->cfg;
+    const int D = c->head_dim, half = D / 2, Q = c->heads * D, N = Q + 2 * c->kv_heads * D;
+    for (int64_t r = begin; r < end; r++) {
+        float *row = qkv + r * N;
+        const float *cr = f->cos_t + (int64_t)f->pos[r] * half, *sr = f->sin_t + (int64_t)f->pos[r] * half;
+        if (backward) {
+            tcf_rope_backward(row, c->heads, D, cr, sr);
+            tcf_rope_backward(row + Q, c->kv_heads, D, cr, sr);
+        } else {
+            tcf_rope_apply(row, c->heads, D, cr, sr);
+            tcf_rope_apply(row + Q, c->kv_heads, D, cr, sr);
+        }
+    }
+}
+
+/* one task = one (batch row, head) */
+static void attn_fwd_task(void *vctx, int64_t begin, int64_t end, int tid) {
+    task_ctx *f = vctx;
+    const tcf_llama_config *c = &f->m->cfg;
+    const int D = c->head_dim, H = c->heads, T = f->T, Q = H * D, K = c->kv_heads * D, N = Q + 2 * K;
+    const float scale = 1.0f / sqrtf((float)D);
+    for (int64_t bh = begin; bh < end; bh++) {
+        int b = (int)(bh / H), h = (int)(bh % H), g = h / (H / c->kv_heads);
+        const float *base = f->s->qkv + (int64_t)b * T * N;
+        tcf_attn_causal_head_forward(T, D, base + h * D, base + Q + g * D, base + Q + K + g * D, N,
+                                     f->mask + (int64_t)b * T, scale, f->s->ctx + (int64_t)b * T * Q + h * D, Q,
+                                     f->s->P + bh * T * T, f->scratch + tid * f->per_thread);
+    }
+}
+
+/* one task = one (batch row, kv head): its group's dQ, and dK, dV summed */
+static void attn_bwd_task(void *vctx, int64_t begin, int64_t end, int tid) {
+    task_ctx *f = vctx;
+    const tcf_llama_config *c = &f->m->cfg;
+    const int D = c->head_dim, H = c->heads, Hkv = c->kv_heads, T = f->T, Q = H * D, K = Hkv * D;
+    const int N = Q + 2 * K, group = H / Hkv;
+    const float scale = 1.0f / sqrtf((float)D);
+    float *sc = f->scratch + tid * f->per_thread;
+    float *tq = sc + tcf_attn_backward_scratch(T, D), *tk = tq + (int64_t)T * D, *tv = tk + (int64_t)T * D;
+    for (int64_t bg = begin; bg < end; bg++) {
+        int b = (int)(bg / Hkv), g = (int)(bg % Hkv);
+        const float *base = f->s->qkv + (int64_t)b * T * N;
+        float *dbase = f->dqkv + (int64_t)b * T * N;
+        for (int t = 0; t < T; t++) {
+            memset(dbase + (int64_t)t * N + Q + g * D, 0, sizeof(float) * D);
+            memset(dbase + (int64_t)t * N + Q + K + g * D, 0, sizeof(float) * D);
+        }
+        for (int h = g * group; h < (g + 1) * group; h++) {
+            tcf_attn_head_backward(T, D, base + h * D, base + Q + g * D, base + Q + K + g * D, N,
+                                   f->s->P + ((int64_t)b * H + h) * T * T, f->mask + (int64_t)b * T, scale, NULL,
+                                   f->dctx + (int64_t)b * T * Q + h * D, Q, tq, tk, tv, D, sc);
+            for (int t = 0; t < T; t++) {
+                float *row = dbase + (int64_t)t * N;
+                memcpy(row + h * D, tq + (int64_t)t * D, sizeof(float) * D);
+                for (int d = 0; d < D; d++) {
+                    row[Q + g * D + d] += tk[(int64_t)t * D + d];
+                    row[Q + K + g * D + d] += tv[(int64_t)t * D + d];
+                }
+            }
+        }
+    }
+}
+
+tcf_status tcf_llama_lora_grad(tcf_llama *m, tcf_llama_lora *lo, const float *score, float *dscore,
+                               int n_labels, int B, int T, const int32_t *ids, const uint8_t *mask,
+                               const int32_t *labels, float *logits, float *loss, int n_threads) {
+    const tcf_llama_config *c = &m->cfg;
+    const int C = c->hidden, I = c->inter, D = c->head_dim, H = c->heads, Q = H * D, K = c->kv_heads * D;
+    const int N = Q + 2 * K, L = c->layers, r = lo->r;
+    const float s = lo->scale;
+    if (B <= 0 || T <= 0 || T > c->max_pos)
+        return tcf_fail(TCF_ERR_ARG, "LoRA step: bad batch shape B=%d T=%d (max %d positions)", B, T, c->max_pos);
+    for (int64_t i = 0; i < (int64_t)B * T; i++)
+        if (ids[i] < 0 || ids[i] >= c->vocab)
+            return tcf_fail(TCF_ERR_ARG, "LoRA step: token id %d outside vocab [0, %d)", ids[i], c->vocab);
+    for (int b = 0; b < B; b++)
+        if (labels[b] < 0 || labels[b] >= n_labels)
+            return tcf_fail(TCF_ERR_ARG, "LoRA step: label %d of row %d outside [0, %d)", labels[b], b, n_labels);
+    tcf_status st = tcf_llama_enable_backward(m);
+    if (st) return st;
+    if (n_threads <= 0) n_threads = tcf_default_threads();
+    const int64_t M = (int64_t)B * T;
+
+    /* ---- memory: saved activations per layer + step buffers ---- */
+    const int64_t per_layer = M * (4 * (int64_t)C + N + Q + 3 * (int64_t)I) + (int64_t)B * H * T * T +
+                              TCF_LL_N * M * r;
+    int64_t big = 2 * (int64_t)I > N ? 2 * (int64_t)I : N; /* widest gradient row */
+    if (Q > big) big = Q;
+    size_t lscr = 0;
+    for (int mod = 0; mod < TCF_LL_N; mod++) {
+        int in, out;
+        tcf_llama_lora_dims(c, mod, &in, &out);
+        size_t a = tcf_lora_forward_scratch(out, in, r), b2 = tcf_lora_backward_scratch((int)M, out, r);
+        if (a > lscr) lscr = a;
+        if (b2 > lscr) lscr = b2;
+    }
+    const int64_t per_thread = (int64_t)tcf_attn_backward_scratch(T, D) + 3 * (int64_t)T * D;
+    size_t total = (size_t)(L * per_layer + M * C /* x_f */ + M * C /* hidden */ + 2 * M * C /* dx, dh */ +
+                            M * big /* dbig */ + M * (int64_t)I /* dact */ + (int64_t)T * D + (int64_t)n_threads * per_thread +
+                            (int64_t)lscr + (int64_t)B * (C + 2 * n_labels) + M);
+    float *mem = malloc(total * sizeof(float));
+    if (!mem) return tcf_fail(TCF_ERR_NOMEM, "LoRA step: cannot allocate %zu MB of activations", total * 4 >> 20);
+    float *p = mem;
+#define TAKE(n) (p += (n), p - (n))
+    saved *sv = malloc(sizeof(saved) * (size_t)L);
+    if (!sv) {
+        free(mem);
+        return tcf_fail(TCF_ERR_NOMEM, "LoRA step: out of memory");
+    }
+    for (int l = 0; l < L; l++) {
+        saved *S = &sv[l];
+        S->x_in = TAKE(M * C), S->h1 = TAKE(M * C), S->qkv = TAKE(M * N), S->P = TAKE((int64_t)B * H * T * T);
+        S->ctx = TAKE(M * Q), S->x_mid = TAKE(M * C), S->h2 = TAKE(M * C), S->gu = TAKE(M * 2 * I);
+        S->act = TAKE(M * I);
+        for (int mod = 0; mod < TCF_LL_N; mod++) S->u[mod] = TAKE(M * r);
+    }
+    float *x = TAKE(M * C);      /* (M, C) residual stream, then x_f */
+    float *hidden = TAKE(M * C); /* (M, C) final norm output */
+    float *dx = TAKE(M * C), *dh = TAKE(M * C), *dbig = TAKE(M * big), *dact = TAKE(M * I);
+    float *cos_t = TAKE((int64_t)T * D / 2), *sin_t = TAKE((int64_t)T * D / 2);
+    float *scratch = TAKE((int64_t)n_threads * per_thread), *lsc = TAKE((int64_t)lscr);
+    float *pooled = TAKE((int64_t)B * C), *lg = TAKE((int64_t)B * n_labels), *dlg = TAKE((int64_t)B * n_labels);
+    int32_t *pos = (int32_t *)TAKE(M);
+#undef TAKE
+    for (int b = 0; b < B; b++)
+        for (int t = 0, n = 0; t < T; t++) {
+            pos[(int64_t)b * T + t] = n;
+            n += mask[(int64_t)b * T + t] != 0;
+        }
+    tcf_rope_table(cos_t, sin_t, T, D, c->rope_theta);
+    task_ctx f = {m, B, T, mask, pos, cos_t, sin_t, NULL, NULL, NULL, scratch, per_thread};
+
+    /* ---- forward ---- */
+    for (int64_t i = 0; i < M; i++) memcpy(x + i * C, m->wte + (int64_t)ids[i] * C, sizeof(float) * C);
+    for (int l = 0; l < L; l++) {
+        const tcf_llama_layer *Ly = &m->layer[l];
+        saved *S = &sv[l];
+        float **A = lo->A + l * TCF_LL_N, **Bm = lo->B + l * TCF_LL_N;
+        memcpy(S->x_in, x, sizeof(float) * M * C);
+        tcf_rmsnorm(S->h1, x, Ly->attn_norm, M, C, c->rms_eps);
+        tcf_gemm_packed((int)M, N, C, S->h1, C, Ly->qkv_wp, S->qkv, N, Ly->qkv_b, 0, n_threads);
+        const int off[3] = {0, Q, Q + K}, outs[3] = {Q, K, K};
+        for (int j = 0; j < 3; j++)
+            tcf_lora_forward((int)M, outs[j], C, r, s, S->h1, C, NULL, 0, NULL, NULL, A[j], Bm[j], S->qkv + off[j], N,
+                             S->u[j], lsc, n_threads);
+        rope_rows(&f, S->qkv, 0, 0, M);
+        f.s = S;
+        tcf_parallel_for_dyn((int64_t)B * H, 1, n_threads, attn_fwd_task, &f);
+        tcf_gemm_packed((int)M, C, Q, S->ctx, Q, Ly->o_wp, x, C, NULL, 1, n_threads);
+        tcf_lora_forward((int)M, C, Q, r, s, S->ctx, Q, NULL, 0, NULL, NULL, A[TCF_LL_O], Bm[TCF_LL_O], x, C,
+                         S->u[TCF_LL_O], lsc, n_threads);
+        memcpy(S->x_mid, x, sizeof(float) * M * C);
+        tcf_rmsnorm(S->h2, x, Ly->ffn_norm, M, C, c->rms_eps);
+        tcf_gemm_packed((int)M, 2 * I, C, S->h2, C, Ly->gu_wp, S->gu, 2 * I, NULL, 0, n_threads);
+        tcf_lora_forward((int)M, I, C, r, s, S->h2, C, NULL, 0, NULL, NULL, A[TCF_LL_GATE], Bm[TCF_LL_GATE], S->gu,
+                         2 * I, S->u[TCF_LL_GATE], lsc, n_threads);
+        tcf_lora_forward((int)M, I, C, r, s, S->h2, C, NULL, 0, NULL, NULL, A[TCF_LL_UP], Bm[TCF_LL_UP], S->gu + I,
+                         2 * I, S->u[TCF_LL_UP], lsc, n_threads);
+        for (int64_t i = 0; i < M; i++) tcf_swiglu(S->act + i * I, S->gu + i * 2 * I, S->gu + i * 2 * I + I, I);
+        tcf_gemm_packed((int)M, C, I, S->act, I, Ly->down_wp, x, C, NULL, 1, n_threads);
+        tcf_lora_forward((int)M, C, I, r, s, S->act, I, NULL, 0, NULL, NULL, A[TCF_LL_DOWN], Bm[TCF_LL_DOWN], x, C,
+                         S->u[TCF_LL_DOWN], lsc, n_threads);
+    }
+    tcf_rmsnorm(hidden, x, m->out_norm, M, C, c->rms_eps);
+    int *last = malloc(sizeof(int) * (size_t)B);
+    if (!last) {
+        free(sv), free(mem);
+        return tcf_fail(TCF_ERR_NOMEM, "LoRA step: out of memory");
+    }
+    for (int b = 0; b < B; b++) {
+        last[b] = -1;
+        for (int t = 0; t < T; t++)
+            if (mask[(int64_t)b * T + t]) last[b] = t;
+        if (last[b] < 0) last[b] = T - 1;
+        memcpy(pooled + (int64_t)b * C, hidden + ((int64_t)b * T + last[b]) * C, sizeof(float) * C);
+    }
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < n_labels; k++) {
+            float acc = 0;
+            for (int i = 0; i < C; i++) acc += pooled[(int64_t)b * C + i] * score[(int64_t)k * C + i];
+            lg[b * n_labels + k] = acc;
+        }
+    float L_ = tcf_cross_entropy(B, n_labels, lg, labels, NULL, 0.0f, dlg);
+    if (loss) *loss = L_;
+    if (logits) memcpy(logits, lg, sizeof(float) * (size_t)B * n_labels);
+
+    /* ---- backward: head, final norm ---- */
+    memset(dh, 0, sizeof(float) * M * C);
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < n_labels; k++) {
+            float g = dlg[b * n_labels + k];
+            const float *pr = pooled + (int64_t)b * C, *sr = score + (int64_t)k * C;
+            float *dr = dh + ((int64_t)b * T + last[b]) * C;
+            for (int i = 0; i < C; i++) {
+                if (dscore) dscore[(int64_t)k * C + i] += g * pr[i];
+                dr[i] += g * sr[i];
+            }
+        }
+    tcf_rmsnorm_backward(dx, NULL, dh, x, m->out_norm, M, C, c->rms_eps);
+
+    /* ---- backward: layers ---- */
+    for (int l = L - 1; l >= 0; l--) {
+        const tcf_llama_layer *Ly = &m->layer[l];
+        const saved *S = &sv[l];
+        float **A = lo->A + l * TCF_LL_N, **Bm = lo->B + l * TCF_LL_N;
+        float **dA = lo->dA + l * TCF_LL_N, **dB = lo->dB + l * TCF_LL_N;
+        /* down: dact = dx Wd (+ LoRA) */
+        tcf_gemm_packed((int)M, I, C, dx, C, Ly->down_bp, dact, I, NULL, 0, n_threads);
+        tcf_lora_backward((int)M, C, I, r, s, dx, C, S->act, I, S->u[TCF_LL_DOWN], A[TCF_LL_DOWN], Bm[TCF_LL_DOWN],
+                          dA[TCF_LL_DOWN], dB[TCF_LL_DOWN], dact, I, 1, lsc, n_threads);
+        /* SwiGLU: dgu (M, 2I) = [dgate | dup] */
+        for (int64_t i = 0; i < M; i++)
+            tcf_swiglu_backward(dbig + i * 2 * I, dbig + i * 2 * I + I, dact + i * I, S->gu + i * 2 * I,
+                                S->gu + i * 2 * I + I, I);
+        tcf_gemm_packed((int)M, C, 2 * I, dbig, 2 * I, Ly->gu_bp, dh, C, NULL, 0, n_threads);
+        tcf_lora_backward((int)M, I, C, r, s, dbig, 2 * I, S->h2, C, S->u[TCF_LL_GATE], A[TCF_LL_GATE],
+                          Bm[TCF_LL_GATE], dA[TCF_LL_GATE], dB[TCF_LL_GATE], dh, C, 1, lsc, n_threads);
+        tcf_lora_backward((int)M, I, C, r, s, dbig + I, 2 * I, S->h2, C, S->u[TCF_LL_UP], A[TCF_LL_UP],
+                          Bm[TCF_LL_UP], dA[TCF_LL_UP], dB[TCF_LL_UP], dh, C, 1, lsc, n_threads);
+        tcf_rmsnorm_backward(dh, NULL, dh, S->x_mid, Ly->ffn_norm, M, C, c->rms_eps);
+        for (int64_t i = 0; i < M * C; i++) dx[i] += dh[i];
+        /* o: dctx = dx Wo (+ LoRA) */
+        float *dctx = dact; /* (M, Q) reuses dact (M, I) when Q <= I */
+        float *dctx_own = NULL;
+        if (Q > I) dctx = dctx_own = malloc(sizeof(float) * M * Q);
+        if (!dctx) {
+            free(last), free(sv), free(mem);
+            return tcf_fail(TCF_ERR_NOMEM, "LoRA step: out of memory");
+        }
+        tcf_gemm_packed((int)M, Q, C, dx, C, Ly->o_bp, dctx, Q, NULL, 0, n_threads);
+        tcf_lora_backward((int)M, C, Q, r, s, dx, C, S->ctx, Q, S->u[TCF_LL_O], A[TCF_LL_O], Bm[TCF_LL_O],
+                          dA[TCF_LL_O], dB[TCF_LL_O], dctx, Q, 1, lsc, n_threads);
+        /* attention -> dqkv (M, N), then RoPE back */
+        f.s = S, f.dctx = dctx, f.dqkv = dbig;
+        tcf_parallel_for_dyn((int64_t)B * c->kv_heads, 1, n_threads, attn_bwd_task, &f);
+        free(dctx_own);
+        rope_rows(&f, dbig, 1, 0, M);
+        /* qkv: dh1 = dqkv Wqkv (+ LoRA q, k, v) */
+        tcf_gemm_packed((int)M, C, N, dbig, N, Ly->qkv_bp, dh, C, NULL, 0, n_threads);
+        const int off[3] = {0, Q, Q + K}, outs[3] = {Q, K, K};
+        for (int j = 0; j < 3; j++)
+            tcf_lora_backward((int)M, outs[j], C, r, s, dbig + off[j], N, S->h1, C, S->u[j], A[j], Bm[j], dA[j],
+                              dB[j], dh, C, 1, lsc, n_threads);
+        tcf_rmsnorm_backward(dh, NULL, dh, S->x_in, Ly->attn_norm, M, C, c->rms_eps);
+        for (int64_t i = 0; i < M * C; i++) dx[i] += dh[i];
+    }
+    free(last);
+    free(sv);
+    free(mem);
+    return TCF_OK;
+}

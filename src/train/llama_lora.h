@@ -1,0 +1,45 @@
+/*
+ * llama_lora.h — LoRA adapters on a Llama-family decoder classifier
+ * (LlamaForSequenceClassification + PEFT LoRA): one forward + backward of
+ * the cross-entropy, giving the gradients of every adapter and of the
+ * `score` head. The base weights and norms stay frozen (the step towards
+ * QLoRA training; no optimiser loop or dropout here yet).
+ */
+#ifndef TCF_LLAMA_LORA_H
+#define TCF_LLAMA_LORA_H
+
+#include "model/llama.h"
+
+/* Target modules, in PEFT's names: q_proj k_proj v_proj o_proj gate_proj
+ * up_proj down_proj. */
+enum { TCF_LL_Q, TCF_LL_K, TCF_LL_V, TCF_LL_O, TCF_LL_GATE, TCF_LL_UP, TCF_LL_DOWN, TCF_LL_N };
+extern const char *const tcf_llama_lora_module_names[TCF_LL_N];
+
+typedef struct {
+    int r, layers;
+    float scale;      /* alpha / r */
+    /* module m of layer l is index l * TCF_LL_N + m; every one is present */
+    float **A, **B;   /* A (r, in), B (out, r) as PEFT's lora_A / lora_B weights */
+    float **dA, **dB; /* gradients, same shapes, accumulated (+=) */
+    float *mem;
+} tcf_llama_lora;
+
+/* in / out features of module `mod` (nn.Linear in_features / out_features). */
+void tcf_llama_lora_dims(const tcf_llama_config *c, int mod, int *in, int *out);
+/* Adapters of rank r on every module of every layer, zero-filled (the
+ * caller sets A and B). */
+tcf_status tcf_llama_lora_init(const tcf_llama_config *c, int r, float alpha, tcf_llama_lora **out);
+void tcf_llama_lora_free(tcf_llama_lora *lo);
+void tcf_llama_lora_zero_grad(tcf_llama_lora *lo);
+
+/* One forward + backward on a padded batch:
+ *   pooled = final hidden state of each row's last real token,
+ *   logits (B, n_labels) = pooled score^T (no bias), loss = mean CE(labels).
+ * Adds d loss / d A, B to lo->dA, lo->dB and d loss / d score to dscore
+ * (n_labels, C) (may be NULL). Calls tcf_llama_enable_backward on m.
+ * Positions as tcf_llama_forward (real tokens counted). logits may be NULL. */
+tcf_status tcf_llama_lora_grad(tcf_llama *m, tcf_llama_lora *lo, const float *score, float *dscore,
+                               int n_labels, int B, int T, const int32_t *ids, const uint8_t *mask,
+                               const int32_t *labels, float *logits, float *loss, int n_threads);
+
+#endif
