@@ -199,13 +199,15 @@ size_t tcf_qmat_bytes(const tcf_qmat *W) {
     return b;
 }
 
-float tcf_qmat_nf4_absmax(const tcf_qmat *W, int64_t b) {
+/* bitsandbytes: dequantize_blockwise(absmax_q, state2) + offset, two
+ * roundings, as functional.dequantize_4bit does in f32 */
+static inline float nf4_absmax(const tcf_qmat *W, int64_t b) {
     if (W->absmax) return W->absmax[b];
-    /* bitsandbytes: dequantize_blockwise(absmax_q, state2) + offset, two
-     * roundings, as functional.dequantize_4bit does in f32 */
     float a = W->code2[W->absmax_q[b]] * W->absmax2[b / 256];
     return a + W->offset;
 }
+
+float tcf_qmat_nf4_absmax(const tcf_qmat *W, int64_t b) { return nf4_absmax(W, b); }
 
 /* ---- quantizers ------------------------------------------------------------ */
 
@@ -397,7 +399,7 @@ static void deq_seg_ref(const tcf_qmat *W, int n, int k0, int len, float *dst) {
     }
     int64_t b = (int64_t)n * (W->K / 64) + k0 / 64;
     for (int i = 0; i < len / 64; i++, b++, p += 32, dst += 64) {
-        const float a = tcf_qmat_nf4_absmax(W, b);
+        const float a = nf4_absmax(W, b);
         for (int j = 0; j < 32; j++) {
             dst[2 * j] = tcf_nf4_code[p[j] >> 4] * a;
             dst[2 * j + 1] = tcf_nf4_code[p[j] & 15] * a;
@@ -481,7 +483,7 @@ TGT static void deq_seg_avx2(const tcf_qmat *W, int n, int k0, int len, float *d
     const __m256 tlo = _mm256_loadu_ps(tcf_nf4_code), thi = _mm256_loadu_ps(tcf_nf4_code + 8);
     int64_t b = (int64_t)n * (W->K / 64) + k0 / 64;
     for (int i = 0; i < len / 64; i++, b++, p += 32) {
-        const __m256 a = _mm256_set1_ps(tcf_qmat_nf4_absmax(W, b));
+        const __m256 a = _mm256_set1_ps(nf4_absmax(W, b));
         for (int h = 0; h < 2; h++, dst += 32) {
             __m128i q = _mm_loadu_si128((const __m128i *)(p + 16 * h));
             __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), m4), lo = _mm_and_si128(q, m4);
@@ -725,10 +727,10 @@ TGT static inline float hsum(__m256 v) {
 }
 
 /* Σ w*x of 32 i8 pairs, as 8 i32 lane sums in f32: maddubs needs one unsigned
- * operand, so |w| times x with w's sign (x is never -128: ours come from
+ * operand, so |w| (aw) times x with w's sign (x is never -128: ours come from
  * tcf_q8_quantize_rows, which keeps |q| <= 127). */
-TGT static inline __m256 dot32(__m256i w, __m256i x) {
-    __m256i s = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+TGT static inline __m256 dot32(__m256i aw, __m256i w, __m256i x) { /* aw = |w| */
+    __m256i s = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w));
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(s, _mm256_set1_epi16(1)));
 }
 
@@ -759,10 +761,10 @@ TGT static void q8_tile(const qg_args *g, int m_lo, int m_hi, int n_lo, int n_hi
             __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
             for (int b = 0; b < nb; b++) {
                 float dw;
-                const __m256i w = wblock(W, wr, b, &dw);
+                const __m256i w = wblock(W, wr, b, &dw), aw = _mm256_sign_epi8(w, w);
                 for (int i = 0; i < r; i++) {
                     const uint8_t *xb = x0 + i * xs + (size_t)b * 34;
-                    __m256 s = dot32(w, _mm256_loadu_si256((const __m256i *)(xb + 2)));
+                    __m256 s = dot32(aw, w, _mm256_loadu_si256((const __m256i *)(xb + 2)));
                     acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16_avx(xb)), s, acc[i]);
                 }
             }
