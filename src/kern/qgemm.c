@@ -34,6 +34,7 @@
 #include "kern/convert.h"
 #include "base/base.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
@@ -417,9 +418,9 @@ void tcf_qmat_dequant_rows_ref(const tcf_qmat *W, int n0, int rows, float *dst) 
 
 static int use_avx2(void) {
     static int f16c = -1;
-    if (f16c < 0) {
-        __builtin_cpu_init();
-        f16c = __builtin_cpu_supports("f16c") ? 1 : 0;
+    if (f16c < 0) { /* CPUID leaf 1, ECX bit 29 (clang's __builtin_cpu_supports lacks "f16c") */
+        unsigned a, b, c, d;
+        f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) ? 1 : 0;
     }
     return f16c && tcf_kern_isa()[0] == 'a';
 }
