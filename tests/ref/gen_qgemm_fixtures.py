@@ -3,8 +3,7 @@
 quantization, and a quantized matmul forward/backward, from the reference
 libraries.
 
-bitsandbytes 0.50.2 (PyPI, runs on CPU; not in requirements.txt because only
-this script needs it: `pip install --no-deps bitsandbytes==0.50.2`),
+bitsandbytes 0.50.2 (PyPI, runs on CPU; pinned in requirements.txt),
 gguf-py 0.19 and torch. Writes raw little-endian files under
 tests/fixtures/qgemm/:
 
