@@ -263,7 +263,7 @@ static void test_shape(tcf_qtype type, int M, int N, int K) {
         uint8_t *wa = malloc(ws), *wb = malloc(ws);
         tcf_q8_quantize_rows_ref(X, K, M, K, wa);
         tcf_q8_quantize_rows(X, K, M, K, wb);
-        CHECK(memcmp(wa, wb, ws) == 0, "%s M=%d K=%d: AVX2 X quantizer bytes differ from the reference", tn, M, K);
+        CHECK(memcmp(wa, wb, (size_t)M * (K / 32) * 34) == 0, "%s M=%d K=%d: AVX2 X quantizer bytes differ from the reference", tn, M, K);
         tcf_qgemm_q8_ref(M, X, K, &W, bias, Y0, N, 0, wa);
         tcf_qgemm_q8(M, X, K, &W, bias, Y1, N, 0, wb, 1);
         snprintf(what, sizeof what, "%s q8 fwd vs its ref (M=%d N=%d K=%d)", tn, M, N, K);

@@ -552,6 +552,7 @@ typedef struct {
     const tcf_qmat *W;
     float *Y;
     uint8_t *xq; /* q8 only: (M, K/32) Q8_0 blocks of X */
+    float *dx;   /* q8 only: (M, K/32) their scales as f32 */
 } qg_args;
 
 static void qgemm_task_avx2(void *ctx, int64_t begin, int64_t end, int tid) {
@@ -603,7 +604,7 @@ static void qgemm_task_ref(void *ctx, int64_t begin, int64_t end, int tid) {
 
 void tcf_qgemm_ref(int M, const float *X, int ldx, const tcf_qmat *W, const float *bias, float *Y, int ldy,
                    int accumulate) {
-    qg_args g = {M, ldx, ldy, accumulate, 0, X, bias, W, Y, NULL};
+    qg_args g = {M, ldx, ldy, accumulate, 0, X, bias, W, Y, NULL, NULL};
     qgemm_ref_rows(&g, 0, W->N);
 }
 
@@ -613,7 +614,7 @@ static int threads_for(int64_t flops_half, int n_threads) { return flops_half < 
 void tcf_qgemm(int M, const float *X, int ldx, const tcf_qmat *W, const float *bias, float *Y, int ldy,
                int accumulate, int n_threads) {
     if (M <= 0 || W->N <= 0) return;
-    qg_args g = {M, ldx, ldy, accumulate, 0, X, bias, W, Y, NULL};
+    qg_args g = {M, ldx, ldy, accumulate, 0, X, bias, W, Y, NULL, NULL};
     n_threads = threads_for((int64_t)M * W->N * W->K, n_threads);
     if (!use_avx2()) {
         tcf_parallel_for_dyn(W->N, 16, n_threads, qgemm_task_ref, &g);
@@ -628,7 +629,18 @@ void tcf_qgemm(int M, const float *X, int ldx, const tcf_qmat *W, const float *b
 
 int tcf_qgemm_q8_supported(tcf_qtype t) { return t == TCF_QTYPE_Q8_0 || t == TCF_QTYPE_Q4_0; }
 
-size_t tcf_qgemm_q8_work_size(int M, int K) { return (size_t)(M > 0 ? M : 0) * (size_t)(K / 32) * 34; }
+/* workspace: (M, K/32) f32 block scales of X, then its (M, K/32) Q8_0 blocks */
+size_t tcf_qgemm_q8_work_size(int M, int K) { return (size_t)(M > 0 ? M : 0) * (size_t)(K / 32) * (4 + 34); }
+
+static void q8_work(qg_args *g, void *work) {
+    g->dx = work;
+    g->xq = (uint8_t *)work + (size_t)g->M * (g->W->K / 32) * 4;
+}
+
+static void x_scales(const qg_args *g) {
+    const int64_t n = (int64_t)g->M * (g->W->K / 32);
+    for (int64_t i = 0; i < n; i++) g->dx[i] = f16_at(g->xq + i * 34);
+}
 
 void tcf_q8_quantize_rows_ref(const float *X, int ldx, int M, int K, uint8_t *dst) {
     for (int m = 0; m < M; m++) quantize_q8_0(X + (int64_t)m * ldx, dst + (size_t)m * (K / 32) * 34, K / 32);
@@ -702,7 +714,7 @@ static void q8_ref_rows(const qg_args *g, int n_lo, int n_hi) {
                         sumi += ((wb[2 + j] & 0x0f) - 8) * xq[j] + ((wb[2 + j] >> 4) - 8) * xq[j + 16];
                     dw = f16_at(wb);
                 }
-                const float dd = dw * f16_at(xb);
+                const float dd = dw * g->dx[(size_t)m * nb + b];
                 sumf += (float)sumi * dd;
             }
             if (g->bias) sumf += g->bias[n];
@@ -715,8 +727,10 @@ static void q8_ref_rows(const qg_args *g, int n_lo, int n_hi) {
 void tcf_qgemm_q8_ref(int M, const float *X, int ldx, const tcf_qmat *W, const float *bias, float *Y, int ldy,
                       int accumulate, void *work) {
     if (M <= 0) return;
-    qg_args g = {M, ldx, ldy, accumulate, 0, X, bias, W, Y, work};
-    tcf_q8_quantize_rows_ref(X, ldx, M, W->K, work);
+    qg_args g = {M, ldx, ldy, accumulate, 0, X, bias, W, Y, NULL, NULL};
+    q8_work(&g, work);
+    tcf_q8_quantize_rows_ref(X, ldx, M, W->K, g.xq);
+    x_scales(&g);
     q8_ref_rows(&g, 0, W->N);
 }
 
@@ -736,8 +750,8 @@ TGT static inline __m256 dot32(__m256i aw, __m256i w, __m256i x) { /* aw = |w| *
 }
 
 /* Block b of a weight row as 32 signed bytes. */
-TGT static inline __m256i wblock(const tcf_qmat *W, const uint8_t *wr, int b, float *dw) {
-    if (W->type == TCF_QTYPE_Q8_0) {
+TGT static inline __m256i wblock(int q8, const uint8_t *wr, int b, float *dw) {
+    if (q8) {
         const uint8_t *wb = wr + (size_t)b * 34;
         *dw = f16_avx(wb);
         return _mm256_loadu_si256((const __m256i *)(wb + 2));
@@ -749,33 +763,46 @@ TGT static inline __m256i wblock(const tcf_qmat *W, const uint8_t *wr, int b, fl
     return _mm256_sub_epi8(v, _mm256_set1_epi8(8));
 }
 
-TGT static void q8_tile(const qg_args *g, int m_lo, int m_hi, int n_lo, int n_hi) {
-    const tcf_qmat *W = g->W;
-    const int nb = W->K / 32;
-    const size_t xs = (size_t)nb * 34; /* bytes per quantized X row */
+/* Y[m..m+R) x row n, R = 1..4 X rows against one W row; R is a compile-time
+ * constant in each instance so the accumulators stay in registers. */
+#define Q8_ROWS(R)                                                                                   \
+    TGT static inline void q8_rows_##R(const qg_args *g, const uint8_t *wr, int n, int m, int nb) {  \
+        const int q8 = g->W->type == TCF_QTYPE_Q8_0;                                                 \
+        const uint8_t *xr[R];                                                                        \
+        const float *dr[R];                                                                          \
+        __m256 acc[R];                                                                               \
+        _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                        \
+            xr[i] = g->xq + (size_t)(m + i) * nb * 34 + 2;                                           \
+            dr[i] = g->dx + (size_t)(m + i) * nb;                                                    \
+            acc[i] = _mm256_setzero_ps();                                                            \
+        }                                                                                            \
+        for (int b = 0; b < nb; b++) {                                                               \
+            float dw;                                                                                \
+            const __m256i w = wblock(q8, wr, b, &dw), aw = _mm256_sign_epi8(w, w);                   \
+            const __m256 vdw = _mm256_set1_ps(dw);                                                   \
+            _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                    \
+                __m256 s = dot32(aw, w, _mm256_loadu_si256((const __m256i *)(xr[i] + (size_t)b * 34))); \
+                __m256 d = _mm256_mul_ps(vdw, _mm256_broadcast_ss(dr[i] + b));                       \
+                acc[i] = _mm256_fmadd_ps(d, s, acc[i]);                                              \
+            }                                                                                        \
+        }                                                                                            \
+        _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                        \
+            float v = hsum(acc[i]);                                                                  \
+            if (g->bias) v += g->bias[n];                                                            \
+            float *y = g->Y + (int64_t)(m + i) * g->ldy + n;                                         \
+            *y = g->accumulate ? *y + v : v;                                                         \
+        }                                                                                            \
+    }
+Q8_ROWS(1)
+Q8_ROWS(4)
+
+static void q8_tile(const qg_args *g, int m_lo, int m_hi, int n_lo, int n_hi) {
+    const int nb = g->W->K / 32;
     for (int n = n_lo; n < n_hi; n++) {
-        const uint8_t *wr = W->data + (size_t)n * W->row_bytes;
-        const float bn = g->bias ? g->bias[n] : 0.0f;
-        for (int m = m_lo; m < m_hi; m += 4) {
-            const int r = m_hi - m < 4 ? m_hi - m : 4;
-            const uint8_t *x0 = g->xq + (size_t)m * xs;
-            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-            for (int b = 0; b < nb; b++) {
-                float dw;
-                const __m256i w = wblock(W, wr, b, &dw), aw = _mm256_sign_epi8(w, w);
-                for (int i = 0; i < r; i++) {
-                    const uint8_t *xb = x0 + i * xs + (size_t)b * 34;
-                    __m256 s = dot32(aw, w, _mm256_loadu_si256((const __m256i *)(xb + 2)));
-                    acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16_avx(xb)), s, acc[i]);
-                }
-            }
-            for (int i = 0; i < r; i++) {
-                float v = hsum(acc[i]);
-                if (g->bias) v += bn;
-                float *y = g->Y + (int64_t)(m + i) * g->ldy + n;
-                *y = g->accumulate ? *y + v : v;
-            }
-        }
+        const uint8_t *wr = g->W->data + (size_t)n * g->W->row_bytes;
+        int m = m_lo;
+        for (; m + 4 <= m_hi; m += 4) q8_rows_4(g, wr, n, m, nb);
+        for (; m < m_hi; m++) q8_rows_1(g, wr, n, m, nb);
     }
 }
 
@@ -799,14 +826,17 @@ static void q8_quant_task(void *ctx, int64_t begin, int64_t end, int tid) {
 void tcf_qgemm_q8(int M, const float *X, int ldx, const tcf_qmat *W, const float *bias, float *Y, int ldy,
                   int accumulate, void *work, int n_threads) {
     if (M <= 0 || W->N <= 0) return;
-    qg_args g = {M, ldx, ldy, accumulate, 0, X, bias, W, Y, work};
+    qg_args g = {M, ldx, ldy, accumulate, 0, X, bias, W, Y, NULL, NULL};
+    q8_work(&g, work);
     n_threads = threads_for((int64_t)M * W->N * W->K, n_threads);
     if (!use_avx2()) {
-        tcf_q8_quantize_rows_ref(X, ldx, M, W->K, work);
+        tcf_q8_quantize_rows_ref(X, ldx, M, W->K, g.xq);
+        x_scales(&g);
         tcf_parallel_for_dyn(W->N, 16, n_threads, q8_task_ref, &g);
         return;
     }
     tcf_parallel_for(M, M >= 16 ? n_threads : 1, q8_quant_task, &g);
+    x_scales(&g);
     const int n_tiles = (W->N + Q8N - 1) / Q8N;
     tcf_parallel_for_dyn((int64_t)((M + Q8M - 1) / Q8M) * n_tiles, 1, n_threads, q8_task_avx2, &g);
 }

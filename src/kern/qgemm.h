@@ -126,9 +126,10 @@ void tcf_qgemm_ref(int M, const float *X, int ldx, const tcf_qmat *W, const floa
                    int ldy, int accumulate);
 
 /* llama.cpp-style product for W of type Q8_0 or Q4_0 (tcf_qgemm_q8_supported):
- * X is quantized to Q8_0 (tcf_q8_quantize_rows) into `work`, which must hold
- * tcf_qgemm_q8_work_size(M, K) bytes; per block the integer dot product is
- * scaled by d_w * d_x and summed in f32. */
+ * X is quantized to Q8_0 (tcf_q8_quantize_rows) into `work` (f32-aligned),
+ * which must hold tcf_qgemm_q8_work_size(M, K) bytes: X's block scales as
+ * f32, then its blocks; per block the integer dot product is scaled by
+ * d_w * d_x and summed in f32. */
 int tcf_qgemm_q8_supported(tcf_qtype t);
 size_t tcf_qgemm_q8_work_size(int M, int K);
 void tcf_qgemm_q8(int M, const float *X, int ldx, const tcf_qmat *W, const float *bias, float *Y, int ldy,
