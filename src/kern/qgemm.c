@@ -355,8 +355,8 @@ tcf_status tcf_qmat_quantize(tcf_qmat *W, tcf_qtype type, int N, int K, const fl
         return TCF_OK;
     case TCF_QTYPE_NF4: break;
     }
-    /* layout: codes | absmax f32 (4-aligned: bytes = N*K/2 is a multiple of 32)
-     * | absmax2 f32 | absmax_q u8 */
+    /* layout while quantizing: codes | absmax f32 (4-aligned: bytes = N*K/2 is
+     * a multiple of 32) | absmax2 f32 | absmax_q u8 */
     float *absmax = (float *)(buf + bytes);
     quantize_nf4(w, ldw, N, K, buf, absmax);
     if (!double_quant) {
@@ -379,8 +379,15 @@ tcf_status tcf_qmat_quantize(tcf_qmat *W, tcf_qtype type, int N, int K, const fl
         absmax2[c] = scale_block(absmax + b0, (int)len, &inv);
         for (int64_t b = b0; b < b0 + len; b++) qa[b] = (uint8_t)code_of(tcf_dynamic_code, 256, absmax[b], inv);
     }
-    W->absmax_q = qa;
-    W->absmax2 = absmax2;
+    /* drop the f32 absmax (scratch now): codes | absmax2 | absmax_q */
+    memmove(absmax, absmax2, (size_t)nb2 * sizeof(float));
+    memmove((uint8_t *)(absmax + nb2), qa, (size_t)nb);
+    uint8_t *shrunk = realloc(buf, bytes + (size_t)nb2 * sizeof(float) + (size_t)nb);
+    if (shrunk) buf = shrunk;
+    W->data = buf;
+    W->owned = buf;
+    W->absmax2 = (const float *)(buf + bytes);
+    W->absmax_q = buf + bytes + (size_t)nb2 * sizeof(float);
     W->code2 = tcf_dynamic_code;
     W->offset = offset;
     return TCF_OK;
