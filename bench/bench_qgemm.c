@@ -14,8 +14,8 @@
  * chosen so the f32 copies take --mb MB (default 96, past the 32 MB L3), and
  * every call uses the next copy, as a forward pass walks through a model's
  * layers; so f32 streams from DRAM while the smaller formats may stay in L3,
- * which is their point. Each figure is the best of 3 windows of >= --min-s
- * seconds (the machine is shared).
+ * which is their point. Each figure is the best of --reps (3) windows of
+ * >= --min-s seconds, the paths' windows interleaved (the machine is shared).
  *
  *   make && cc -O2 -std=c11 -D_GNU_SOURCE -Iinclude -Isrc bench/bench_qgemm.c \
  *       build/libtcf.a -lcjson -lutf8proc -lm -pthread -o build/bench_qgemm
@@ -73,42 +73,49 @@ static void call(ctx *c, int p, int K, int N) {
     }
 }
 
-static double best_gflops(ctx *c, int p, int K, int N, double min_s) {
-    double best = 0, flops = 2.0 * c->M * N * K;
-    call(c, p, K, N);
-    for (int rep = 0; rep < 3; rep++) {
-        int n = 0;
-        double t0 = tcf_now(), t;
-        do {
-            call(c, p, K, N);
-            n++;
-        } while ((t = tcf_now() - t0) < min_s);
-        double g = flops * n / t / 1e9;
-        if (g > best) best = g;
+/* Best GFLOP/s of every path over `reps` rounds; each round times one window
+ * of each path in turn, so a burst of load from other processes hits all
+ * paths alike rather than one. */
+static void best_gflops(ctx *c, int K, int N, double min_s, int reps, double *best) {
+    const double flops = 2.0 * c->M * N * K;
+    for (int p = 0; p < NP; p++) {
+        best[p] = 0;
+        call(c, p, K, N);
     }
-    return best;
+    for (int rep = 0; rep < reps; rep++)
+        for (int p = 0; p < NP; p++) {
+            int n = 0;
+            double t0 = tcf_now(), t;
+            do {
+                call(c, p, K, N);
+                n++;
+            } while ((t = tcf_now() - t0) < min_s);
+            double g = flops * n / t / 1e9;
+            if (g > best[p]) best[p] = g;
+        }
 }
 
 int main(int argc, char **argv) {
-    int max_threads = 2, bwd = 0;
+    int max_threads = 2, bwd = 0, reps = 3;
     double mb = 96, min_s = 0.1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) max_threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--mb") && i + 1 < argc) mb = atof(argv[++i]);
         else if (!strcmp(argv[i], "--min-s") && i + 1 < argc) min_s = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--bwd")) bwd = 1;
         else {
-            fprintf(stderr, "usage: %s [--threads T] [--mb MB] [--min-s S] [--bwd]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--threads T] [--mb MB] [--min-s S] [--reps R] [--bwd]\n", argv[0]);
             return 2;
         }
     }
     const int Ms[] = {1, 16, 1024};
-    printf("isa %s; weights cycled through %.0f MB of f32 copies; best of 3 windows of %.2f s\n\n", tcf_kern_isa(),
-           mb, min_s);
+    printf("isa %s; weights cycled through %.0f MB of f32 copies; best of %d interleaved windows of %.2f s\n\n",
+           tcf_kern_isa(), mb, reps, min_s);
     printf("memory per weight (bits), K=384 N=1536:");
     {
         float *w = malloc(384 * 1536 * 4);
-        for (int i = 0; i < 384 * 1536; i++) w[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
+        for (int64_t i = 0; i < 384 * 1536; i++) w[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
         const tcf_qtype ts[] = {TCF_QTYPE_Q8_0, TCF_QTYPE_Q4_0, TCF_QTYPE_Q4_1, TCF_QTYPE_NF4, TCF_QTYPE_NF4};
         printf(" f32 32");
         for (int t = 0; t < 5; t++) {
@@ -155,7 +162,7 @@ int main(int argc, char **argv) {
                 c.M = Ms[mi];
                 c.n_threads = t;
                 double g[NP];
-                for (int p = 0; p < NP; p++) g[p] = best_gflops(&c, p, K, N, min_s);
+                best_gflops(&c, K, N, min_s, reps, g);
                 printf("| %s | %s | %d | %d | %d | %d | %.1f |", shapes[s].model, shapes[s].name, K, N, c.M, t, g[0]);
                 for (int p = 1; p < NP; p++) printf(" %.1f (%.2fx) |", g[p], g[p] / g[0]);
                 printf("\n");
@@ -168,8 +175,8 @@ int main(int argc, char **argv) {
             for (int t = 1; t <= max_threads; t++) {
                 const int M = 1024;
                 double flops = 2.0 * M * N * K, best[3] = {0, 0, 0};
-                for (int p = 0; p < 3; p++)
-                    for (int rep = 0; rep < 3; rep++) {
+                for (int rep = 0; rep < reps; rep++)
+                    for (int p = 0; p < 3; p++) {
                         int n = 0;
                         double t0 = tcf_now(), el;
                         do {
