@@ -7,7 +7,8 @@
  *    bitsandbytes 0.50.2; NF4 quantization (codes, absmax, double-quantized
  *    absmax) and dequantization of bitsandbytes' bytes; Y = matmul_4bit(X,
  *    W) + bias and its input gradient through torch autograd; the ggml
- *    quantizers against gguf-py's bytes; GGUF tensors used in place.
+ *    quantizers against gguf-py's bytes; GGUF tensors used in place (the
+ *    fixture, and the real SmolLM2-135M Q4_1 file when fetched, else SKIP).
  * 2. The kernels on many shapes (M = 1, M past a task tile, K = 32 .. 4096,
  *    odd N) for every type: the AVX2 decoder equals the scalar one bit for
  *    bit; tcf_qgemm equals decode + tcf_gemm_packed and tcf_qgemm_bwd equals
@@ -185,6 +186,50 @@ static void test_gguf_view(void) {
     CHECK(t && tcf_qmat_from_gguf(&W, t) == TCF_ERR_UNSUPPORTED && strstr(tcf_last_error(), "tensor 'q4_k'") &&
               strstr(tcf_last_error(), "Q4_K"),
           "q4_k: %s", tcf_last_error());
+    tcf_gguf_free(g);
+}
+
+/* The real SmolLM2-135M Q4_1 file, mapped: its projections (Q4_1) and token
+ * embedding (Q8_0) used in place; decoding equals the GGUF reader's, and the
+ * product equals decode + tcf_gemm_packed (AVX2) bit for bit. */
+static void test_smollm2(void) {
+    const char *path = "models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf";
+    if (!tcf_file_exists(path)) {
+        printf("  SKIP SmolLM2 checks: %s absent (scripts/fetch_models.sh --all)\n", path);
+        return;
+    }
+    tcf_gguf *g = NULL;
+    if (tcf_gguf_open(path, &g) != TCF_OK) {
+        CHECK(0, "open %s: %s", path, tcf_last_error());
+        return;
+    }
+    const char *names[] = {"blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.0.ffn_down.weight",
+                           "blk.29.ffn_up.weight", "token_embd.weight"};
+    const int avx2 = tcf_kern_isa()[0] == 'a';
+    for (int i = 0; i < 5; i++) {
+        const tcf_gguf_tensor *t = tcf_gguf_tensor_find(g, names[i]);
+        tcf_qmat W;
+        if (!t || tcf_qmat_from_gguf(&W, t) != TCF_OK) {
+            CHECK(0, "%s: %s", names[i], t ? tcf_last_error() : "missing");
+            continue;
+        }
+        const int rows = W.N < 1536 ? W.N : 1536, M = 3; /* token_embd: its first 1536 rows */
+        W.N = rows;
+        float *a = malloc((size_t)rows * W.K * 4), *b = malloc((size_t)rows * W.K * 4);
+        float *bp = malloc(tcf_gemm_packed_size(W.K, rows) * 4), *x = rand_mat((int64_t)M * W.K, 1.0f);
+        float *y0 = malloc((size_t)M * rows * 4), *y1 = malloc((size_t)M * rows * 4);
+        tcf_gguf_dequantize_rows(t, 0, rows, a);
+        tcf_qmat_dequant_rows(&W, 0, rows, b);
+        char what[128];
+        snprintf(what, sizeof what, "SmolLM2 %s (%s %dx%d) in place", names[i], tcf_qtype_name(W.type), rows, W.K);
+        check_close(what, b, a, (long)rows * W.K, 0, 0);
+        tcf_gemm_pack_b(W.K, rows, a, W.K, 1, bp);
+        tcf_gemm_packed(M, rows, W.K, x, W.K, bp, y0, rows, NULL, 0, 1);
+        tcf_qgemm(M, x, W.K, &W, NULL, y1, rows, 0, 2);
+        snprintf(what, sizeof what, "  its tcf_qgemm vs decode+gemm_packed%s", avx2 ? " (exact)" : "");
+        check_close(what, y1, y0, (long)M * rows, avx2 ? 0 : 1e-4, avx2 ? 0 : 1e-4);
+        free(a), free(b), free(bp), free(x), free(y0), free(y1);
+    }
     tcf_gguf_free(g);
 }
 
@@ -387,6 +432,7 @@ int main(void) {
     test_bnb();
     test_ggml_quantizers();
     test_gguf_view();
+    test_smollm2();
     static const int shapes[][3] = {
         {1, 1, 32},   {1, 17, 64},   {1, 384, 384}, {2, 31, 96},   {5, 33, 288},  {7, 64, 576},
         {16, 193, 384}, {17, 45, 1536}, {1, 48, 4096}, {33, 100, 4096}, {200, 40, 128}, {250, 19, 320},
