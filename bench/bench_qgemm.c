@@ -6,7 +6,7 @@
  * (2*M*N*K per product) and the ratio to f32, and the memory per weight.
  *
  * Paths: f32 packed; q8_0, q4_0, q4_1, nf4, nf4+double-quant decoded on the
- * fly (tcf_qgemm); q8_0 and q4_0 with X quantized to Q8_0 and integer dots
+ * fly (tcf_qgemm); q8_0, q4_0 and q4_1 with X quantized to Q8_0 and integer dots
  * (tcf_qgemm_q8); with --bwd also dX = dY @ W (tcf_gemm on the f32 weight vs
  * tcf_qgemm_bwd) at the largest M.
  *
@@ -44,8 +44,8 @@ static const shape shapes[] = {
     {"SmolLM2", "mlp down", 1536, 576},
 };
 
-enum { P_F32, P_Q8_0, P_Q4_0, P_Q4_1, P_NF4, P_NF4DQ, P_Q8_0_I8, P_Q4_0_I8, NP };
-static const char *pname[NP] = {"f32", "q8_0", "q4_0", "q4_1", "nf4", "nf4-dq", "q8_0 x8", "q4_0 x8"};
+enum { P_F32, P_Q8_0, P_Q4_0, P_Q4_1, P_NF4, P_NF4DQ, P_Q8_0_I8, P_Q4_0_I8, P_Q4_1_I8, NP };
+static const char *pname[NP] = {"f32", "q8_0", "q4_0", "q4_1", "nf4", "nf4-dq", "q8_0 x8", "q4_0 x8", "q4_1 x8"};
 
 typedef struct {
     int copies, M, n_threads;
@@ -67,6 +67,7 @@ static void call(ctx *c, int p, int K, int N) {
         break;
     case P_Q8_0_I8:
     case P_Q4_0_I8:
+    case P_Q4_1_I8:
         tcf_qgemm_q8(c->M, c->X, K, &c->q[p][i], NULL, c->Y, N, 0, c->work, c->n_threads);
         break;
     default: tcf_qgemm(c->M, c->X, K, &c->q[p][i], NULL, c->Y, N, 0, c->n_threads);
@@ -145,7 +146,7 @@ int main(int argc, char **argv) {
         tcf_gemm_pack_b(K, N, w, K, 1, c.f32);
         for (int i = 1; i < c.copies; i++) memcpy(c.f32 + i * c.f32_stride, c.f32, c.f32_stride * 4);
         const tcf_qtype qt[NP] = {0, TCF_QTYPE_Q8_0, TCF_QTYPE_Q4_0, TCF_QTYPE_Q4_1, TCF_QTYPE_NF4, TCF_QTYPE_NF4,
-                                  TCF_QTYPE_Q8_0, TCF_QTYPE_Q4_0};
+                                  TCF_QTYPE_Q8_0, TCF_QTYPE_Q4_0, TCF_QTYPE_Q4_1};
         for (int p = 1; p < NP; p++) {
             c.q[p] = calloc(c.copies, sizeof(tcf_qmat));
             tcf_qmat_quantize(&c.q[p][0], qt[p], N, K, w, K, p == P_NF4DQ);
@@ -187,7 +188,7 @@ int main(int argc, char **argv) {
                         } while ((el = tcf_now() - t0) < min_s);
                         if (flops * n / el / 1e9 > best[p]) best[p] = flops * n / el / 1e9;
                     }
-                printf("| %s | %s bwd dX | %d | %d | %d | %d | %.1f | %.1f (%.2fx) | | | %.1f (%.2fx) nf4 | | | |\n",
+                printf("| %s | %s bwd dX | %d | %d | %d | %d | %.1f | %.1f (%.2fx) | | | %.1f (%.2fx) nf4 | | | | |\n",
                        shapes[s].model, shapes[s].name, K, N, M, t, best[0], best[1], best[1] / best[0], best[2],
                        best[2] / best[0]);
             }

@@ -560,6 +560,7 @@ typedef struct {
     float *Y;
     uint8_t *xq; /* q8 only: (M, K/32) Q8_0 blocks of X */
     float *dx;   /* q8 only: (M, K/32) their scales as f32 */
+    float *sx;   /* q8 only: (M, K/32) d_x * Σ q_x per block */
 } qg_args;
 
 static void qgemm_task_avx2(void *ctx, int64_t begin, int64_t end, int tid) {
@@ -611,7 +612,7 @@ static void qgemm_task_ref(void *ctx, int64_t begin, int64_t end, int tid) {
 
 void tcf_qgemm_ref(int M, const float *X, int ldx, const tcf_qmat *W, const float *bias, float *Y, int ldy,
                    int accumulate) {
-    qg_args g = {M, ldx, ldy, accumulate, 0, X, bias, W, Y, NULL, NULL};
+    qg_args g = {M, ldx, ldy, accumulate, 0, X, bias, W, Y, NULL, NULL, NULL};
     qgemm_ref_rows(&g, 0, W->N);
 }
 
@@ -621,7 +622,7 @@ static int threads_for(int64_t flops_half, int n_threads) { return flops_half < 
 void tcf_qgemm(int M, const float *X, int ldx, const tcf_qmat *W, const float *bias, float *Y, int ldy,
                int accumulate, int n_threads) {
     if (M <= 0 || W->N <= 0) return;
-    qg_args g = {M, ldx, ldy, accumulate, 0, X, bias, W, Y, NULL, NULL};
+    qg_args g = {M, ldx, ldy, accumulate, 0, X, bias, W, Y, NULL, NULL, NULL};
     n_threads = threads_for((int64_t)M * W->N * W->K, n_threads);
     if (!use_avx2()) {
         tcf_parallel_for_dyn(W->N, 16, n_threads, qgemm_task_ref, &g);
@@ -634,19 +635,29 @@ void tcf_qgemm(int M, const float *X, int ldx, const tcf_qmat *W, const float *b
 
 /* ---- q8: X to Q8_0, integer block dots ------------------------------------- */
 
-int tcf_qgemm_q8_supported(tcf_qtype t) { return t == TCF_QTYPE_Q8_0 || t == TCF_QTYPE_Q4_0; }
+int tcf_qgemm_q8_supported(tcf_qtype t) { return t != TCF_QTYPE_NF4; }
 
-/* workspace: (M, K/32) f32 block scales of X, then its (M, K/32) Q8_0 blocks */
-size_t tcf_qgemm_q8_work_size(int M, int K) { return (size_t)(M > 0 ? M : 0) * (size_t)(K / 32) * (4 + 34); }
+/* workspace: (M, K/32) f32 block scales d_x of X, (M, K/32) f32 block sums
+ * d_x * Σq_x (for Q4_1's offset m: Σ(d q + m) x = d Σ q x + m Σ x), then X's
+ * (M, K/32) Q8_0 blocks */
+size_t tcf_qgemm_q8_work_size(int M, int K) { return (size_t)(M > 0 ? M : 0) * (size_t)(K / 32) * (4 + 4 + 34); }
 
 static void q8_work(qg_args *g, void *work) {
+    const size_t n = (size_t)g->M * (g->W->K / 32);
     g->dx = work;
-    g->xq = (uint8_t *)work + (size_t)g->M * (g->W->K / 32) * 4;
+    g->sx = g->dx + n;
+    g->xq = (uint8_t *)(g->sx + n);
 }
 
 static void x_scales(const qg_args *g) {
     const int64_t n = (int64_t)g->M * (g->W->K / 32);
-    for (int64_t i = 0; i < n; i++) g->dx[i] = f16_at(g->xq + i * 34);
+    for (int64_t i = 0; i < n; i++) {
+        const uint8_t *b = g->xq + i * 34;
+        int s = 0;
+        for (int j = 0; j < 32; j++) s += (int8_t)b[2 + j];
+        g->dx[i] = f16_at(b);
+        g->sx[i] = g->dx[i] * (float)s;
+    }
 }
 
 void tcf_q8_quantize_rows_ref(const float *X, int ldx, int M, int K, uint8_t *dst) {
@@ -696,8 +707,9 @@ void tcf_q8_quantize_rows(const float *X, int ldx, int M, int K, uint8_t *dst) {
     else tcf_q8_quantize_rows_ref(X, ldx, M, K, dst);
 }
 
-/* Reference: ggml_vec_dot_q8_0_q8_0 / _q4_0_q8_0 (scalar): per block the exact
- * integer sum, then sumf += sumi * (d_w * d_x). */
+/* Reference: ggml_vec_dot_q8_0_q8_0 / _q4_0_q8_0 / _q4_1_q8_1 (scalar): per
+ * block the exact integer sum, then sumf += sumi * (d_w * d_x), and for Q4_1
+ * sumf += m_w * (d_x Σ q_x) (ggml keeps that block sum as f16; here f32). */
 static void q8_ref_rows(const qg_args *g, int n_lo, int n_hi) {
     const tcf_qmat *W = g->W;
     const int nb = W->K / 32;
@@ -715,14 +727,22 @@ static void q8_ref_rows(const qg_args *g, int n_lo, int n_hi) {
                     const int8_t *wq = (const int8_t *)(wb + 2);
                     for (int j = 0; j < 32; j++) sumi += wq[j] * xq[j];
                     dw = f16_at(wb);
-                } else {
+                } else if (W->type == TCF_QTYPE_Q4_0) {
                     const uint8_t *wb = wr + (size_t)b * 18;
                     for (int j = 0; j < 16; j++)
                         sumi += ((wb[2 + j] & 0x0f) - 8) * xq[j] + ((wb[2 + j] >> 4) - 8) * xq[j + 16];
                     dw = f16_at(wb);
+                } else {
+                    const uint8_t *wb = wr + (size_t)b * 20;
+                    for (int j = 0; j < 16; j++) sumi += (wb[4 + j] & 0x0f) * xq[j] + (wb[4 + j] >> 4) * xq[j + 16];
+                    dw = f16_at(wb);
                 }
                 const float dd = dw * g->dx[(size_t)m * nb + b];
                 sumf += (float)sumi * dd;
+                if (W->type == TCF_QTYPE_Q4_1) {
+                    const float mt = f16_at(wr + (size_t)b * 20 + 2) * g->sx[(size_t)m * nb + b];
+                    sumf += mt;
+                }
             }
             if (g->bias) sumf += g->bias[n];
             float *y = g->Y + (int64_t)m * g->ldy + n;
@@ -734,7 +754,7 @@ static void q8_ref_rows(const qg_args *g, int n_lo, int n_hi) {
 void tcf_qgemm_q8_ref(int M, const float *X, int ldx, const tcf_qmat *W, const float *bias, float *Y, int ldy,
                       int accumulate, void *work) {
     if (M <= 0) return;
-    qg_args g = {M, ldx, ldy, accumulate, 0, X, bias, W, Y, NULL, NULL};
+    qg_args g = {M, ldx, ldy, accumulate, 0, X, bias, W, Y, NULL, NULL, NULL};
     q8_work(&g, work);
     tcf_q8_quantize_rows_ref(X, ldx, M, W->K, g.xq);
     x_scales(&g);
@@ -749,7 +769,8 @@ TGT static inline float hsum(__m256 v) {
 }
 
 /* Σ w*x of 32 i8 pairs, as 8 i32 lane sums in f32: maddubs needs one unsigned
- * operand, so |w| (aw) times x with w's sign (x is never -128: ours come from
+ * operand, so |w| (aw) times x with w's sign (for Q4_1's unsigned nibbles
+ * that is w and x, zeroed where w is 0) (x is never -128: ours come from
  * tcf_q8_quantize_rows, which keeps |q| <= 127). */
 TGT static inline __m256 dot32(__m256i aw, __m256i w, __m256i x) { /* aw = |w| */
     __m256i s = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w));
@@ -758,6 +779,12 @@ TGT static inline __m256 dot32(__m256i aw, __m256i w, __m256i x) { /* aw = |w| *
 
 /* Block b of a weight row as 32 signed bytes. */
 TGT static inline __m256i wblock(int q8, const uint8_t *wr, int b, float *dw) {
+    if (q8 == 2) { /* Q4_1: unsigned nibbles 0..15 */
+        const uint8_t *wb = wr + (size_t)b * 20;
+        *dw = f16_avx(wb);
+        __m128i q = _mm_loadu_si128((const __m128i *)(wb + 4)), m4 = _mm_set1_epi8(0x0f);
+        return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(q, m4));
+    }
     if (q8) {
         const uint8_t *wb = wr + (size_t)b * 34;
         *dw = f16_avx(wb);
@@ -774,14 +801,18 @@ TGT static inline __m256i wblock(int q8, const uint8_t *wr, int b, float *dw) {
  * constant in each instance so the accumulators stay in registers. */
 #define Q8_ROWS(R)                                                                                   \
     TGT static inline void q8_rows_##R(const qg_args *g, const uint8_t *wr, int n, int m, int nb) {  \
-        const int q8 = g->W->type == TCF_QTYPE_Q8_0;                                                 \
+        const tcf_qtype t = g->W->type;                                                              \
+        const int q8 = t == TCF_QTYPE_Q8_0 ? 1 : t == TCF_QTYPE_Q4_1 ? 2 : 0;                        \
         const uint8_t *xr[R];                                                                        \
-        const float *dr[R];                                                                          \
+        const float *dr[R], *sr[R];                                                                  \
         __m256 acc[R];                                                                               \
+        float mt[R]; /* Q4_1: Σ m_w * (d_x Σ q_x) */                                                 \
         _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                        \
             xr[i] = g->xq + (size_t)(m + i) * nb * 34 + 2;                                           \
             dr[i] = g->dx + (size_t)(m + i) * nb;                                                    \
+            sr[i] = g->sx + (size_t)(m + i) * nb;                                                    \
             acc[i] = _mm256_setzero_ps();                                                            \
+            mt[i] = 0.0f;                                                                            \
         }                                                                                            \
         for (int b = 0; b < nb; b++) {                                                               \
             float dw;                                                                                \
@@ -792,9 +823,16 @@ TGT static inline __m256i wblock(int q8, const uint8_t *wr, int b, float *dw) {
                 __m256 d = _mm256_mul_ps(vdw, _mm256_broadcast_ss(dr[i] + b));                       \
                 acc[i] = _mm256_fmadd_ps(d, s, acc[i]);                                              \
             }                                                                                        \
+            if (q8 == 2) {                                                                           \
+                const float mw = f16_avx(wr + (size_t)b * 20 + 2);                                   \
+                _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                \
+                    const float p = mw * sr[i][b];                                                   \
+                    mt[i] += p;                                                                      \
+                }                                                                                    \
+            }                                                                                        \
         }                                                                                            \
         _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                        \
-            float v = hsum(acc[i]);                                                                  \
+            float v = hsum(acc[i]) + mt[i];                                                          \
             if (g->bias) v += g->bias[n];                                                            \
             float *y = g->Y + (int64_t)(m + i) * g->ldy + n;                                         \
             *y = g->accumulate ? *y + v : v;                                                         \
@@ -833,7 +871,7 @@ static void q8_quant_task(void *ctx, int64_t begin, int64_t end, int tid) {
 void tcf_qgemm_q8(int M, const float *X, int ldx, const tcf_qmat *W, const float *bias, float *Y, int ldy,
                   int accumulate, void *work, int n_threads) {
     if (M <= 0 || W->N <= 0) return;
-    qg_args g = {M, ldx, ldy, accumulate, 0, X, bias, W, Y, NULL, NULL};
+    qg_args g = {M, ldx, ldy, accumulate, 0, X, bias, W, Y, NULL, NULL, NULL};
     q8_work(&g, work);
     n_threads = threads_for((int64_t)M * W->N * W->K, n_threads);
     if (!use_avx2()) {

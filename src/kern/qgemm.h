@@ -25,8 +25,8 @@
  *                   gemm.c. Bit-identical to decoding W and calling
  *                   tcf_gemm_packed on the AVX2 path.
  *   tcf_qgemm_q8    the same product, llama.cpp style: X rows quantized to
- *                   Q8_0 blocks, integer block dot products (Q8_0 and Q4_0
- *                   weights only). Faster at small M; rounds X to 8 bits.
+ *                   Q8_0 blocks, integer block dot products (Q8_0, Q4_0 and
+ *                   Q4_1 weights). Faster at small M; rounds X to 8 bits.
  *   tcf_qgemm_bwd   dX (M, K) = dY (M, N) @ W [+ dX]: the input gradient
  *                   through a frozen quantized weight. Bit-identical to decoding
  *                   W and calling tcf_gemm on the AVX2 path.
@@ -125,11 +125,12 @@ void tcf_qgemm(int M, const float *X, int ldx, const tcf_qmat *W, const float *b
 void tcf_qgemm_ref(int M, const float *X, int ldx, const tcf_qmat *W, const float *bias, float *Y,
                    int ldy, int accumulate);
 
-/* llama.cpp-style product for W of type Q8_0 or Q4_0 (tcf_qgemm_q8_supported):
+/* llama.cpp-style product for W of type Q8_0, Q4_0 or Q4_1 (not NF4;
+ * tcf_qgemm_q8_supported):
  * X is quantized to Q8_0 (tcf_q8_quantize_rows) into `work` (f32-aligned),
  * which must hold tcf_qgemm_q8_work_size(M, K) bytes: X's block scales as
- * f32, then its blocks; per block the integer dot product is scaled by
- * d_w * d_x and summed in f32. */
+ * f32, their block sums, then its blocks; per block the integer dot product
+ * is scaled by d_w * d_x and summed in f32 (Q4_1 adds m_w * d_x Σ q_x). */
 int tcf_qgemm_q8_supported(tcf_qtype t);
 size_t tcf_qgemm_q8_work_size(int M, int K);
 void tcf_qgemm_q8(int M, const float *X, int ldx, const tcf_qmat *W, const float *bias, float *Y, int ldy,
