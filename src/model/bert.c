@@ -307,6 +307,9 @@ void tcf_bert_free(tcf_bert *m) {
     struct tcf_ws *w = atomic_exchange(&m->ws_cache, NULL);
     if (w) free(w->data);
     free(w);
+    if (m->qdense)
+        for (int i = 0; i < 4 * m->cfg.layers; i++) tcf_qmat_free(&m->qdense[i]);
+    free(m->qdense);
     free(m->params);
     free(m->bwd_mem);
     free(m->layer);
@@ -315,6 +318,7 @@ void tcf_bert_free(tcf_bert *m) {
 
 tcf_status tcf_bert_enable_backward(tcf_bert *m) {
     if (m->bwd_mem) return TCF_OK;
+    if (m->qdense) return tcf_fail(TCF_ERR_UNSUPPORTED, "backward: the model's dense weights are quantized");
     const int C = m->cfg.hidden, I = m->cfg.inter;
     /* per layer: W_qkv (3C, C), W_ao (C, C), W_fi (I, C), W_fo (C, I) */
     size_t sz_qkv = tcf_gemm_packed_size(3 * C, C), sz_ao = tcf_gemm_packed_size(C, C),
@@ -350,6 +354,11 @@ tcf_status tcf_bert_enable_backward(tcf_bert *m) {
 void tcf_bert_get_dense(const tcf_bert *m, int l, float *w_qkv, float *w_ao, float *w_fi, float *w_fo) {
     const int C = m->cfg.hidden, I = m->cfg.inter;
     const tcf_bert_layer *L = &m->layer[l];
+    if (m->qdense) {
+        float *dst[4] = {w_qkv, w_ao, w_fi, w_fo};
+        for (int i = 0; i < 4; i++) tcf_qmat_dequant_rows(&m->qdense[4 * l + i], 0, m->qdense[4 * l + i].N, dst[i]);
+        return;
+    }
     /* the packed form is W^T (in, out); unpacking it with leading dimension
      * `out` then transposing gives W (out, in) */
     struct { const float *wp; float *dst; int in, out; } w[4] = {
@@ -368,6 +377,7 @@ void tcf_bert_set_dense(tcf_bert *m, int l, const float *w_qkv, const float *w_a
                         const float *w_fo) {
     const int C = m->cfg.hidden, I = m->cfg.inter;
     tcf_bert_layer *L = &m->layer[l];
+    assert(!m->qdense);
     struct { const float *w; float *fwd, *bwd; int in, out; } w[4] = {
         {w_qkv, L->qkv_wp, L->qkv_bp, C, 3 * C}, {w_ao, L->ao_wp, L->ao_bp, C, C},
         {w_fi, L->fi_wp, L->fi_bp, C, I}, {w_fo, L->fo_wp, L->fo_bp, I, C}};
@@ -375,6 +385,70 @@ void tcf_bert_set_dense(tcf_bert *m, int l, const float *w_qkv, const float *w_a
         tcf_gemm_pack_b(w[i].in, w[i].out, w[i].w, w[i].in, 1, w[i].fwd);         /* x @ W^T */
         if (w[i].bwd) tcf_gemm_pack_b(w[i].out, w[i].in, w[i].w, w[i].in, 0, w[i].bwd); /* dY @ W */
     }
+}
+
+tcf_status tcf_bert_quantize(tcf_bert *m, tcf_qtype type) {
+    const tcf_bert_config *c = &m->cfg;
+    const int64_t C = c->hidden, I = c->inter, L = c->layers;
+    if (m->qdense) return tcf_fail(TCF_ERR_ARG, "quantize: the model is already quantized");
+    if (m->bwd_mem) return tcf_fail(TCF_ERR_ARG, "quantize: the model has backward weights (training)");
+    tcf_qmat *q = calloc((size_t)(4 * L), sizeof *q);
+    float *w = malloc(sizeof(float) * (size_t)(3 * C * C + C * C + 2 * I * C)); /* qkv | ao | fi | fo */
+    tcf_status st = q && w ? TCF_OK : tcf_fail(TCF_ERR_NOMEM, "quantize: out of memory");
+    for (int l = 0; l < L && !st; l++) {
+        float *wq = w, *wa = wq + 3 * C * C, *wi = wa + C * C, *wo = wi + I * C;
+        tcf_bert_get_dense(m, l, wq, wa, wi, wo);
+        const struct { const float *w; int64_t out, in; } d[4] = {{wq, 3 * C, C}, {wa, C, C}, {wi, I, C}, {wo, C, I}};
+        for (int i = 0; i < 4 && !st; i++)
+            if ((st = tcf_qmat_quantize(&q[4 * l + i], type, (int)d[i].out, (int)d[i].in, d[i].w, d[i].in, 0)))
+                tcf_fail_prefix(st, "quantize: layer %d", l);
+    }
+    /* every f32 parameter but the packed dense weights, in a new allocation */
+    int64_t n = (c->vocab + c->max_pos + c->type_vocab + 2) * C + (m->has_pooler ? C * C + C : 0) +
+                L * (3 * C + C + 2 * C + I + C + 2 * C);
+    float *params = st ? NULL : malloc(sizeof(float) * (size_t)n);
+    if (!st && !params) st = tcf_fail(TCF_ERR_NOMEM, "quantize: out of memory for %lld parameters", (long long)n);
+    free(w);
+    if (st) {
+        for (int i = 0; q && i < 4 * L; i++) tcf_qmat_free(&q[i]);
+        free(q);
+        return st;
+    }
+    int64_t used = 0;
+#define MOVE(field, cnt)                                                      \
+    do {                                                                      \
+        if (field) {                                                          \
+            memcpy(params + used, field, sizeof(float) * (size_t)(cnt));      \
+            field = params + used;                                            \
+            used += (cnt);                                                    \
+        }                                                                     \
+    } while (0)
+    MOVE(m->wte, c->vocab * C);
+    MOVE(m->wpe, c->max_pos * C);
+    MOVE(m->wtt, c->type_vocab * C);
+    MOVE(m->emb_ln_g, C);
+    MOVE(m->emb_ln_b, C);
+    MOVE(m->pool_w, C * C);
+    MOVE(m->pool_b, C);
+    for (int l = 0; l < L; l++) {
+        tcf_bert_layer *Ly = &m->layer[l];
+        MOVE(Ly->qkv_b, 3 * C);
+        MOVE(Ly->ao_b, C);
+        MOVE(Ly->ln1_g, C);
+        MOVE(Ly->ln1_b, C);
+        MOVE(Ly->fi_b, I);
+        MOVE(Ly->fo_b, C);
+        MOVE(Ly->ln2_g, C);
+        MOVE(Ly->ln2_b, C);
+        Ly->qkv_wp = Ly->ao_wp = Ly->fi_wp = Ly->fo_wp = NULL;
+    }
+#undef MOVE
+    assert(used == n);
+    free(m->params);
+    m->params = params;
+    m->n_params = n;
+    m->qdense = q;
+    return TCF_OK;
 }
 
 /* ---- forward ------------------------------------------------------------------ */
@@ -496,15 +570,20 @@ tcf_status tcf_bert_forward_ws(const tcf_bert *m, int B, int T, const int32_t *i
     tcf_parallel_for(BT, n_threads, embed_task, &f);
     for (int l = 0; l < c->layers; l++) {
         const tcf_bert_layer *L = &m->layer[l];
-        tcf_gemm_packed((int)BT, 3 * C, C, hidden, C, L->qkv_wp, qkv, 3 * C, L->qkv_b, 0, n_threads);
+        const tcf_qmat *q = m->qdense ? &m->qdense[4 * l] : NULL; /* qkv, ao, fi, fo */
+        if (q) tcf_qgemm((int)BT, hidden, C, &q[0], L->qkv_b, qkv, 3 * C, 0, n_threads);
+        else tcf_gemm_packed((int)BT, 3 * C, C, hidden, C, L->qkv_wp, qkv, 3 * C, L->qkv_b, 0, n_threads);
         tcf_parallel_for_dyn((int64_t)B * c->heads, 1, n_threads, attn_task, &f);
-        tcf_gemm_packed((int)BT, C, C, ctxb, C, L->ao_wp, tmp, C, L->ao_b, 0, n_threads);
+        if (q) tcf_qgemm((int)BT, ctxb, C, &q[1], L->ao_b, tmp, C, 0, n_threads);
+        else tcf_gemm_packed((int)BT, C, C, ctxb, C, L->ao_wp, tmp, C, L->ao_b, 0, n_threads);
         f.g = L->ln1_g, f.b = L->ln1_b;
         tcf_parallel_for(BT, n_threads, add_ln_task, &f);
-        tcf_gemm_packed((int)BT, I, C, hidden, C, L->fi_wp, ffn, I, L->fi_b, 0, n_threads);
+        if (q) tcf_qgemm((int)BT, hidden, C, &q[2], L->fi_b, ffn, I, 0, n_threads);
+        else tcf_gemm_packed((int)BT, I, C, hidden, C, L->fi_wp, ffn, I, L->fi_b, 0, n_threads);
         gelu_ctx gc = {ffn, I};
         tcf_parallel_for(BT, n_threads, gelu_task, &gc);
-        tcf_gemm_packed((int)BT, C, I, ffn, I, L->fo_wp, tmp, C, L->fo_b, 0, n_threads);
+        if (q) tcf_qgemm((int)BT, ffn, I, &q[3], L->fo_b, tmp, C, 0, n_threads);
+        else tcf_gemm_packed((int)BT, C, I, ffn, I, L->fo_wp, tmp, C, L->fo_b, 0, n_threads);
         f.g = L->ln2_g, f.b = L->ln2_b;
         tcf_parallel_for(BT, n_threads, add_ln_task, &f);
     }

@@ -5,6 +5,7 @@
 #define TCF_BERT_H
 
 #include "tcf.h"
+#include "kern/qgemm.h"
 
 typedef struct {
     int vocab, hidden, layers, heads, inter, max_pos, type_vocab;
@@ -40,6 +41,10 @@ typedef struct tcf_bert {
                                the checkpoint has none */
     float *bwd_mem;         /* the *_bp weights, one allocation */
     int has_pooler;
+    /* After tcf_bert_quantize: (L, 4) quantized dense weights per layer, in
+     * the order qkv (3C, C), ao (C, C), fi (I, C), fo (C, I) as nn.Linear
+     * (out, in); the f32 *_wp are then NULL. NULL for an f32 model. */
+    tcf_qmat *qdense;
     /* One cached forward workspace, taken and given back atomically so that
      * concurrent forwards stay safe (a second one allocates its own). */
     struct tcf_ws {
@@ -67,6 +72,17 @@ void tcf_bert_get_dense(const tcf_bert *m, int l, float *w_qkv, float *w_ao, flo
  * for the backward. Full fine-tuning calls it after every optimiser step. */
 void tcf_bert_set_dense(tcf_bert *m, int l, const float *w_qkv, const float *w_ao, const float *w_fi,
                         const float *w_fo);
+
+/* Inference with quantized dense weights: every layer's four dense weights
+ * become `type` (Q8_0, Q4_0, Q4_1, NF4) and stay so in memory; the f32 copies
+ * are released (params is rebuilt without them), and the forward multiplies
+ * through tcf_qgemm (bit-identical to the f32 forward with the decoded
+ * weights on the AVX2 path). Embeddings, biases, LayerNorms and the pooler
+ * stay f32. tcf_bert_get_dense then returns the decoded weights; the backward
+ * and tcf_bert_set_dense are unavailable (QLoRA training is not wired here).
+ * Fails with TCF_ERR_NOMEM (the model unchanged) or TCF_ERR_ARG (already
+ * quantized, or a dimension the format cannot hold: K % 32, NF4 K % 64). */
+tcf_status tcf_bert_quantize(tcf_bert *m, tcf_qtype type);
 
 /* Embedding layer for rows [begin, end) of a (B, T) batch flattened to B*T
  * rows: x[r] = LN(word[ids[r]] + pos[r % T] + type[0]), x (B*T, C). */
