@@ -7,6 +7,8 @@
 #   make asan       tests built with address+undefined sanitizers (build-asan/)
 #   make test-asan  run them
 #   make fuzz       libFuzzer targets (build-fuzz/), clang required
+#   make install    tcf, libtcf.a, tcf.h and tcf.pc under PREFIX (/usr/local)
+#                   (DESTDIR is honoured)
 
 CC      ?= cc
 OPT     ?= -O2
@@ -17,13 +19,14 @@ ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -pthread -fno-math-errno
 LIBS    := -lcjson -lutf8proc -lm -pthread
 
 B       ?= build
+VERSION := 0.1.0
 LIB_SRC := $(shell find src -name '*.c' -not -path 'src/cuda/*' | sort)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all tests test asan test-asan fuzz clean
+.PHONY: all tests test asan test-asan fuzz clean install examples
 all: $(B)/tcf
 
 $(B)/obj/%.o: %.c include/tcf.h $(wildcard src/*/*.h)
@@ -60,3 +63,19 @@ build-fuzz/%: fuzz/%.c $(LIB_SRC)
 
 clean:
 	rm -rf build build-asan build-fuzz
+
+PREFIX  ?= /usr/local
+examples: $(B)/examples/classify
+
+$(B)/examples/%: examples/%.c $(B)/libtcf.a
+	@mkdir -p $(dir $@)
+	$(CC) -Iinclude $(ALL_CFLAGS) $< $(B)/libtcf.a $(LIBS) -o $@
+
+# pkg-config file: static library, so its dependencies go in Libs.
+install: $(B)/tcf $(B)/libtcf.a
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(B)/tcf $(DESTDIR)$(PREFIX)/bin/tcf
+	install -m 644 $(B)/libtcf.a $(DESTDIR)$(PREFIX)/lib/libtcf.a
+	install -m 644 include/tcf.h $(DESTDIR)$(PREFIX)/include/tcf.h
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: tcf\nDescription: tiny classifier fine-tune: fine-tune and serve small transformer classifiers\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -ltcf %s\n' \
+	    '$(PREFIX)' '$(VERSION)' '$(LIBS)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tcf.pc

@@ -330,9 +330,10 @@ int tcf_classifier_max_len(const tcf_classifier *c);
 /* Class probabilities of n texts: probs (n, n_classes), rows summing to 1.
  * lens may be NULL (texts are NUL-terminated). Safe to call concurrently
  * on one classifier from any number of threads (each call takes its own
- * workspace from a pool kept by c; steady-state calls allocate nothing
- * per text). On a text that fails (invalid UTF-8) nothing is written and
- * the error names it as "text N: ..." (1-based). */
+ * workspace from a pool kept by c; once warm, nothing is allocated
+ * for calls of up to max_batch texts). On a text that fails (invalid UTF-8)
+ * the error names it as "text N: ..." (1-based) and the contents of probs
+ * are unspecified. */
 tcf_status tcf_classifier_classify(tcf_classifier *c, int n, const char *const *texts,
                                    const size_t *lens, float *probs);
 

@@ -561,6 +561,14 @@ static int cmd_train(int argc, char **argv) {
     return 0;
 }
 
+/* The class names of c as an array (caller frees the array, not the names). */
+static const char **label_names(const tcf_classifier *c) {
+    int K = tcf_classifier_n_classes(c);
+    const char **names = malloc(sizeof *names * ((size_t)K + 1));
+    for (int k = 0; names && k < K; k++) names[k] = tcf_classifier_label(c, k);
+    return names;
+}
+
 static int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *report = NULL;
     int threads = 0;
@@ -582,20 +590,22 @@ static int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "tcf eval: --model and --data are required\n%s", eval_usage);
         return 2;
     }
-    tcf_run *r = NULL;
+    tcf_classifier *r = NULL;
+    const char **names = NULL;
     tcf_labels *labels = NULL;
     tcf_dataset *ds = NULL;
     tcf_metrics *mt = NULL;
     float *probs = NULL;
     int32_t *pred = NULL;
     int rc = 1;
-    if (tcf_run_load(model, threads, &r) ||
-        tcf_labels_from_names(tcf_run_labels(r), tcf_run_n_classes(r), &labels) ||
+    tcf_classifier_opts co = {threads, 0, 0};
+    if (tcf_classifier_load(model, &co, &r) || !(names = label_names(r)) ||
+        tcf_labels_from_names(names, tcf_classifier_n_classes(r), &labels) ||
         tcf_dataset_load(data, labels, &ds)) {
         fail_lib("eval");
         goto done;
     }
-    int n = tcf_dataset_count(ds), K = tcf_run_n_classes(r);
+    int n = tcf_dataset_count(ds), K = tcf_classifier_n_classes(r);
     probs = malloc(sizeof(float) * ((size_t)n * K + 1));
     pred = malloc(sizeof(int32_t) * ((size_t)n + 1));
     if (!probs || !pred) {
@@ -603,7 +613,7 @@ static int cmd_eval(int argc, char **argv) {
         goto done;
     }
     double t0 = tcf_now();
-    if (tcf_run_predict(r, n, tcf_dataset_texts(ds), probs)) {
+    if (tcf_classifier_classify(r, n, tcf_dataset_texts(ds), NULL, probs)) {
         fail_lib("eval");
         goto done;
     }
@@ -619,7 +629,6 @@ static int cmd_eval(int argc, char **argv) {
         fail_lib("eval");
         goto done;
     }
-    const char *const *names = tcf_run_labels(r);
     printf("%s: %d examples, accuracy %.4f, macro-F1 %.4f (%.1f texts/s)\n", data, n, mt->accuracy, mt->macro_f1,
            n / dt);
     printf("%-32s %9s %9s %9s %8s\n", "class", "precision", "recall", "f1", "support");
@@ -648,7 +657,8 @@ done:
     free(probs), free(pred);
     tcf_dataset_free(ds);
     tcf_labels_free(labels);
-    tcf_run_free(r);
+    free(names);
+    tcf_classifier_free(r);
     return rc;
 }
 
@@ -684,12 +694,13 @@ static int cmd_predict(int argc, char **argv) {
         fprintf(stderr, "tcf predict: --model is required\n%s", predict_usage);
         return 2;
     }
-    tcf_run *r = NULL;
-    if (tcf_run_load(model, threads, &r)) return fail_lib("predict");
+    tcf_classifier *r = NULL;
+    tcf_classifier_opts co = {threads, 0, 0};
+    if (tcf_classifier_load(model, &co, &r)) return fail_lib("predict");
     input in;
     if (!read_input(&in, in_path, "text")) {
         free_input(&in);
-        tcf_run_free(r);
+        tcf_classifier_free(r);
         return 1;
     }
     /* JSON Lines: a line starting with '{' is an object with a "text" string. */
@@ -709,14 +720,16 @@ static int cmd_predict(int argc, char **argv) {
             in.lines[i] = t->valuestring;
         }
     }
-    int K = tcf_run_n_classes(r);
+    int K = tcf_classifier_n_classes(r);
     float *probs = malloc(sizeof(float) * ((size_t)in.n * K + 1));
     if (!rc && !probs) {
         fprintf(stderr, "tcf predict: out of memory\n");
         rc = 1;
     }
-    if (!rc && tcf_run_predict(r, in.n, (const char *const *)in.lines, probs)) rc = report_text_error("predict", &in);
-    const char *const *names = tcf_run_labels(r);
+    if (!rc && tcf_classifier_classify(r, in.n, (const char *const *)in.lines, NULL, probs))
+        rc = report_text_error("predict", &in);
+    const char **names = label_names(r);
+    if (!names) rc = fail_lib("predict");
     int *idx = malloc(sizeof(int) * (size_t)K);
     if (top > K) top = K;
     for (int i = 0; i < in.n && !rc && idx; i++) {
@@ -739,9 +752,9 @@ static int cmd_predict(int argc, char **argv) {
         fputs("]}\n", stdout);
     }
     for (int i = 0; i < in.n; i++) cJSON_Delete(objs[i]);
-    free(objs), free(idx), free(probs);
+    free(objs), free(idx), free(probs), free(names);
     free_input(&in);
-    tcf_run_free(r);
+    tcf_classifier_free(r);
     if (!rc && (fflush(stdout) || ferror(stdout))) {
         fprintf(stderr, "tcf predict: cannot write stdout\n");
         rc = 1;

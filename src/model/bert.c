@@ -601,8 +601,17 @@ static void gelu_task(void *vctx, int64_t begin, int64_t end, int tid) {
     tcf_gelu(g->y + begin * g->n_per, g->y + begin * g->n_per, (end - begin) * g->n_per);
 }
 
-tcf_status tcf_bert_forward(const tcf_bert *m, int B, int T, const int32_t *ids,
-                            const uint8_t *mask, float *hidden, int n_threads) {
+size_t tcf_bert_forward_ws_floats(const tcf_bert_config *c, int B, int T, int n_threads) {
+    if (n_threads <= 0) n_threads = tcf_default_threads();
+    const int64_t BT = (int64_t)B * T;
+    /* (BT, 3C) qkv, (BT, C) ctx and tmp, (BT, I) ffn, per thread (D, T) +
+     * (T, T) attention scratch */
+    const int64_t per_thread = (int64_t)T * T + (int64_t)(c->hidden / c->heads) * T;
+    return (size_t)(BT * 3 * c->hidden + BT * c->hidden * 2 + BT * c->inter + (int64_t)n_threads * per_thread);
+}
+
+tcf_status tcf_bert_forward_ws(const tcf_bert *m, int B, int T, const int32_t *ids, const uint8_t *mask,
+                               float *hidden, int n_threads, float *ws) {
     const tcf_bert_config *c = &m->cfg;
     const int C = c->hidden, I = c->inter;
     if (B <= 0 || T <= 0) return tcf_fail(TCF_ERR_ARG, "forward: empty batch (B=%d, T=%d)", B, T);
@@ -615,26 +624,6 @@ tcf_status tcf_bert_forward(const tcf_bert *m, int B, int T, const int32_t *ids,
                             ids[i], (long long)(i / T), (long long)(i % T), c->vocab);
     if (n_threads <= 0) n_threads = tcf_default_threads();
     const int64_t BT = (int64_t)B * T;
-    /* Workspace for one call: (BT, 3C) qkv, (BT, C) ctx and tmp, (BT, I) ffn,
-     * per thread (D, T) + (T, T) attention scratch. */
-    const int64_t per_thread = (int64_t)T * T + (int64_t)(C / c->heads) * T;
-    size_t n_ws = (size_t)(BT * 3 * C + BT * C * 2 + BT * I + (int64_t)n_threads * per_thread);
-    tcf_bert *mm = (tcf_bert *)m; /* only the workspace cache is touched */
-    struct tcf_ws *w = atomic_exchange(&mm->ws_cache, NULL);
-    if (w && w->cap < n_ws) {
-        free(w->data);
-        w->data = NULL;
-    }
-    if (!w) w = calloc(1, sizeof *w);
-    if (w && !w->data) {
-        w->cap = n_ws;
-        w->data = malloc(n_ws * sizeof(float));
-    }
-    if (!w || !w->data) {
-        free(w);
-        return tcf_fail(TCF_ERR_NOMEM, "forward: cannot allocate workspace for B=%d T=%d", B, T);
-    }
-    float *ws = w->data;
     float *qkv = ws, *ctxb = qkv + BT * 3 * C, *tmp = ctxb + BT * C, *ffn = tmp + BT * C;
     float *scratch = ffn + BT * I;
 
@@ -654,6 +643,30 @@ tcf_status tcf_bert_forward(const tcf_bert *m, int B, int T, const int32_t *ids,
         f.g = L->ln2_g, f.b = L->ln2_b;
         tcf_parallel_for(BT, n_threads, add_ln_task, &f);
     }
+    return TCF_OK;
+}
+
+tcf_status tcf_bert_forward(const tcf_bert *m, int B, int T, const int32_t *ids,
+                            const uint8_t *mask, float *hidden, int n_threads) {
+    if (B <= 0 || T <= 0) return tcf_fail(TCF_ERR_ARG, "forward: empty batch (B=%d, T=%d)", B, T);
+    if (n_threads <= 0) n_threads = tcf_default_threads();
+    size_t n_ws = tcf_bert_forward_ws_floats(&m->cfg, B, T, n_threads);
+    tcf_bert *mm = (tcf_bert *)m; /* only the workspace cache is touched */
+    struct tcf_ws *w = atomic_exchange(&mm->ws_cache, NULL);
+    if (w && w->cap < n_ws) {
+        free(w->data);
+        w->data = NULL;
+    }
+    if (!w) w = calloc(1, sizeof *w);
+    if (w && !w->data) {
+        w->cap = n_ws;
+        w->data = malloc(n_ws * sizeof(float));
+    }
+    if (!w || !w->data) {
+        free(w);
+        return tcf_fail(TCF_ERR_NOMEM, "forward: cannot allocate workspace for B=%d T=%d", B, T);
+    }
+    tcf_status st = tcf_bert_forward_ws(m, B, T, ids, mask, hidden, n_threads, w->data);
     /* Give the workspace back; one cached by a concurrent call meanwhile is
      * dropped. */
     struct tcf_ws *other = atomic_exchange(&mm->ws_cache, w);
@@ -661,7 +674,7 @@ tcf_status tcf_bert_forward(const tcf_bert *m, int B, int T, const int32_t *ids,
         free(other->data);
         free(other);
     }
-    return TCF_OK;
+    return st;
 }
 
 void tcf_bert_pool(const tcf_bert_config *c, int B, int T, const uint8_t *mask, const float *hidden,

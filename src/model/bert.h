@@ -90,6 +90,13 @@ void tcf_bert_embed_rows(const tcf_bert *m, int T, const int32_t *ids, int64_t b
 tcf_status tcf_bert_forward(const tcf_bert *m, int B, int T, const int32_t *ids,
                             const uint8_t *mask, float *hidden, int n_threads);
 
+/* The same with a caller-owned workspace of
+ * tcf_bert_forward_ws_floats(cfg, B, T, n_threads) floats (nothing is
+ * allocated; the workspace cache of m is not touched). */
+size_t tcf_bert_forward_ws_floats(const tcf_bert_config *c, int B, int T, int n_threads);
+tcf_status tcf_bert_forward_ws(const tcf_bert *m, int B, int T, const int32_t *ids, const uint8_t *mask,
+                               float *hidden, int n_threads, float *ws);
+
 /* pooled (B, C) from hidden (B, T, C). */
 void tcf_bert_pool(const tcf_bert_config *c, int B, int T, const uint8_t *mask, const float *hidden,
                    tcf_pooling pooling, int normalize, float *pooled);

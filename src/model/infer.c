@@ -1,0 +1,358 @@
+/*
+ * infer.c — tcf_classifier (include/tcf.h): load a trained sequence
+ * classifier for inference and classify texts.
+ *
+ * Sources:
+ *   - a run directory of `tcf train` (src/train/trainer.h): tcf_run.json
+ *     (base model, labels, max length, mode) plus, by mode, the PEFT adapter
+ *     (LoRA: merged here into the base's dense weights, W += scaling * B A),
+ *     classifier.safetensors (head) or a whole fine-tuned model (full);
+ *   - a one-file model written by `tcf export` (tcf_classifier_load_gguf).
+ *
+ * Inference is BertForSequenceClassification in eval mode: logits =
+ * classifier(tanh(pooler(h[:, 0]))), probabilities by softmax. Merging LoRA
+ * changes the rounding of the dense products only (the result agrees with
+ * the unmerged training forward to ~1e-6; tests/test_infer.c).
+ *
+ * Concurrency: the model is read-only after load; each classify call takes
+ * a scratch block (ids, masks, hidden states, forward workspace for
+ * max_batch x max_len) from a mutex-guarded free list, allocating one only
+ * when every block is in use, so a warmed-up classifier allocates nothing
+ * for calls of up to max_batch texts. Larger calls are processed in chunks
+ * of max_batch texts in length order (less padding), with one allocation
+ * for the order.
+ */
+#include "model/infer.h"
+#include "base/base.h"
+#include "train/adapter_io.h"
+#include "train/full.h"
+#include "train/lora.h"
+#include "train/trainer.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- scratch ---------------------------------------------------------------------------- */
+
+static void scratch_free(tcf_clf_scratch *s) {
+    if (!s) return;
+    free(s->ids), free(s->bids), free(s->len), free(s->order), free(s->bmask);
+    free(s->hidden), free(s->pooled), free(s->logits), free(s->ws);
+    free(s);
+}
+
+static tcf_clf_scratch *scratch_new(const tcf_classifier *c) {
+    const size_t B = (size_t)c->max_batch, T = (size_t)c->max_len, C = (size_t)c->m->cfg.hidden,
+                 K = (size_t)c->n_classes;
+    tcf_clf_scratch *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->ids = malloc(sizeof(int32_t) * B * T);
+    s->bids = malloc(sizeof(int32_t) * B * T);
+    s->len = malloc(sizeof(int) * B);
+    s->order = malloc(sizeof(int) * B);
+    s->bmask = malloc(B * T);
+    s->hidden = malloc(sizeof(float) * B * T * C);
+    s->pooled = malloc(sizeof(float) * B * C);
+    s->logits = malloc(sizeof(float) * B * K);
+    s->ws = malloc(sizeof(float) * tcf_bert_forward_ws_floats(&c->m->cfg, (int)B, (int)T, c->n_threads));
+    if (!s->ids || !s->bids || !s->len || !s->order || !s->bmask || !s->hidden || !s->pooled || !s->logits ||
+        !s->ws) {
+        scratch_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static tcf_clf_scratch *scratch_take(tcf_classifier *c) {
+    pthread_mutex_lock(&c->lock);
+    tcf_clf_scratch *s = c->free_list;
+    if (s) c->free_list = s->next;
+    pthread_mutex_unlock(&c->lock);
+    return s ? s : scratch_new(c);
+}
+
+static void scratch_give(tcf_classifier *c, tcf_clf_scratch *s) {
+    pthread_mutex_lock(&c->lock);
+    s->next = c->free_list;
+    c->free_list = s;
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- life cycle ------------------------------------------------------------------------- */
+
+void tcf_classifier_free(tcf_classifier *c) {
+    if (!c) return;
+    for (tcf_clf_scratch *s = c->free_list, *n; s; s = n) n = s->next, scratch_free(s);
+    if (c->lock_init) pthread_mutex_destroy(&c->lock);
+    tcf_bert_free(c->m);
+    tcf_tokenizer_free(c->tok);
+    free(c->head_w), free(c->head_b);
+    for (int k = 0; c->labels && k < c->n_classes; k++) free(c->labels[k]);
+    free(c->labels);
+    free(c->run_json), free(c->source);
+    free(c);
+}
+
+tcf_status tcf_classifier_finish(tcf_classifier *c, const tcf_classifier_opts *opts) {
+    tcf_classifier_opts o = {0, 0, 0};
+    if (opts) o = *opts;
+    if (!c->m->pool_w)
+        return tcf_fail(TCF_ERR_UNSUPPORTED, "%s: the encoder has no pooler.dense (BertForSequenceClassification needs one)",
+                        c->source ? c->source : "classifier");
+    c->n_threads = o.n_threads > 0 ? o.n_threads : tcf_default_threads();
+    c->max_batch = o.max_batch > 0 ? o.max_batch : 32;
+    if (o.max_len > 0 && o.max_len < c->max_len) c->max_len = o.max_len;
+    if (c->max_len > c->m->cfg.max_pos) c->max_len = c->m->cfg.max_pos;
+    if (c->max_len < 3) return tcf_fail(TCF_ERR_ARG, "%s: max_len %d is below 3", c->source, c->max_len);
+    if (pthread_mutex_init(&c->lock, NULL)) return tcf_fail(TCF_ERR_NOMEM, "cannot create a mutex");
+    c->lock_init = 1;
+    tcf_clf_scratch *s = scratch_new(c);
+    if (!s) return tcf_fail(TCF_ERR_NOMEM, "%s: cannot allocate the workspace for batches of %d x %d tokens",
+                            c->source, c->max_batch, c->max_len);
+    scratch_give(c, s);
+    return TCF_OK;
+}
+
+/* W (out, in) += scaling * B (out, r) @ A (r, in) */
+static void merge_module(float *W, const tcf_lora_module *mod, float scaling) {
+    for (int o = 0; o < mod->out; o++) {
+        float *w = W + (int64_t)o * mod->in;
+        for (int k = 0; k < mod->r; k++) {
+            const float b = scaling * mod->B[(int64_t)o * mod->r + k];
+            const float *a = mod->A + (int64_t)k * mod->in;
+            for (int i = 0; i < mod->in; i++) w[i] += b * a[i];
+        }
+    }
+}
+
+static tcf_status merge_lora(tcf_bert *m, const tcf_lora *l, const char *dir) {
+    const int C = m->cfg.hidden, I = m->cfg.inter;
+    float *qkv = malloc(sizeof(float) * 3 * (size_t)C * C), *ao = malloc(sizeof(float) * (size_t)C * C),
+          *fi = malloc(sizeof(float) * (size_t)I * C), *fo = malloc(sizeof(float) * (size_t)C * I);
+    if (!qkv || !ao || !fi || !fo) {
+        free(qkv), free(ao), free(fi), free(fo);
+        return tcf_fail(TCF_ERR_NOMEM, "%s: out of memory merging the adapters", dir);
+    }
+    for (int layer = 0; layer < m->cfg.layers; layer++) {
+        int any = 0;
+        for (int k = 0; k < TCF_LORA_KINDS; k++) any |= tcf_lora_find(l, layer, k) != NULL;
+        if (!any) continue;
+        tcf_bert_get_dense(m, layer, qkv, ao, fi, fo);
+        float *dst[TCF_LORA_KINDS] = {qkv, qkv + (size_t)C * C, qkv + 2 * (size_t)C * C, ao, fi, fo};
+        for (int k = 0; k < TCF_LORA_KINDS; k++) {
+            const tcf_lora_module *mod = tcf_lora_find(l, layer, k);
+            if (mod) merge_module(dst[k], mod, l->scaling);
+        }
+        tcf_bert_set_dense(m, layer, qkv, ao, fi, fo);
+    }
+    free(qkv), free(ao), free(fi), free(fo);
+    return TCF_OK;
+}
+
+static tcf_status load_run(const char *dir, const tcf_classifier_opts *opts, tcf_classifier **out) {
+    char path[4096], *text = NULL;
+    size_t len;
+    tcf_status st;
+    tcf_lora *l = NULL;
+    cJSON *root = NULL;
+    tcf_classifier *c = calloc(1, sizeof *c);
+    if (!c || !(c->source = strdup(dir))) {
+        free(c);
+        return tcf_fail(TCF_ERR_NOMEM, "out of memory");
+    }
+    if ((st = tcf_path_join(path, sizeof path, dir, "tcf_run.json"))) goto fail;
+    if ((st = tcf_read_file(path, &text, &len))) {
+        tcf_fail_prefix(st, "%s is not a tcf run directory", dir);
+        goto fail;
+    }
+    root = cJSON_ParseWithLength(text, len);
+    c->run_json = text;
+    const cJSON *base = cJSON_GetObjectItem(root, "base_model"), *ml = cJSON_GetObjectItem(root, "max_len"),
+                *names = cJSON_GetObjectItem(root, "labels");
+    if (!root || !cJSON_IsString(base) || !cJSON_IsNumber(ml) || ml->valueint < 3 || !cJSON_IsArray(names) ||
+        cJSON_GetArraySize(names) < 2) {
+        st = tcf_fail(TCF_ERR_FORMAT, "%s: not a tcf run file (needs base_model, max_len >= 3, labels)", path);
+        goto fail;
+    }
+    c->max_len = ml->valueint;
+    /* runs from before --mode have no "mode": LoRA */
+    const cJSON *mo = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "train_config"), "mode");
+    int mode = cJSON_IsString(mo) ? tcf_train_mode_parse(mo->valuestring) : TCF_MODE_LORA;
+    if (mode < 0) {
+        st = tcf_fail(TCF_ERR_FORMAT, "%s: unknown train_config.mode \"%s\" (known: lora, head, full)", path,
+                      mo->valuestring);
+        goto fail;
+    }
+    /* full: the run directory is itself the fine-tuned model */
+    if ((st = tcf_bert_load(mode == TCF_MODE_FULL ? dir : base->valuestring, &c->m)) ||
+        (st = tcf_tokenizer_load(base->valuestring, &c->tok))) {
+        tcf_fail_prefix(st, "%s: %s", path, mode == TCF_MODE_FULL ? "fine-tuned model" : "base model");
+        goto fail;
+    }
+    const int K = cJSON_GetArraySize(names), C = c->m->cfg.hidden;
+    if (mode == TCF_MODE_LORA) {
+        if ((st = tcf_adapter_load(dir, c->m->cfg.layers, C, c->m->cfg.inter, &l))) goto fail;
+    } else {
+        char hpath[4096];
+        if ((st = tcf_lora_init(&l, c->m->cfg.layers, C, c->m->cfg.inter, 0, 8, 16.0f, 0, 0.0f, K)) ||
+            (st = tcf_path_join(hpath, sizeof hpath, dir,
+                                mode == TCF_MODE_FULL ? "model.safetensors" : "classifier.safetensors")) ||
+            (st = tcf_head_load(hpath, l)))
+            goto fail;
+    }
+    if (K != l->n_classes) {
+        st = tcf_fail(TCF_ERR_FORMAT, "%s: %d labels but the classifier head has %d classes", path, K, l->n_classes);
+        goto fail;
+    }
+    if (l->n_modules && (st = merge_lora(c->m, l, dir))) goto fail;
+    c->n_classes = K;
+    c->head_w = malloc(sizeof(float) * (size_t)K * C);
+    c->head_b = malloc(sizeof(float) * (size_t)K);
+    c->labels = calloc((size_t)K, sizeof *c->labels);
+    if (!c->head_w || !c->head_b || !c->labels) {
+        st = tcf_fail(TCF_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    memcpy(c->head_w, l->head_w, sizeof(float) * (size_t)K * C);
+    memcpy(c->head_b, l->head_b, sizeof(float) * (size_t)K);
+    for (int k = 0; k < K; k++) {
+        const cJSON *n = cJSON_GetArrayItem(names, k);
+        if (!cJSON_IsString(n)) {
+            st = tcf_fail(TCF_ERR_FORMAT, "%s: label %d is not a string", path, k);
+            goto fail;
+        }
+        if (!(c->labels[k] = strdup(n->valuestring))) {
+            st = tcf_fail(TCF_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    if ((st = tcf_classifier_finish(c, opts))) goto fail;
+    tcf_lora_free(l);
+    cJSON_Delete(root);
+    *out = c;
+    return TCF_OK;
+fail:
+    tcf_lora_free(l);
+    cJSON_Delete(root);
+    tcf_classifier_free(c);
+    return st;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+tcf_status tcf_classifier_load(const char *path, const tcf_classifier_opts *opts, tcf_classifier **out) {
+    *out = NULL;
+    if (!path || !*path) return tcf_fail(TCF_ERR_ARG, "classifier: empty model path");
+    if (ends_with(path, ".gguf")) return tcf_classifier_load_gguf(path, opts, out);
+    return load_run(path, opts, out);
+}
+
+int tcf_classifier_n_classes(const tcf_classifier *c) { return c->n_classes; }
+const char *tcf_classifier_label(const tcf_classifier *c, int k) {
+    return k >= 0 && k < c->n_classes ? c->labels[k] : NULL;
+}
+const tcf_tokenizer *tcf_classifier_tokenizer(const tcf_classifier *c) { return c->tok; }
+int tcf_classifier_max_len(const tcf_classifier *c) { return c->max_len; }
+
+/* ---- classify --------------------------------------------------------------------------- */
+
+static void softmax_row(float *p, const float *z, int K) {
+    float mx = z[0];
+    for (int k = 1; k < K; k++) mx = z[k] > mx ? z[k] : mx;
+    double s = 0;
+    for (int k = 0; k < K; k++) s += p[k] = expf(z[k] - mx);
+    for (int k = 0; k < K; k++) p[k] = (float)(p[k] / s);
+}
+
+/* Probabilities of texts idx[0..nb) (nb <= max_batch) into probs rows
+ * idx[b]. Tokenizes into s->ids, pads to the longest, runs the encoder, the
+ * pooler and the head. */
+static tcf_status run_chunk(tcf_classifier *c, tcf_clf_scratch *s, int nb, const int *idx, const char *const *texts,
+                            const size_t *lens, float *probs) {
+    const int T0 = c->max_len, C = c->m->cfg.hidden, K = c->n_classes;
+    const tcf_encode_opts eo = {1, T0};
+    int T = 1;
+    for (int b = 0; b < nb; b++) {
+        const int i = idx[b];
+        const char *t = texts[i];
+        size_t n = lens ? lens[i] : strlen(t);
+        tcf_status st = tcf_tokenizer_encode(c->tok, t, n, &eo, s->ids + (int64_t)b * T0, T0, &s->len[b]);
+        if (st) return tcf_fail_prefix(st, "text %d", i + 1);
+        if (s->len[b] > T) T = s->len[b];
+    }
+    const int32_t pad = tcf_tokenizer_pad_id(c->tok) >= 0 ? tcf_tokenizer_pad_id(c->tok) : 0;
+    for (int b = 0; b < nb; b++)
+        for (int t = 0; t < T; t++) {
+            const int real = t < s->len[b];
+            s->bids[(int64_t)b * T + t] = real ? s->ids[(int64_t)b * T0 + t] : pad;
+            s->bmask[(int64_t)b * T + t] = (uint8_t)real;
+        }
+    tcf_status st = tcf_bert_forward_ws(c->m, nb, T, s->bids, s->bmask, s->hidden, c->n_threads, s->ws);
+    if (st) return st;
+    const tcf_bert *m = c->m;
+    for (int b = 0; b < nb; b++) {
+        const float *x = s->hidden + (int64_t)b * T * C; /* h[b, 0] */
+        float *pooled = s->pooled + (int64_t)b * C;
+        for (int n = 0; n < C; n++) {
+            const float *w = m->pool_w + (int64_t)n * C;
+            float acc = 0;
+            for (int i = 0; i < C; i++) acc += w[i] * x[i];
+            pooled[n] = tanhf(acc + m->pool_b[n]);
+        }
+        float *z = s->logits + (int64_t)b * K;
+        for (int k = 0; k < K; k++) {
+            const float *w = c->head_w + (int64_t)k * C;
+            float acc = 0;
+            for (int i = 0; i < C; i++) acc += w[i] * pooled[i];
+            z[k] = acc + c->head_b[k];
+        }
+        softmax_row(probs + (int64_t)idx[b] * K, z, K);
+    }
+    return TCF_OK;
+}
+
+typedef struct {
+    int len, idx;
+} len_idx;
+
+static int by_len(const void *a, const void *b) {
+    const len_idx *x = a, *y = b;
+    return x->len != y->len ? x->len - y->len : x->idx - y->idx;
+}
+
+tcf_status tcf_classifier_classify(tcf_classifier *c, int n, const char *const *texts, const size_t *lens,
+                                   float *probs) {
+    if (n < 0 || (n > 0 && (!texts || !probs))) return tcf_fail(TCF_ERR_ARG, "classify: bad arguments");
+    if (n == 0) return TCF_OK;
+    for (int i = 0; i < n; i++)
+        if (!texts[i]) return tcf_fail(TCF_ERR_ARG, "text %d: NULL", i + 1);
+    tcf_clf_scratch *s = scratch_take(c);
+    if (!s) return tcf_fail(TCF_ERR_NOMEM, "classify: cannot allocate a workspace");
+    tcf_status st = TCF_OK;
+    if (n <= c->max_batch) {
+        for (int b = 0; b < n; b++) s->order[b] = b;
+        st = run_chunk(c, s, n, s->order, texts, lens, probs);
+    } else {
+        /* order by byte length (a cheap proxy for token length) so chunks
+         * pad little; results do not depend on the order */
+        len_idx *li = malloc(sizeof *li * (size_t)n);
+        int *idx = malloc(sizeof(int) * (size_t)n);
+        if (!li || !idx) st = tcf_fail(TCF_ERR_NOMEM, "classify: out of memory for %d texts", n);
+        for (int i = 0; !st && i < n; i++) {
+            size_t L = lens ? lens[i] : strlen(texts[i]);
+            li[i].len = L > (size_t)1 << 30 ? 1 << 30 : (int)L, li[i].idx = i;
+        }
+        if (!st) qsort(li, (size_t)n, sizeof *li, by_len);
+        for (int i = 0; !st && i < n; i++) idx[i] = li[i].idx;
+        for (int s0 = 0; !st && s0 < n; s0 += c->max_batch)
+            st = run_chunk(c, s, n - s0 < c->max_batch ? n - s0 : c->max_batch, idx + s0, texts, lens, probs);
+        free(li), free(idx);
+    }
+    scratch_give(c, s);
+    return st;
+}
