@@ -10,6 +10,7 @@
 #include "eval/metrics.h"
 #include "io/dataset.h"
 #include "train/trainer.h"
+#include "model/export.h"
 #include "base/base.h"
 #include "base/atomic_file.h"
 
@@ -32,6 +33,7 @@ static const char *prog_usage =
     "  eval       accuracy, macro-F1, per-class scores and confusion matrix of a run\n"
     "  predict    label each input line with a trained run\n"
     "  inspect    print the metadata and tensor table of a GGUF file\n"
+    "  export     write a trained run as one .gguf file, or as a PEFT adapter\n"
     "\n"
     "tokenize, embed and predict read one text per line on stdin, or the texts of\n"
     "a CSV file given with --input. Nothing is written unless every input\n"
@@ -901,6 +903,72 @@ static int cmd_inspect(int argc, char **argv) {
     return 0;
 }
 
+static const char *export_usage =
+    "usage: tcf export --model RUN/ --out MODEL.gguf [--type f32|f16|bf16|q8_0|q4_0]\n"
+    "       tcf export --format peft --model RUN/ --out DIR/\n"
+    "\n"
+    "gguf (default): merges the LoRA adapters into the base weights and writes\n"
+    "one GGUF file holding the weights (encoder and pooler dense weights in\n"
+    "--type, the rest f32), the tokenizer, label names, max length and the\n"
+    "provenance of the run (keys: docs/EXPORT.md). Every tcf command that takes\n"
+    "--model RUN/ for a classifier also takes MODEL.gguf.\n"
+    "peft: the run's LoRA adapter and head as adapter_config.json +\n"
+    "adapter_model.safetensors, loadable with peft's PeftModel.from_pretrained\n"
+    "onto the base model.\n"
+    "Files are written atomically: on failure nothing is left at --out.\n"
+    "\n"
+    "options:\n"
+    "  --model RUN/          run directory written by tcf train\n"
+    "  --out PATH            output file (gguf) or directory (peft)\n"
+    "  --type T              f32 (default), f16, bf16, q8_0, q4_0 (gguf only)\n"
+    "  --format gguf|peft    what to write (default gguf)\n"
+    "  -h, --help            this help\n";
+
+static int cmd_export(int argc, char **argv) {
+    const char *model = NULL, *outp = NULL, *type = NULL, *format = "gguf";
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(export_usage, stdout);
+            return 0;
+        } else if (!strcmp(a, "--model") && v) {
+            model = v, i++;
+        } else if (!strcmp(a, "--out") && v) {
+            outp = v, i++;
+        } else if (!strcmp(a, "--type") && v) {
+            type = v, i++;
+        } else if (!strcmp(a, "--format") && v) {
+            format = v, i++;
+        } else {
+            fprintf(stderr, "tcf export: unknown or incomplete option '%s'\n%s", a, export_usage);
+            return 2;
+        }
+    }
+    if (!model || !outp) {
+        fprintf(stderr, "tcf export: --model and --out are required\n%s", export_usage);
+        return 2;
+    }
+    if (!strcmp(format, "peft")) {
+        if (type) {
+            fprintf(stderr, "tcf export: --type applies to --format gguf only\n");
+            return 2;
+        }
+        if (tcf_export_peft(model, outp)) return fail_lib("export");
+        return 0;
+    }
+    if (strcmp(format, "gguf")) {
+        fprintf(stderr, "tcf export: --format must be gguf or peft, got '%s'\n", format);
+        return 2;
+    }
+    int t = tcf_export_type_parse(type ? type : "f32");
+    if (t < 0) {
+        fprintf(stderr, "tcf export: --type must be f32, f16, bf16, q8_0 or q4_0, got '%s'\n", type);
+        return 2;
+    }
+    if (tcf_export_gguf(model, outp, (tcf_ggml_type)t)) return fail_lib("export");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fputs(prog_usage, stderr);
@@ -917,6 +985,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
     if (!strcmp(cmd, "predict")) return cmd_predict(argc, argv);
     if (!strcmp(cmd, "inspect")) return cmd_inspect(argc, argv);
+    if (!strcmp(cmd, "export")) return cmd_export(argc, argv);
     fprintf(stderr, "tcf: unknown command '%s'\n%s", cmd, prog_usage);
     return 2;
 }
