@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# tcf export end to end: a run directory around the PEFT fixture adapter
+# (tests/fixtures/peft, trained in Python) is exported to GGUF; tcf predict /
+# eval with --model MODEL.gguf give the run directory's probabilities (f32:
+# identical output; q8_0 / q4_0: top labels printed); tcf inspect shows
+# llama.cpp's keys and the base model's sha256; --format peft writes the
+# adapter; truncated files, another architecture, a full disk and bad options
+# fail cleanly and leave no file behind.
+. "$(dirname "$0")/lib_cli.sh"
+PEFT=tests/fixtures/peft
+
+if [ ! -f "$MODEL/model.safetensors" ]; then
+    echo "SKIP cli_export: $MODEL absent (scripts/fetch_models.sh)"
+    summary cli_export
+    exit
+fi
+
+RUN="$TMP/run"
+mkdir -p "$RUN"
+cp "$PEFT/adapter/adapter_config.json" "$PEFT/adapter/adapter_model.safetensors" "$RUN/"
+cat > "$RUN/tcf_run.json" <<JSON
+{"format": "tcf-run", "version": 1, "base_model": "$MODEL", "architecture": "bert-sequence-classification",
+ "max_len": 128, "labels": ["billing", "delivery", "account", "other"], "train_config": {"mode": "lora"}}
+JSON
+{ echo "text,label"; paste -d, <(sed 's/,/ /g' "$PEFT/texts.txt") <(echo -e "billing\ndelivery\naccount\nother\ndelivery\naccount\nbilling\naccount"); } > "$TMP/data.csv"
+
+expect_rc 0 "export f32" -- "$TCF" export --model "$RUN" --out "$TMP/m.gguf"
+expect_rc 0 "export q8_0" -- "$TCF" export --model "$RUN" --out "$TMP/m8.gguf" --type q8_0
+expect_rc 0 "export q4_0" -- "$TCF" export --model "$RUN" --out "$TMP/m4.gguf" --type q4_0
+ls -l "$TMP"/m*.gguf | awk '{print "  " $5 " bytes  " $NF}'
+
+expect_rc 0 "predict run" -- "$TCF" predict --model "$RUN" --top 4 --threads 2 --input "$PEFT/texts.txt"
+cp "$TMP/out" "$TMP/pred_run"
+expect_rc 0 "predict f32 gguf" -- "$TCF" predict --model "$TMP/m.gguf" --top 4 --threads 2 --input "$PEFT/texts.txt"
+cmp -s "$TMP/out" "$TMP/pred_run" && ok || bad "f32 export predicts differently: $(diff "$TMP/out" "$TMP/pred_run" | head -4)"
+for q in 8 4; do
+    expect_rc 0 "predict q${q}_0 gguf" -- "$TCF" predict --model "$TMP/m$q.gguf" --top 4 --threads 2 --input "$PEFT/texts.txt"
+    same=$(paste -d'\n' <(grep -o '"label": "[a-z]*"' "$TMP/out") | diff - <(grep -o '"label": "[a-z]*"' "$TMP/pred_run") | grep -c '^<')
+    echo "  q${q}_0: $((8 - same))/8 top labels as the run directory"
+done
+expect_rc 0 "eval run" -- "$TCF" eval --model "$RUN" --data "$TMP/data.csv" --threads 2
+grep -i accuracy "$TMP/out" | head -1 | sed 's/ (.*//' > "$TMP/acc_run"
+expect_rc 0 "eval gguf" -- "$TCF" eval --model "$TMP/m.gguf" --data "$TMP/data.csv" --threads 2
+grep -i accuracy "$TMP/out" | head -1 | sed 's/ (.*//' | cmp -s - "$TMP/acc_run" && ok || bad "eval of the f32 export differs: $(grep -i accuracy "$TMP/out" | head -1) vs $(cat "$TMP/acc_run")"
+
+expect_rc 0 "inspect" -- "$TCF" inspect "$TMP/m8.gguf"
+for k in general.architecture bert.block_count bert.classifier.output_labels tokenizer.huggingface.json \
+         tcf.max_len tcf.run_json blk.0.attn_q.weight cls.output.weight; do
+    grep -q "^  $k " "$TMP/out" && ok || bad "inspect lacks $k"
+done
+grep -q '^  blk.0.attn_q.weight  Q8_0' "$TMP/out" && ok || bad "attn_q is not Q8_0"
+grep -q '^  token_embd.weight  F32' "$TMP/out" && ok || bad "token_embd is not F32"
+sha=$(sha256sum "$MODEL/model.safetensors" | cut -d' ' -f1)
+grep -q "tcf.source.base_sha256  string  \"$sha\"" "$TMP/out" && ok || bad "base sha256 is not sha256sum's $sha"
+
+expect_rc 0 "export peft" -- "$TCF" export --format peft --model "$RUN" --out "$TMP/peft"
+[ -s "$TMP/peft/adapter_config.json" ] && [ -s "$TMP/peft/adapter_model.safetensors" ] && ok || bad "peft files missing"
+grep -q '"modules_to_save"' "$TMP/peft/adapter_config.json" && ok || bad "adapter_config lacks modules_to_save"
+
+# bad input
+size=$(stat -c %s "$TMP/m.gguf")
+for cut in 10 5000 1000000 $((size / 2)); do
+    head -c "$cut" "$TMP/m.gguf" > "$TMP/cut.gguf"
+    expect_rc 1 "truncated to $cut" -- "$TCF" predict --model "$TMP/cut.gguf" --input "$PEFT/texts.txt"
+    expect_err "$TMP/cut.gguf" "truncated file named"
+    expect_no_stdout "truncated to $cut"
+done
+SMOL=models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf
+if [ -f "$SMOL" ]; then
+    expect_rc 1 "another architecture" -- "$TCF" predict --model "$SMOL" --input "$PEFT/texts.txt"
+    expect_err "general.architecture" "wrong architecture names the key"
+else
+    echo "  SKIP wrong-architecture case ($SMOL absent)"
+fi
+expect_rc 2 "bad type" -- "$TCF" export --model "$RUN" --out "$TMP/x.gguf" --type q3_k
+expect_err "--type must be" "bad type message"
+expect_rc 2 "type with peft" -- "$TCF" export --format peft --model "$RUN" --out "$TMP/x" --type f16
+expect_rc 1 "not a run" -- "$TCF" export --model "$TMP" --out "$TMP/x.gguf"
+expect_err "not a tcf run directory" "not a run"
+[ ! -e "$TMP/x.gguf" ] && ok || bad "failed export left x.gguf"
+# a full disk (file size limit) mid-write: exit 1, no file, no temp file
+mkdir -p "$TMP/full"
+(trap '' XFSZ; ulimit -f 20000; exec "$TCF" export --model "$RUN" --out "$TMP/full/m.gguf") >"$TMP/out" 2>"$TMP/err"
+rc=$?
+[ "$rc" = 1 ] && ok || bad "disk full: exit $rc, wanted 1"
+expect_err "$TMP/full/m.gguf" "disk full names the file"
+[ -z "$(ls -A "$TMP/full")" ] && ok || bad "disk full left files: $(ls -a "$TMP/full")"
+summary cli_export
