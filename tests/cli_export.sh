@@ -57,6 +57,22 @@ expect_rc 0 "export peft" -- "$TCF" export --format peft --model "$RUN" --out "$
 [ -s "$TMP/peft/adapter_config.json" ] && [ -s "$TMP/peft/adapter_model.safetensors" ] && ok || bad "peft files missing"
 grep -q '"modules_to_save"' "$TMP/peft/adapter_config.json" && ok || bad "adapter_config lacks modules_to_save"
 
+# --init-adapter: training starts from the Python-trained adapter; with a
+# negligible learning rate the run predicts what the adapter does (labels
+# named so that tcf's sorted order is the adapter's class order)
+sed 's/,billing$/,a_billing/; s/,delivery$/,b_delivery/; s/,account$/,c_account/; s/,other$/,d_other/' "$TMP/data.csv" > "$TMP/data_abcd.csv"
+TARGS=(--model $MODEL --train "$TMP/data_abcd.csv" --valid "$TMP/data_abcd.csv" --epochs 1 --batch 8 --threads 2 --seed 3)
+expect_rc 0 "train --init-adapter" -- "$TCF" train "${TARGS[@]}" --lr 1e-9 --lora-r 4 --lora-alpha 8 --targets query,value \
+    --init-adapter "$PEFT/adapter" --out "$TMP/init_run"
+expect_rc 0 "predict init run" -- "$TCF" predict --model "$TMP/init_run" --top 4 --threads 2 --input "$PEFT/texts.txt"
+scores() { grep -o '[0-9]\.[0-9]*' "$1"; }
+paste <(scores "$TMP/out") <(scores "$TMP/pred_run") | awk '{d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d} END {print "  --init-adapter run vs adapter: max |dp| = " m; exit !(m < 1e-4)}' && ok || bad "--init-adapter run predicts differently"
+grep -q '"init_adapter"' "$TMP/init_run/tcf_run.json" && ok || bad "tcf_run.json does not record init_adapter"
+expect_rc 1 "--init-adapter with other r" -- "$TCF" train "${TARGS[@]}" --init-adapter "$PEFT/adapter" --out "$TMP/init_bad"
+expect_err "pass --lora-r 4 --lora-alpha 8 --targets query,value" "r mismatch says what to pass"
+expect_rc 1 "--init-adapter missing" -- "$TCF" train "${TARGS[@]}" --init-adapter "$TMP/nope" --out "$TMP/init_bad"
+expect_err "$TMP/nope" "missing adapter named"
+
 # bad input
 size=$(stat -c %s "$TMP/m.gguf")
 for cut in 10 5000 1000000 $((size / 2)); do

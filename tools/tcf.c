@@ -414,6 +414,10 @@ static const char *train_usage =
     "  --rslora               scale by alpha/sqrt(r) instead of alpha/r\n"
     "  --targets LIST         comma-separated: query,key,value,attention.output.dense,\n"
     "                         intermediate.dense,output.dense, or all (all)\n"
+    "  --init-adapter DIR     start LoRA training from a PEFT adapter (PEFT's or\n"
+    "                         tcf's adapter_config.json + adapter_model.safetensors;\n"
+    "                         --lora-r/--lora-alpha/--targets must match it; class k\n"
+    "                         of its head is label k in sorted label order)\n"
     "  --patience N           stop after N epochs without improvement; 0 = never (2)\n"
     "  --seed N               (42)         --threads N      (all cores)\n"
     "  --checkpoint-secs S    write the resumable checkpoint every S seconds (60)\n"
@@ -521,6 +525,7 @@ static int cmd_train(int argc, char **argv) {
         else if ((v = flag_value(argc, argv, &i, "--targets"))) { if (!parse_targets(v, &o.targets)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--class-weights"))) o.class_weights = v;
         else if ((v = flag_value(argc, argv, &i, "--resume"))) resume = v;
+        else if ((v = flag_value(argc, argv, &i, "--init-adapter"))) o.init_adapter = v;
         else if ((v = flag_value(argc, argv, &i, "--checkpoint-steps"))) { if (!parse_int("--checkpoint-steps", v, 0, INT_MAX, &ck_steps)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--checkpoint-secs"))) { if (!parse_double("--checkpoint-secs", v, 0, 1e9, &ck_secs)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--schedule"))) {
