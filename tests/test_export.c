@@ -166,7 +166,11 @@ static void max_diff(const char *what, const float *a, const float *b, double bo
 /* 3. Export in each type and read back. */
 static void test_export_types(const float *run_probs, char *f32_path) {
     static const struct { const char *name; double bound; } types[] = {
-        {"f32", 1e-5}, {"f16", 2e-3}, {"bf16", 2e-2}, {"q8_0", 2e-2}, {"q4_0", 0.25}};
+        {"f32", 1e-5}, {"q4_0", 0.25},
+#ifndef __SANITIZE_ADDRESS__ /* ~20x slower there; the encoders are checked byte for byte in test_quantize */
+        {"f16", 2e-3}, {"bf16", 2e-2}, {"q8_0", 2e-2},
+#endif
+    };
     for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
         char path[160], what[64];
         snprintf(path, sizeof path, "%s/m_%s.gguf", tmp, types[i].name);
