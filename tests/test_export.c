@@ -287,6 +287,17 @@ static void test_bad(const char *f32_path) {
     expect_load_fail("missing key", p, TCF_ERR_FORMAT, "'bert.block_count' is missing");
     write_stub(p, "bert", 1, 1);
     expect_load_fail("missing tensors", p, TCF_ERR_FORMAT, "token_embd.weight");
+    /* found by fuzz_export_gguf: a tiny export whose weights hold NaN (once
+     * loaded, every probability was NaN) */
+    expect_load_fail("non-finite weight", "tests/regress/export_nonfinite_weight.gguf", TCF_ERR_FORMAT, "not finite");
+    /* the fuzzer's seeds (tiny valid exports) load */
+    const char *seeds[] = {"fuzz/seeds/export/tiny_f32.gguf", "fuzz/seeds/export/tiny_q8_0.gguf"};
+    for (int i = 0; i < 2; i++) {
+        tcf_classifier *c = NULL;
+        CHECK(!tcf_classifier_load(seeds[i], NULL, &c) && tcf_classifier_n_classes(c) == 3, "%s: %s", seeds[i],
+              tcf_last_error());
+        tcf_classifier_free(c);
+    }
     unlink(p);
     snprintf(p, sizeof p, "%s/llama.gguf", tmp);
     unlink(p);

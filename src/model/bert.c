@@ -147,6 +147,12 @@ static tcf_status load_tensor_gguf(const wsrc *s, const char *name, float *dst, 
     if (!ok) return shape_error(s->path, gname, t->n_dims, dims, d0, d1);
     tcf_status st = tcf_gguf_dequantize(t, dst, t->numel);
     if (st) return tcf_fail_prefix(st, "%s: tensor '%s'", s->path, gname);
+    /* a NaN or inf weight would turn every output into NaN: refuse it here
+     * (tcf export never writes one) */
+    for (int64_t i = 0; i < t->numel; i++)
+        if (!isfinite(dst[i]))
+            return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s': element %lld is %g (not finite)", s->path, gname,
+                            (long long)i, (double)dst[i]);
     return TCF_OK;
 }
 

@@ -370,6 +370,11 @@ tcf_status tcf_classifier_load_gguf(const char *path, const tcf_classifier_opts 
     }
     if ((st = tcf_gguf_dequantize(hw, c->head_w, (int64_t)K * C)) || (st = tcf_gguf_dequantize(hb, c->head_b, (int64_t)K)))
         goto fail;
+    for (int64_t i = 0; i < (int64_t)K * C; i++)
+        if (!isfinite(c->head_w[i]) || (i < (int64_t)K && !isfinite(c->head_b[i]))) {
+            st = tcf_fail(TCF_ERR_FORMAT, "%s: the head (cls.output) holds a value that is not finite", path);
+            goto fail;
+        }
     if ((st = tcf_gguf_get_i64(g, "tcf.max_len", &ml))) goto fail;
     if (ml < 3 || ml > c->m->cfg.max_pos) {
         st = tcf_fail(TCF_ERR_FORMAT, "%s: key 'tcf.max_len' = %lld is outside [3, %d]", path, (long long)ml,
