@@ -82,7 +82,7 @@ static void test_encoders(void) {
                 if (bound > 0 && e / bound > worst) worst = e / bound;
             }
         }
-        printf("  %-48s worst |err| = %.3f steps\n", k == 0 ? "q8_0 round trip" : "q4_0 round trip", worst);
+        printf("  %-48s worst |err| / bound = %.3f\n", k == 0 ? "q8_0 round trip" : "q4_0 round trip", worst);
         CHECK(!bad, "%s round trip: %d values off by more than the step bound", k ? "q4_0" : "q8_0", bad);
     }
     free(y);
