@@ -68,6 +68,13 @@ expect_rc 0 "predict init run" -- "$TCF" predict --model "$TMP/init_run" --top 4
 scores() { grep -o '[0-9]\.[0-9]*' "$1"; }
 paste <(scores "$TMP/out") <(scores "$TMP/pred_run") | awk '{d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d} END {print "  --init-adapter run vs adapter: max |dp| = " m; exit !(m < 1e-4)}' && ok || bad "--init-adapter run predicts differently"
 grep -q '"init_adapter"' "$TMP/init_run/tcf_run.json" && ok || bad "tcf_run.json does not record init_adapter"
+# the run records its data's sha256, and the export carries it
+dsha=$(sha256sum "$TMP/data_abcd.csv" | cut -d' ' -f1)
+grep -q "\"train_sha256\":[[:space:]]*\"$dsha\"" "$TMP/init_run/tcf_run.json" && ok || bad "tcf_run.json lacks train_sha256 $dsha"
+expect_rc 0 "export init run" -- "$TCF" export --model "$TMP/init_run" --out "$TMP/init.gguf" --type q8_0
+expect_rc 0 "inspect init export" -- "$TCF" inspect "$TMP/init.gguf"
+grep -q "tcf.source.train_sha256  string  \"$dsha\"" "$TMP/out" && ok || bad "export lacks the run's train_sha256"
+rm -f "$TMP/init.gguf"
 expect_rc 1 "--init-adapter with other r" -- "$TCF" train "${TARGS[@]}" --init-adapter "$PEFT/adapter" --out "$TMP/init_bad"
 expect_err "pass --lora-r 4 --lora-alpha 8 --targets query,value" "r mismatch says what to pass"
 expect_rc 1 "--init-adapter missing" -- "$TCF" train "${TARGS[@]}" --init-adapter "$TMP/nope" --out "$TMP/init_bad"

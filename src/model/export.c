@@ -234,10 +234,15 @@ static tcf_status put_provenance(tcf_gguf_writer *w, const tcf_classifier *c, co
     if ((st = tcf_path_join(path, sizeof path, base, "model.safetensors")) || (st = tcf_sha256_file(path, hex)) ||
         (st = tcf_gguf_put_str(w, "tcf.source.base_sha256", hex, 64)))
         return tcf_fail_prefix(st, "export: provenance");
-    /* the training file, when it is still where training read it */
+    /* the training data: the hash the run recorded (runs since it records
+     * one), else the training file's if it is still where training read it */
     cJSON *root = cJSON_Parse(c->run_json);
-    const cJSON *tr = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "train_config"), "train");
-    if (cJSON_IsString(tr) && tcf_file_exists(tr->valuestring) && !tcf_sha256_file(tr->valuestring, hex))
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(root, "train_config");
+    const cJSON *rec = cJSON_GetObjectItemCaseSensitive(cfg, "train_sha256"),
+                *tr = cJSON_GetObjectItemCaseSensitive(cfg, "train");
+    if (cJSON_IsString(rec) && strlen(rec->valuestring) == 64)
+        st = tcf_gguf_put_str(w, "tcf.source.train_sha256", rec->valuestring, 64);
+    else if (cJSON_IsString(tr) && tcf_file_exists(tr->valuestring) && !tcf_sha256_file(tr->valuestring, hex))
         st = tcf_gguf_put_str(w, "tcf.source.train_sha256", hex, 64);
     cJSON_Delete(root);
     if (!st) st = tcf_gguf_put_str(w, "tcf.run_json", c->run_json, strlen(c->run_json));

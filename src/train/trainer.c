@@ -28,6 +28,7 @@
 #include "train/trainer.h"
 #include "base/base.h"
 #include "base/atomic_file.h"
+#include "base/sha256.h"
 #include "eval/metrics.h"
 #include "io/dataset.h"
 #include "train/adapter_io.h"
@@ -282,6 +283,10 @@ static tcf_status write_run_json(const char *dir, const tcf_train_opts *o, const
     cJSON_AddStringToObject(cfg, "train", o->train_path);
     if (o->valid_path) cJSON_AddStringToObject(cfg, "valid", o->valid_path);
     else cJSON_AddNumberToObject(cfg, "valid_fraction", o->valid_fraction);
+    /* provenance for `tcf export`: what the data files held */
+    char hex[65];
+    if (!tcf_sha256_file(o->train_path, hex)) cJSON_AddStringToObject(cfg, "train_sha256", hex);
+    if (o->valid_path && !tcf_sha256_file(o->valid_path, hex)) cJSON_AddStringToObject(cfg, "valid_sha256", hex);
     cJSON_AddNumberToObject(cfg, "epochs", o->epochs);
     cJSON_AddNumberToObject(cfg, "batch", o->batch);
     cJSON_AddNumberToObject(cfg, "accum", o->accum);
