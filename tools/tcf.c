@@ -10,6 +10,7 @@
 #include "eval/metrics.h"
 #include "io/dataset.h"
 #include "train/trainer.h"
+#include "model/export.h"
 #include "base/base.h"
 #include "base/atomic_file.h"
 #include "serve/server.h"
@@ -36,6 +37,7 @@ static const char *prog_usage =
     "  predict    label each input line with a trained run\n"
     "  inspect    print the metadata and tensor table of a GGUF file\n"
     "  serve      HTTP API for a trained run (POST /v1/classify, /healthz, /metrics)\n"
+    "  export     write a trained run as one .gguf file, or as a PEFT adapter\n"
     "\n"
     "tokenize, embed and predict read one text per line on stdin, or the texts of\n"
     "a CSV file given with --input. Nothing is written unless every input\n"
@@ -480,6 +482,10 @@ static const char *train_usage =
     "  --rslora               scale by alpha/sqrt(r) instead of alpha/r\n"
     "  --targets LIST         comma-separated: query,key,value,attention.output.dense,\n"
     "                         intermediate.dense,output.dense, or all (all)\n"
+    "  --init-adapter DIR     start LoRA training from a PEFT adapter (PEFT's or\n"
+    "                         tcf's adapter_config.json + adapter_model.safetensors;\n"
+    "                         --lora-r/--lora-alpha/--targets must match it; class k\n"
+    "                         of its head is label k in sorted label order)\n"
     "  --patience N           stop after N epochs without improvement; 0 = never (2)\n"
     "  --seed N               (42)         --threads N      (all cores)\n"
     "  --checkpoint-secs S    write the resumable checkpoint every S seconds (60)\n"
@@ -587,6 +593,7 @@ static int cmd_train(int argc, char **argv) {
         else if ((v = flag_value(argc, argv, &i, "--targets"))) { if (!parse_targets(v, &o.targets)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--class-weights"))) o.class_weights = v;
         else if ((v = flag_value(argc, argv, &i, "--resume"))) resume = v;
+        else if ((v = flag_value(argc, argv, &i, "--init-adapter"))) o.init_adapter = v;
         else if ((v = flag_value(argc, argv, &i, "--checkpoint-steps"))) { if (!parse_int("--checkpoint-steps", v, 0, INT_MAX, &ck_steps)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--checkpoint-secs"))) { if (!parse_double("--checkpoint-secs", v, 0, 1e9, &ck_secs)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--schedule"))) {
@@ -1122,6 +1129,72 @@ static int cmd_serve(int argc, char **argv) {
     return 0;
 }
 
+static const char *export_usage =
+    "usage: tcf export --model RUN/ --out MODEL.gguf [--type f32|f16|bf16|q8_0|q4_0]\n"
+    "       tcf export --format peft --model RUN/ --out DIR/\n"
+    "\n"
+    "gguf (default): merges the LoRA adapters into the base weights and writes\n"
+    "one GGUF file holding the weights (encoder and pooler dense weights in\n"
+    "--type, the rest f32), the tokenizer, label names, max length and the\n"
+    "provenance of the run (keys: docs/EXPORT.md). Every tcf command that takes\n"
+    "--model RUN/ for a classifier also takes MODEL.gguf.\n"
+    "peft: the run's LoRA adapter and head as adapter_config.json +\n"
+    "adapter_model.safetensors, loadable with peft's PeftModel.from_pretrained\n"
+    "onto the base model.\n"
+    "Files are written atomically: on failure nothing is left at --out.\n"
+    "\n"
+    "options:\n"
+    "  --model RUN/          run directory written by tcf train\n"
+    "  --out PATH            output file (gguf) or directory (peft)\n"
+    "  --type T              f32 (default), f16, bf16, q8_0, q4_0 (gguf only)\n"
+    "  --format gguf|peft    what to write (default gguf)\n"
+    "  -h, --help            this help\n";
+
+static int cmd_export(int argc, char **argv) {
+    const char *model = NULL, *outp = NULL, *type = NULL, *format = "gguf";
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(export_usage, stdout);
+            return 0;
+        } else if (!strcmp(a, "--model") && v) {
+            model = v, i++;
+        } else if (!strcmp(a, "--out") && v) {
+            outp = v, i++;
+        } else if (!strcmp(a, "--type") && v) {
+            type = v, i++;
+        } else if (!strcmp(a, "--format") && v) {
+            format = v, i++;
+        } else {
+            fprintf(stderr, "tcf export: unknown or incomplete option '%s'\n%s", a, export_usage);
+            return 2;
+        }
+    }
+    if (!model || !outp) {
+        fprintf(stderr, "tcf export: --model and --out are required\n%s", export_usage);
+        return 2;
+    }
+    if (!strcmp(format, "peft")) {
+        if (type) {
+            fprintf(stderr, "tcf export: --type applies to --format gguf only\n");
+            return 2;
+        }
+        if (tcf_export_peft(model, outp)) return fail_lib("export");
+        return 0;
+    }
+    if (strcmp(format, "gguf")) {
+        fprintf(stderr, "tcf export: --format must be gguf or peft, got '%s'\n", format);
+        return 2;
+    }
+    int t = tcf_export_type_parse(type ? type : "f32");
+    if (t < 0) {
+        fprintf(stderr, "tcf export: --type must be f32, f16, bf16, q8_0 or q4_0, got '%s'\n", type);
+        return 2;
+    }
+    if (tcf_export_gguf(model, outp, (tcf_ggml_type)t)) return fail_lib("export");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fputs(prog_usage, stderr);
@@ -1139,6 +1212,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "predict")) return cmd_predict(argc, argv);
     if (!strcmp(cmd, "inspect")) return cmd_inspect(argc, argv);
     if (!strcmp(cmd, "serve")) return cmd_serve(argc, argv);
+    if (!strcmp(cmd, "export")) return cmd_export(argc, argv);
     fprintf(stderr, "tcf: unknown command '%s'\n%s", cmd, prog_usage);
     return 2;
 }

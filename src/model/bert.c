@@ -112,32 +112,62 @@ done:
 
 /* ---- weights ---------------------------------------------------------------- */
 
+/* Where the weights come from: a safetensors checkpoint (names as
+ * transformers spells them, after `prefix`) or a GGUF file (llama.cpp's
+ * names, tcf_bert_gguf_name; any type tcf_gguf_dequantize decodes). */
 typedef struct {
     const tcf_safetensors *st;
+    const tcf_gguf *gg;
     const char *path;
     const char *prefix;
 } wsrc;
 
+static tcf_status shape_error(const char *path, const char *name, int n_dims, const int64_t *dims,
+                              int64_t d0, int64_t d1) {
+    char got[128] = "";
+    for (int i = 0; i < n_dims; i++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? ", " : "", (long long)dims[i]);
+    if (d1)
+        return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' has shape [%s], expected [%lld, %lld]", path, name, got,
+                        (long long)d0, (long long)d1);
+    return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' has shape [%s], expected [%lld]", path, name, got,
+                    (long long)d0);
+}
+
+/* The same tensor from a GGUF file; shapes are compared in torch order
+ * (ggml's ne reversed). */
+static tcf_status load_tensor_gguf(const wsrc *s, const char *name, float *dst, int64_t d0, int64_t d1) {
+    char gname[128];
+    if (!tcf_bert_gguf_name(name, gname, sizeof gname))
+        return tcf_fail(TCF_ERR_ARG, "%s: no GGUF name for tensor '%s'", s->path, name);
+    const tcf_gguf_tensor *t = tcf_gguf_tensor_find(s->gg, gname);
+    if (!t) return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' is missing", s->path, gname);
+    int64_t dims[TCF_GGUF_MAX_DIMS];
+    for (int i = 0; i < t->n_dims; i++) dims[i] = t->ne[t->n_dims - 1 - i];
+    int ok = d1 ? (t->n_dims == 2 && dims[0] == d0 && dims[1] == d1) : (t->n_dims == 1 && dims[0] == d0);
+    if (!ok) return shape_error(s->path, gname, t->n_dims, dims, d0, d1);
+    tcf_status st = tcf_gguf_dequantize(t, dst, t->numel);
+    if (st) return tcf_fail_prefix(st, "%s: tensor '%s'", s->path, gname);
+    /* a NaN or inf weight would turn every output into NaN: refuse it here
+     * (tcf export never writes one) */
+    for (int64_t i = 0; i < t->numel; i++)
+        if (!isfinite(dst[i]))
+            return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s': element %lld is %g (not finite)", s->path, gname,
+                            (long long)i, (double)dst[i]);
+    return TCF_OK;
+}
+
 /* Copy tensor `name` (with the checkpoint's prefix) into dst, checking shape
  * (d1 = 0: a vector of d0). */
 static tcf_status load_tensor(const wsrc *s, const char *name, float *dst, int64_t d0, int64_t d1) {
+    if (s->gg) return load_tensor_gguf(s, name, dst, d0, d1);
     char full[256];
     snprintf(full, sizeof full, "%s%s", s->prefix, name);
     const tcf_tensor_view *t = tcf_safetensors_find(s->st, full);
     if (!t) return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' is missing", s->path, full);
     int ok = d1 ? (t->n_dims == 2 && t->shape[0] == d0 && t->shape[1] == d1)
                 : (t->n_dims == 1 && t->shape[0] == d0);
-    if (!ok) {
-        char got[128] = "";
-        for (int i = 0; i < t->n_dims; i++)
-            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? ", " : "",
-                     (long long)t->shape[i]);
-        if (d1)
-            return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' has shape [%s], expected [%lld, %lld]",
-                            s->path, full, got, (long long)d0, (long long)d1);
-        return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' has shape [%s], expected [%lld]", s->path,
-                        full, got, (long long)d0);
-    }
+    if (!ok) return shape_error(s->path, full, t->n_dims, t->shape, d0, d1);
     tcf_status st = tcf_tensor_to_f32(t, dst, t->numel);
     if (st) return tcf_fail_prefix(st, "%s", s->path);
     return TCF_OK;
@@ -242,6 +272,18 @@ static tcf_status layout_params(tcf_bert *m, const wsrc *s) {
     return TCF_OK;
 }
 
+/* Allocate the parameters of m (config and has_pooler set) and fill them
+ * from s. */
+static tcf_status alloc_and_load(tcf_bert *m, const wsrc *s) {
+    m->layer = calloc((size_t)m->cfg.layers, sizeof *m->layer);
+    layout_params(m, NULL);
+    size_t bytes;
+    if (!m->layer || !tcf_mul_ok((size_t)m->n_params, sizeof(float), &bytes) ||
+        !(m->params = aligned_alloc(64, (bytes + 63) & ~(size_t)63)))
+        return tcf_fail(TCF_ERR_NOMEM, "%s: cannot allocate %lld parameters", s->path, (long long)m->n_params);
+    return layout_params(m, s);
+}
+
 tcf_status tcf_bert_load(const char *dir, tcf_bert **out) {
     *out = NULL;
     char path[4096];
@@ -263,7 +305,7 @@ tcf_status tcf_bert_load(const char *dir, tcf_bert **out) {
     tcf_safetensors *sf = NULL;
     if ((st = tcf_safetensors_open(path, &sf))) goto fail;
     static const char *prefixes[] = {"", "bert.", "model."};
-    wsrc src = {sf, path, NULL};
+    wsrc src = {sf, NULL, path, NULL};
     for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes && !src.prefix; i++) {
         char probe[128];
         snprintf(probe, sizeof probe, "%sembeddings.word_embeddings.weight", prefixes[i]);
@@ -282,19 +324,119 @@ tcf_status tcf_bert_load(const char *dir, tcf_bert **out) {
         snprintf(probe, sizeof probe, "%spooler.dense.weight", src.prefix);
         m->has_pooler = tcf_safetensors_find(sf, probe) != NULL;
     }
-    m->layer = calloc((size_t)m->cfg.layers, sizeof *m->layer);
-    layout_params(m, NULL);
-    size_t bytes;
-    if (!m->layer || !tcf_mul_ok((size_t)m->n_params, sizeof(float), &bytes) ||
-        !(m->params = aligned_alloc(64, (bytes + 63) & ~(size_t)63))) {
-        tcf_safetensors_free(sf);
-        st = tcf_fail(TCF_ERR_NOMEM, "%s: cannot allocate %lld parameters", path,
-                      (long long)m->n_params);
-        goto fail;
-    }
-    st = layout_params(m, &src);
+    st = alloc_and_load(m, &src);
     tcf_safetensors_free(sf);
     if (st) goto fail;
+    *out = m;
+    return TCF_OK;
+fail:
+    tcf_bert_free(m);
+    return st;
+}
+
+/* ---- GGUF ------------------------------------------------------------------ */
+
+int tcf_bert_gguf_name(const char *hf, char *out, size_t cap) {
+    static const struct { const char *hf, *gg; } top[] = {
+        {"embeddings.word_embeddings.", "token_embd."},
+        {"embeddings.position_embeddings.", "position_embd."},
+        {"embeddings.token_type_embeddings.", "token_types."},
+        {"embeddings.LayerNorm.", "token_embd_norm."},
+        {"pooler.dense.", "cls."},
+        {"classifier.", "cls.output."},
+    }, layer[] = {
+        {"attention.self.query.", "attn_q."},
+        {"attention.self.key.", "attn_k."},
+        {"attention.self.value.", "attn_v."},
+        {"attention.output.dense.", "attn_output."},
+        {"attention.output.LayerNorm.", "attn_output_norm."},
+        {"intermediate.dense.", "ffn_up."},
+        {"output.dense.", "ffn_down."},
+        {"output.LayerNorm.", "layer_output_norm."},
+    };
+    int n;
+    for (size_t i = 0; i < sizeof top / sizeof *top; i++) {
+        size_t k = strlen(top[i].hf);
+        if (!strncmp(hf, top[i].hf, k)) {
+            n = snprintf(out, cap, "%s%s", top[i].gg, hf + k);
+            return n > 0 && (size_t)n < cap;
+        }
+    }
+    int l, used = 0;
+    if (sscanf(hf, "encoder.layer.%d.%n", &l, &used) != 1 || !used || l < 0) return 0;
+    for (size_t i = 0; i < sizeof layer / sizeof *layer; i++) {
+        size_t k = strlen(layer[i].hf);
+        if (!strncmp(hf + used, layer[i].hf, k)) {
+            n = snprintf(out, cap, "blk.%d.%s%s", l, layer[i].gg, hf + used + k);
+            return n > 0 && (size_t)n < cap;
+        }
+    }
+    return 0;
+}
+
+/* An integer key in [lo, hi]. */
+static tcf_status gguf_int(const tcf_gguf *g, const char *label, const char *key, int64_t lo, int64_t hi,
+                           int *out) {
+    int64_t v;
+    tcf_status st = tcf_gguf_get_i64(g, key, &v);
+    if (st) return st;
+    if (v < lo || v > hi)
+        return tcf_fail(TCF_ERR_FORMAT, "%s: key '%s' = %lld is outside [%lld, %lld]", label, key, (long long)v,
+                        (long long)lo, (long long)hi);
+    *out = (int)v;
+    return TCF_OK;
+}
+
+/* Rows (torch dim 0) of a 2-D tensor of row length `cols`, or -1. */
+static int64_t gguf_rows(const tcf_gguf *g, const char *name, int64_t cols) {
+    const tcf_gguf_tensor *t = tcf_gguf_tensor_find(g, name);
+    return t && t->n_dims == 2 && t->ne[0] == cols ? t->ne[1] : -1;
+}
+
+tcf_status tcf_bert_load_gguf(const tcf_gguf *g, const char *label, tcf_bert **out) {
+    *out = NULL;
+    const char *arch;
+    tcf_status st = tcf_gguf_get_str(g, "general.architecture", &arch);
+    if (st) return st;
+    if (strcmp(arch, "bert"))
+        return tcf_fail(TCF_ERR_UNSUPPORTED, "%s: key 'general.architecture' is \"%s\" (supported: bert)", label,
+                        arch);
+    tcf_bert *m = calloc(1, sizeof *m);
+    if (!m) return tcf_fail(TCF_ERR_NOMEM, "out of memory");
+    tcf_bert_config *c = &m->cfg;
+    double eps;
+    if ((st = gguf_int(g, label, "bert.embedding_length", 1, 1 << 16, &c->hidden)) ||
+        (st = gguf_int(g, label, "bert.block_count", 1, 1024, &c->layers)) ||
+        (st = gguf_int(g, label, "bert.attention.head_count", 1, 1024, &c->heads)) ||
+        (st = gguf_int(g, label, "bert.feed_forward_length", 1, 1 << 20, &c->inter)) ||
+        (st = gguf_int(g, label, "bert.context_length", 1, 1 << 20, &c->max_pos)) ||
+        (st = tcf_gguf_get_f64(g, "bert.attention.layer_norm_epsilon", &eps)))
+        goto fail;
+    if (c->hidden % c->heads) {
+        st = tcf_fail(TCF_ERR_FORMAT, "%s: bert.embedding_length %d is not a multiple of bert.attention.head_count %d",
+                      label, c->hidden, c->heads);
+        goto fail;
+    }
+    if (!(eps > 0 && eps < 1)) {
+        st = tcf_fail(TCF_ERR_FORMAT, "%s: key 'bert.attention.layer_norm_epsilon' = %g is not in (0, 1)", label, eps);
+        goto fail;
+    }
+    c->ln_eps = (float)eps;
+    int64_t V = gguf_rows(g, "token_embd.weight", c->hidden), TV = gguf_rows(g, "token_types.weight", c->hidden);
+    if (V < 1 || V > (1 << 24) || TV < 1 || TV > (1 << 16)) {
+        st = tcf_fail(TCF_ERR_FORMAT, "%s: tensors 'token_embd.weight' and 'token_types.weight' must be 2-D with rows of "
+                      "bert.embedding_length = %d", label, c->hidden);
+        goto fail;
+    }
+    c->vocab = (int)V, c->type_vocab = (int)TV;
+    int64_t pad = 0;
+    if (tcf_gguf_find(g, "tokenizer.ggml.padding_token_id") &&
+        (st = tcf_gguf_get_i64(g, "tokenizer.ggml.padding_token_id", &pad)))
+        goto fail;
+    c->pad_id = pad >= 0 && pad < c->vocab ? (int)pad : 0;
+    m->has_pooler = tcf_gguf_tensor_find(g, "cls.weight") != NULL;
+    wsrc src = {NULL, g, label, ""};
+    if ((st = alloc_and_load(m, &src))) goto fail;
     *out = m;
     return TCF_OK;
 fail:

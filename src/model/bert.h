@@ -57,6 +57,20 @@ typedef struct tcf_bert {
 tcf_status tcf_bert_load(const char *dir, tcf_bert **out);
 void tcf_bert_free(tcf_bert *m);
 
+/* Load from a GGUF file in llama.cpp's BERT layout (general.architecture
+ * "bert", bert.* hyper-parameters, token_embd.weight, blk.N.attn_q.weight,
+ * ...; docs/EXPORT.md): any tensor type tcf_gguf_dequantize decodes, widened
+ * to f32. The pooler is "cls" when present. `label` names the file in
+ * errors; g may be freed after the call. */
+tcf_status tcf_bert_load_gguf(const tcf_gguf *g, const char *label, tcf_bert **out);
+
+/* llama.cpp's GGUF name of a transformers BERT parameter (without the
+ * "bert." prefix), e.g. "encoder.layer.3.attention.self.query.weight" ->
+ * "blk.3.attn_q.weight", "pooler.dense.bias" -> "cls.bias", "classifier.weight"
+ * -> "cls.output.weight". Returns 0 (out unspecified) for names it does not
+ * map or that do not fit in cap. */
+int tcf_bert_gguf_name(const char *hf, char *out, size_t cap);
+
 /* Pack every dense weight a second time for input gradients (dX = dY W);
  * idempotent. The weight gradients of full fine-tuning are computed by the
  * trainer (src/train/classifier.c), which then updates both packed copies

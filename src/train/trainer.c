@@ -28,6 +28,7 @@
 #include "train/trainer.h"
 #include "base/base.h"
 #include "base/atomic_file.h"
+#include "base/sha256.h"
 #include "eval/metrics.h"
 #include "io/dataset.h"
 #include "train/adapter_io.h"
@@ -282,6 +283,10 @@ static tcf_status write_run_json(const char *dir, const tcf_train_opts *o, const
     cJSON_AddStringToObject(cfg, "train", o->train_path);
     if (o->valid_path) cJSON_AddStringToObject(cfg, "valid", o->valid_path);
     else cJSON_AddNumberToObject(cfg, "valid_fraction", o->valid_fraction);
+    /* provenance for `tcf export`: what the data files held */
+    char hex[65];
+    if (!tcf_sha256_file(o->train_path, hex)) cJSON_AddStringToObject(cfg, "train_sha256", hex);
+    if (o->valid_path && !tcf_sha256_file(o->valid_path, hex)) cJSON_AddStringToObject(cfg, "valid_sha256", hex);
     cJSON_AddNumberToObject(cfg, "epochs", o->epochs);
     cJSON_AddNumberToObject(cfg, "batch", o->batch);
     cJSON_AddNumberToObject(cfg, "accum", o->accum);
@@ -303,6 +308,7 @@ static tcf_status write_run_json(const char *dir, const tcf_train_opts *o, const
     for (int k = 0; k < TCF_LORA_KINDS; k++)
         if ((o->targets >> k) & 1) cJSON_AddItemToArray(tg, cJSON_CreateString(tcf_lora_kind_names[k]));
     if (o->class_weights) cJSON_AddStringToObject(cfg, "class_weights", o->class_weights);
+    if (o->init_adapter) cJSON_AddStringToObject(cfg, "init_adapter", o->init_adapter);
     cJSON_AddNumberToObject(cfg, "threads", o->threads);
     cJSON_AddNumberToObject(cfg, "checkpoint_steps", o->checkpoint_steps);
     cJSON_AddNumberToObject(cfg, "checkpoint_secs", o->checkpoint_secs);
@@ -421,6 +427,44 @@ static void progress(FILE *log, int tty, int epoch, int epochs, int done, int to
     fflush(log);
 }
 
+/* --init-adapter: start from a saved adapter's values (same layout: the
+ * options must describe the same adapter). */
+static tcf_status init_from_adapter(tcf_lora *l, const tcf_train_opts *o, const tcf_bert *m) {
+    const char *dir = o->init_adapter;
+    if (o->mode != TCF_MODE_LORA)
+        return tcf_fail(TCF_ERR_ARG, "--init-adapter %s: only for --mode lora", dir);
+    tcf_lora *src = NULL;
+    tcf_status st = tcf_adapter_load(dir, m->cfg.layers, m->cfg.hidden, m->cfg.inter, &src);
+    if (st) return tcf_fail_prefix(st, "--init-adapter");
+    char want[160] = "", have[160] = "";
+    for (int k = 0; k < TCF_LORA_KINDS; k++) {
+        if ((src->targets >> k) & 1) snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", *have ? "," : "", tcf_lora_kind_names[k]);
+        if ((l->targets >> k) & 1) snprintf(want + strlen(want), sizeof want - strlen(want), "%s%s", *want ? "," : "", tcf_lora_kind_names[k]);
+    }
+    if (src->targets != l->targets || src->r != l->r || src->alpha != l->alpha || src->use_rslora != l->use_rslora)
+        st = tcf_fail(TCF_ERR_ARG,
+                      "--init-adapter %s: the adapter is r=%d alpha=%g%s on %s but training is set up for r=%d "
+                      "alpha=%g%s on %s (pass --lora-r %d --lora-alpha %g --targets %s%s)",
+                      dir, src->r, (double)src->alpha, src->use_rslora ? " rsLoRA" : "", have, l->r, (double)l->alpha,
+                      l->use_rslora ? " rsLoRA" : "", want, src->r, (double)src->alpha, have,
+                      src->use_rslora ? " --rslora" : "");
+    else if (src->n_classes != l->n_classes)
+        st = tcf_fail(TCF_ERR_ARG, "--init-adapter %s: the adapter's head has %d classes, the training data %d", dir,
+                      src->n_classes, l->n_classes);
+    for (int i = 0; !st && i < l->n_modules; i++) {
+        const tcf_lora_module *a = &src->mod[i];
+        tcf_lora_module *b = &l->mod[i];
+        memcpy(b->A, a->A, sizeof(float) * (size_t)a->r * (size_t)a->in);
+        memcpy(b->B, a->B, sizeof(float) * (size_t)a->out * (size_t)a->r);
+    }
+    if (!st) {
+        memcpy(l->head_w, src->head_w, sizeof(float) * (size_t)l->n_classes * (size_t)l->hidden);
+        memcpy(l->head_b, src->head_b, sizeof(float) * (size_t)l->n_classes);
+    }
+    tcf_lora_free(src);
+    return st;
+}
+
 tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
     tcf_status st;
     tcf_bert *m = NULL;
@@ -512,6 +556,7 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
                             o->lora_alpha, o->use_rslora, lora ? o->lora_dropout : 0.0f, K)))
         goto done;
     tcf_lora_init_default(l, o->seed);
+    if (o->init_adapter && (st = init_from_adapter(l, o, m))) goto done;
     if ((st = tcf_clf_ws_init(&ws, m, l, o->batch, o->max_len, nt))) goto done;
     tcf_clf_dropout drop = {.hidden = o->dropout, .classifier = o->dropout, .lora = lora ? o->lora_dropout : 0.0f,
                             .attn = o->attn_dropout, .seed = o->seed};

@@ -57,6 +57,12 @@ typedef struct {
     tcf_train_mode mode; /* LoRA fields are ignored by the other modes */
     const char *class_weights; /* NULL: none; "balanced": n / (K * count_k) as
                                   scikit-learn; or "LABEL=W,LABEL=W,..." (others 1) */
+    const char *init_adapter; /* NULL, or a PEFT adapter directory (PEFT's or
+                                 tcf's) to start LoRA training from: its A, B
+                                 and head; r, alpha, targets, rsLoRA and the
+                                 class count must match the options. Class k
+                                 of its head is label k in tcf's (sorted)
+                                 label order. */
     int resume;              /* continue out_dir's checkpoint (train_state.h) */
     int checkpoint_steps;    /* also checkpoint every N updates (0: off) */
     double checkpoint_secs;  /* checkpoint when this long since the last (0: off) */

@@ -1,0 +1,30 @@
+/*
+ * export.h — `tcf export`: a trained classifier as one GGUF file (LoRA
+ * merged, dense weights encoded as asked) or as a PEFT adapter directory.
+ * The keys and tensors of the GGUF file are listed in docs/EXPORT.md; the
+ * loader is tcf_classifier_load_gguf (model/infer.h).
+ */
+#ifndef TCF_EXPORT_H
+#define TCF_EXPORT_H
+
+#include "tcf.h"
+
+/* "f32" "f16" "bf16" "q8_0" "q4_0" -> the ggml type; -1 if unknown. */
+int tcf_export_type_parse(const char *name);
+
+/* Load the run directory `run_dir` (tcf_classifier_load: LoRA merged), and
+ * write `out_path` atomically: llama.cpp's BERT layout with the encoder and
+ * pooler dense weights in `type` (F32 F16 BF16 Q8_0 Q4_0), everything else
+ * F32, plus tokenizer, labels and provenance (base model path and sha256,
+ * training data sha256 when the file is still there, tcf_run.json, tcf
+ * version, export time). On failure nothing is left at out_path. */
+tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_type type);
+
+/* Write a LoRA run's adapter to out_dir in PEFT's format
+ * (adapter_config.json + adapter_model.safetensors, the head under
+ * modules_to_save as PEFT 0.21 saves it for SEQ_CLS), with
+ * base_model_name_or_path = the run's base model. Runs of --mode head/full
+ * have no adapter: TCF_ERR_UNSUPPORTED. */
+tcf_status tcf_export_peft(const char *run_dir, const char *out_dir);
+
+#endif /* TCF_EXPORT_H */

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# tcf export end to end: a run directory around the PEFT fixture adapter
+# (tests/fixtures/peft, trained in Python) is exported to GGUF; tcf predict /
+# eval with --model MODEL.gguf give the run directory's probabilities (f32:
+# identical output; q8_0 / q4_0: top labels printed); tcf inspect shows
+# llama.cpp's keys and the base model's sha256; --format peft writes the
+# adapter; truncated files, another architecture, a full disk and bad options
+# fail cleanly and leave no file behind.
+. "$(dirname "$0")/lib_cli.sh"
+PEFT=tests/fixtures/peft
+
+if [ ! -f "$MODEL/model.safetensors" ]; then
+    echo "SKIP cli_export: $MODEL absent (scripts/fetch_models.sh)"
+    summary cli_export
+    exit
+fi
+
+RUN="$TMP/run"
+mkdir -p "$RUN"
+cp "$PEFT/adapter/adapter_config.json" "$PEFT/adapter/adapter_model.safetensors" "$RUN/"
+cat > "$RUN/tcf_run.json" <<JSON
+{"format": "tcf-run", "version": 1, "base_model": "$MODEL", "architecture": "bert-sequence-classification",
+ "max_len": 128, "labels": ["billing", "delivery", "account", "other"], "train_config": {"mode": "lora"}}
+JSON
+{ echo "text,label"; paste -d, <(sed 's/,/ /g' "$PEFT/texts.txt") <(echo -e "billing\ndelivery\naccount\nother\ndelivery\naccount\nbilling\naccount"); } > "$TMP/data.csv"
+
+expect_rc 0 "export f32" -- "$TCF" export --model "$RUN" --out "$TMP/m.gguf"
+expect_rc 0 "export q8_0" -- "$TCF" export --model "$RUN" --out "$TMP/m8.gguf" --type q8_0
+expect_rc 0 "export q4_0" -- "$TCF" export --model "$RUN" --out "$TMP/m4.gguf" --type q4_0
+ls -l "$TMP"/m*.gguf | awk '{print "  " $5 " bytes  " $NF}'
+
+expect_rc 0 "predict run" -- "$TCF" predict --model "$RUN" --top 4 --threads 2 --input "$PEFT/texts.txt"
+cp "$TMP/out" "$TMP/pred_run"
+expect_rc 0 "predict f32 gguf" -- "$TCF" predict --model "$TMP/m.gguf" --top 4 --threads 2 --input "$PEFT/texts.txt"
+cmp -s "$TMP/out" "$TMP/pred_run" && ok || bad "f32 export predicts differently: $(diff "$TMP/out" "$TMP/pred_run" | head -4)"
+for q in 8 4; do
+    expect_rc 0 "predict q${q}_0 gguf" -- "$TCF" predict --model "$TMP/m$q.gguf" --top 4 --threads 2 --input "$PEFT/texts.txt"
+    same=$(paste -d'\n' <(grep -o '"label": "[a-z]*"' "$TMP/out") | diff - <(grep -o '"label": "[a-z]*"' "$TMP/pred_run") | grep -c '^<')
+    echo "  q${q}_0: $((8 - same))/8 top labels as the run directory"
+done
+expect_rc 0 "eval run" -- "$TCF" eval --model "$RUN" --data "$TMP/data.csv" --threads 2
+grep -i accuracy "$TMP/out" | head -1 | sed 's/ (.*//' > "$TMP/acc_run"
+expect_rc 0 "eval gguf" -- "$TCF" eval --model "$TMP/m.gguf" --data "$TMP/data.csv" --threads 2
+grep -i accuracy "$TMP/out" | head -1 | sed 's/ (.*//' | cmp -s - "$TMP/acc_run" && ok || bad "eval of the f32 export differs: $(grep -i accuracy "$TMP/out" | head -1) vs $(cat "$TMP/acc_run")"
+
+expect_rc 0 "inspect" -- "$TCF" inspect "$TMP/m8.gguf"
+for k in general.architecture bert.block_count bert.classifier.output_labels tokenizer.huggingface.json \
+         tcf.max_len tcf.run_json blk.0.attn_q.weight cls.output.weight; do
+    grep -q "^  $k " "$TMP/out" && ok || bad "inspect lacks $k"
+done
+grep -q '^  blk.0.attn_q.weight  Q8_0' "$TMP/out" && ok || bad "attn_q is not Q8_0"
+grep -q '^  token_embd.weight  F32' "$TMP/out" && ok || bad "token_embd is not F32"
+sha=$(sha256sum "$MODEL/model.safetensors" | cut -d' ' -f1)
+grep -q "tcf.source.base_sha256  string  \"$sha\"" "$TMP/out" && ok || bad "base sha256 is not sha256sum's $sha"
+
+expect_rc 0 "export peft" -- "$TCF" export --format peft --model "$RUN" --out "$TMP/peft"
+[ -s "$TMP/peft/adapter_config.json" ] && [ -s "$TMP/peft/adapter_model.safetensors" ] && ok || bad "peft files missing"
+grep -q '"modules_to_save"' "$TMP/peft/adapter_config.json" && ok || bad "adapter_config lacks modules_to_save"
+
+# --init-adapter: training starts from the Python-trained adapter; with a
+# negligible learning rate the run predicts what the adapter does (labels
+# named so that tcf's sorted order is the adapter's class order)
+sed 's/,billing$/,a_billing/; s/,delivery$/,b_delivery/; s/,account$/,c_account/; s/,other$/,d_other/' "$TMP/data.csv" > "$TMP/data_abcd.csv"
+TARGS=(--model $MODEL --train "$TMP/data_abcd.csv" --valid "$TMP/data_abcd.csv" --epochs 1 --batch 8 --threads 2 --seed 3)
+expect_rc 0 "train --init-adapter" -- "$TCF" train "${TARGS[@]}" --lr 1e-9 --lora-r 4 --lora-alpha 8 --targets query,value \
+    --init-adapter "$PEFT/adapter" --out "$TMP/init_run"
+expect_rc 0 "predict init run" -- "$TCF" predict --model "$TMP/init_run" --top 4 --threads 2 --input "$PEFT/texts.txt"
+scores() { grep -o '[0-9]\.[0-9]*' "$1"; }
+paste <(scores "$TMP/out") <(scores "$TMP/pred_run") | awk '{d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d} END {print "  --init-adapter run vs adapter: max |dp| = " m; exit !(m < 1e-4)}' && ok || bad "--init-adapter run predicts differently"
+grep -q '"init_adapter"' "$TMP/init_run/tcf_run.json" && ok || bad "tcf_run.json does not record init_adapter"
+# the run records its data's sha256, and the export carries it
+dsha=$(sha256sum "$TMP/data_abcd.csv" | cut -d' ' -f1)
+grep -q "\"train_sha256\":[[:space:]]*\"$dsha\"" "$TMP/init_run/tcf_run.json" && ok || bad "tcf_run.json lacks train_sha256 $dsha"
+expect_rc 0 "export init run" -- "$TCF" export --model "$TMP/init_run" --out "$TMP/init.gguf" --type q8_0
+expect_rc 0 "inspect init export" -- "$TCF" inspect "$TMP/init.gguf"
+grep -q "tcf.source.train_sha256  string  \"$dsha\"" "$TMP/out" && ok || bad "export lacks the run's train_sha256"
+rm -f "$TMP/init.gguf"
+expect_rc 1 "--init-adapter with other r" -- "$TCF" train "${TARGS[@]}" --init-adapter "$PEFT/adapter" --out "$TMP/init_bad"
+expect_err "pass --lora-r 4 --lora-alpha 8 --targets query,value" "r mismatch says what to pass"
+expect_rc 1 "--init-adapter missing" -- "$TCF" train "${TARGS[@]}" --init-adapter "$TMP/nope" --out "$TMP/init_bad"
+expect_err "$TMP/nope" "missing adapter named"
+
+# bad input
+size=$(stat -c %s "$TMP/m.gguf")
+for cut in 10 5000 1000000 $((size / 2)); do
+    head -c "$cut" "$TMP/m.gguf" > "$TMP/cut.gguf"
+    expect_rc 1 "truncated to $cut" -- "$TCF" predict --model "$TMP/cut.gguf" --input "$PEFT/texts.txt"
+    expect_err "$TMP/cut.gguf" "truncated file named"
+    expect_no_stdout "truncated to $cut"
+done
+SMOL=models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf
+if [ -f "$SMOL" ]; then
+    expect_rc 1 "another architecture" -- "$TCF" predict --model "$SMOL" --input "$PEFT/texts.txt"
+    expect_err "general.architecture" "wrong architecture names the key"
+else
+    echo "  SKIP wrong-architecture case ($SMOL absent)"
+fi
+expect_rc 2 "bad type" -- "$TCF" export --model "$RUN" --out "$TMP/x.gguf" --type q3_k
+expect_err "--type must be" "bad type message"
+expect_rc 2 "type with peft" -- "$TCF" export --format peft --model "$RUN" --out "$TMP/x" --type f16
+expect_rc 1 "not a run" -- "$TCF" export --model "$TMP" --out "$TMP/x.gguf"
+expect_err "not a tcf run directory" "not a run"
+[ ! -e "$TMP/x.gguf" ] && ok || bad "failed export left x.gguf"
+# a full disk (file size limit) mid-write: exit 1, no file, no temp file
+mkdir -p "$TMP/full"
+(trap '' XFSZ; ulimit -f 20000; exec "$TCF" export --model "$RUN" --out "$TMP/full/m.gguf") >"$TMP/out" 2>"$TMP/err"
+rc=$?
+[ "$rc" = 1 ] && ok || bad "disk full: exit $rc, wanted 1"
+expect_err "$TMP/full/m.gguf" "disk full names the file"
+[ -z "$(ls -A "$TMP/full")" ] && ok || bad "disk full left files: $(ls -a "$TMP/full")"
+summary cli_export

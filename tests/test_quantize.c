@@ -1,0 +1,199 @@
+/*
+ * test_quantize.c — the f32 -> F16 / BF16 / Q8_0 / Q4_0 encoders
+ * (kern/quantize.c) and the GGUF writer (io/gguf_write.c).
+ *
+ * 1. tests/fixtures/quant/input.f32 encoded by gguf-py 0.19
+ *    (tests/ref/gen_quant_fixtures.py) must equal our encoding byte for byte
+ *    (the inputs include exact rounding ties, zero blocks, equal |max| of
+ *    both signs, f16-subnormal scales); decoding ours with the decoders
+ *    (kern/quant.h) then stays within half a quantisation step.
+ * 2. writer.gguf (gguf-py's GGUFWriter) must equal the file our writer makes
+ *    from the same calls byte for byte, and read back with tcf_gguf_open.
+ * 3. Bad calls (duplicate key / tensor, wrong byte count, rows not whole
+ *    blocks, bad dims) fail with TCF_ERR_ARG naming the key or tensor; a
+ *    save into a missing directory fails and leaves nothing.
+ */
+#include "base/base.h"
+#include "check.h"
+#include "io/gguf_write.h"
+#include "kern/convert.h"
+#include "kern/quant.h"
+#include "kern/quantize.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#define FIX "tests/fixtures/quant/"
+
+static uint8_t *read_all(const char *path, size_t *n) {
+    char *d;
+    if (tcf_read_file(path, &d, n)) {
+        fprintf(stderr, "cannot read %s: %s\n", path, tcf_last_error());
+        exit(1);
+    }
+    return (uint8_t *)d;
+}
+
+static void same_bytes(const char *what, const uint8_t *a, const uint8_t *b, size_t n) {
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i] && !bad++) first = i;
+    printf("  %-48s bytes=%-8zu differing=%zu\n", what, n, bad);
+    CHECK(bad == 0, "%s: %zu bytes differ, first at %zu (%02x vs %02x)", what, bad, first, a[first], b[first]);
+}
+
+static void test_encoders(void) {
+    size_t n_in, n;
+    float *x = (float *)read_all(FIX "input.f32", &n_in);
+    int64_t N = (int64_t)(n_in / 4);
+    uint8_t *ours = malloc((size_t)N * 2 + 64);
+    struct { const char *file; void (*fn)(const float *, uint8_t *, int64_t); size_t bytes; } cases[] = {
+        {FIX "f16.bin", tcf_quantize_f16, (size_t)N * 2},
+        {FIX "bf16.bin", tcf_quantize_bf16, (size_t)N * 2},
+        {FIX "q8_0.bin", tcf_quantize_q8_0, (size_t)N / 32 * 34},
+        {FIX "q4_0.bin", tcf_quantize_q4_0, (size_t)N / 32 * 18},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        uint8_t *ref = read_all(cases[c].file, &n);
+        CHECK(n == cases[c].bytes, "%s: %zu bytes, expected %zu", cases[c].file, n, cases[c].bytes);
+        cases[c].fn(x, ours, N);
+        same_bytes(cases[c].file, ours, ref, n < cases[c].bytes ? n : cases[c].bytes);
+        free(ref);
+    }
+    /* decode(encode(x)) is close to x: with d the f32 scale and d16 the
+     * stored f16 one, |x - q d16| <= c d + |q| |d - d16| (c = 1/2 for Q8_0;
+     * 1 for Q4_0, whose scale follows the signed max so the other end
+     * clips at 7 steps) */
+    float *y = malloc(sizeof(float) * (size_t)N);
+    for (int k = 0; k < 2; k++) {
+        double worst = 0;
+        if (k == 0) tcf_quantize_q8_0(x, ours, N), tcf_dequant_q8_0(ours, y, N / 32);
+        else tcf_quantize_q4_0(x, ours, N), tcf_dequant_q4_0(ours, y, N / 32);
+        int bad = 0;
+        for (int64_t b = 0; b < N / 32; b++) {
+            float amax = 0;
+            for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[b * 32 + j]));
+            float d = k == 0 ? amax / 127.0f : amax / 8.0f;
+            double step = d, dd = fabs((double)d - tcf_f16_to_f32(tcf_f32_to_f16(d)));
+            for (int j = 0; j < 32; j++) {
+                double e = fabs((double)y[b * 32 + j] - x[b * 32 + j]);
+                double bound = (k == 0 ? 0.5 : 1.0) * step * 1.0001 + (k == 0 ? 127 : 8) * dd;
+                if (e > bound) bad++;
+                if (bound > 0 && e / bound > worst) worst = e / bound;
+            }
+        }
+        printf("  %-48s worst |err| / bound = %.3f\n", k == 0 ? "q8_0 round trip" : "q4_0 round trip", worst);
+        CHECK(!bad, "%s round trip: %d values off by more than the step bound", k ? "q4_0" : "q8_0", bad);
+    }
+    free(y);
+    free(ours);
+    free(x);
+}
+
+/* The same calls tests/ref/gen_quant_fixtures.py makes to GGUFWriter. */
+static tcf_gguf_writer *build(const float *x, int64_t N) {
+    tcf_gguf_writer *w;
+    CHECK(!tcf_gguf_writer_new(&w), "new: %s", tcf_last_error());
+    const char *strs[] = {"a", "", "[CLS]", "\xe2\x96\x81x"};
+    const int32_t ints[] = {1, -2, 3};
+    const char *s = "h\xc3\xa9llo \"gguf\"";
+    tcf_status st = tcf_gguf_put_str(w, "general.architecture", "tcftest", 7);
+    st = st ? st : tcf_gguf_put_u32(w, "t.u32", 4000000000u);
+    st = st ? st : tcf_gguf_put_i32(w, "t.i32", -7);
+    st = st ? st : tcf_gguf_put_f32(w, "t.f32", 0.125f);
+    st = st ? st : tcf_gguf_put_bool(w, "t.bool", 1);
+    st = st ? st : tcf_gguf_put_str(w, "t.str", s, strlen(s));
+    st = st ? st : tcf_gguf_put_arr_str(w, "t.arr_str", strs, 4);
+    st = st ? st : tcf_gguf_put_arr_i32(w, "t.arr_i32", ints, 3);
+    CHECK(!st, "metadata: %s", tcf_last_error());
+    int64_t ne[2] = {64, N / 64};
+    uint8_t *q = malloc((size_t)N * 4);
+    st = tcf_gguf_put_tensor(w, "w.f32", TCF_GGML_F32, 2, ne, x, (size_t)N * 4);
+    struct { const char *name; tcf_ggml_type t; void (*fn)(const float *, uint8_t *, int64_t); size_t bytes; } k[] = {
+        {"w.f16", TCF_GGML_F16, tcf_quantize_f16, (size_t)N * 2},
+        {"w.bf16", TCF_GGML_BF16, tcf_quantize_bf16, (size_t)N * 2},
+        {"w.q8_0", TCF_GGML_Q8_0, tcf_quantize_q8_0, (size_t)N / 32 * 34},
+        {"w.q4_0", TCF_GGML_Q4_0, tcf_quantize_q4_0, (size_t)N / 32 * 18},
+    };
+    for (int i = 0; i < 4 && !st; i++) {
+        k[i].fn(x, q, N);
+        st = tcf_gguf_put_tensor(w, k[i].name, k[i].t, 2, ne, q, k[i].bytes);
+    }
+    int64_t ne1[1] = {5};
+    if (!st) st = tcf_gguf_put_tensor(w, "b.f32", TCF_GGML_F32, 1, ne1, x, 20);
+    CHECK(!st, "tensors: %s", tcf_last_error());
+    free(q);
+    return w;
+}
+
+static void test_writer(void) {
+    size_t n_in, n_ref, n_ours;
+    float *x = (float *)read_all(FIX "input.f32", &n_in);
+    int64_t N = (int64_t)(n_in / 4);
+    tcf_gguf_writer *w = build(x, N);
+    char path[] = "/tmp/tcf_test_quantize_XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    CHECK(!tcf_gguf_writer_save(w, path), "save: %s", tcf_last_error());
+    uint8_t *ref = read_all(FIX "writer.gguf", &n_ref), *ours = read_all(path, &n_ours);
+    CHECK(n_ref == n_ours, "writer.gguf is %zu bytes, ours %zu", n_ref, n_ours);
+    same_bytes("writer.gguf vs tcf's writer", ours, ref, n_ref < n_ours ? n_ref : n_ours);
+    tcf_gguf *g = NULL;
+    CHECK(!tcf_gguf_open(path, &g), "reopen: %s", tcf_last_error());
+    if (g) {
+        CHECK(tcf_gguf_tensor_count(g) == 6 && tcf_gguf_kv_count(g) == 8, "counts %lld %lld",
+              (long long)tcf_gguf_tensor_count(g), (long long)tcf_gguf_kv_count(g));
+        const tcf_gguf_tensor *t = tcf_gguf_tensor_find(g, "w.q8_0");
+        float *y = malloc(sizeof(float) * (size_t)N), *z = malloc(sizeof(float) * (size_t)N);
+        uint8_t *q = malloc((size_t)N * 2);
+        tcf_quantize_q8_0(x, q, N);
+        tcf_dequant_q8_0(q, z, N / 32);
+        CHECK(t && !tcf_gguf_dequantize(t, y, N), "w.q8_0: %s", tcf_last_error());
+        if (t) check_close("w.q8_0 read back", y, z, (long)N, 0, 0);
+        free(y), free(z), free(q);
+        tcf_gguf_free(g);
+    }
+    unlink(path);
+    free(ref), free(ours);
+
+    /* bad calls */
+    int64_t ne[2] = {64, 2}, ne_odd[2] = {48, 2}, ne0[2] = {0, 2};
+    tcf_status st = tcf_gguf_put_u32(w, "t.u32", 1);
+    CHECK(st == TCF_ERR_ARG && strstr(tcf_last_error(), "duplicate key 't.u32'"), "dup key: %s", tcf_last_error());
+    st = tcf_gguf_put_tensor(w, "w.f32", TCF_GGML_F32, 2, ne, x, 512);
+    CHECK(st == TCF_ERR_ARG && strstr(tcf_last_error(), "duplicate tensor 'w.f32'"), "dup tensor: %s", tcf_last_error());
+    st = tcf_gguf_put_tensor(w, "x", TCF_GGML_F32, 2, ne, x, 511);
+    CHECK(st == TCF_ERR_ARG && strstr(tcf_last_error(), "'x': 511 bytes given"), "bytes: %s", tcf_last_error());
+    st = tcf_gguf_put_tensor(w, "y", TCF_GGML_Q8_0, 2, ne_odd, x, 102);
+    CHECK(st == TCF_ERR_ARG && strstr(tcf_last_error(), "'y': row of 48 is not whole Q8_0 blocks"), "blocks: %s",
+          tcf_last_error());
+    st = tcf_gguf_put_tensor(w, "z", TCF_GGML_F32, 2, ne0, x, 0);
+    CHECK(st == TCF_ERR_ARG && strstr(tcf_last_error(), "'z': bad dim 0"), "dims: %s", tcf_last_error());
+    st = tcf_gguf_put_tensor(w, "z", TCF_GGML_F32, 5, ne, x, 0);
+    CHECK(st == TCF_ERR_ARG && strstr(tcf_last_error(), "5 dims"), "n_dims: %s", tcf_last_error());
+    st = tcf_gguf_put_arr_i32(w, "e", NULL, 0);
+    CHECK(st == TCF_ERR_ARG && strstr(tcf_last_error(), "'e': empty array"), "empty: %s", tcf_last_error());
+    /* the failed calls left the writer as it was */
+    char p2[] = "/tmp/tcf_test_quantize_XXXXXX";
+    fd = mkstemp(p2);
+    close(fd);
+    CHECK(!tcf_gguf_writer_save(w, p2), "save after bad calls: %s", tcf_last_error());
+    ours = read_all(p2, &n_ours);
+    ref = read_all(FIX "writer.gguf", &n_ref);
+    CHECK(n_ours == n_ref && !memcmp(ours, ref, n_ref), "bad calls changed the output");
+    free(ours), free(ref);
+    unlink(p2);
+    st = tcf_gguf_writer_save(w, "/tmp/tcf-no-such-dir/x/out.gguf");
+    CHECK(st == TCF_ERR_IO && strstr(tcf_last_error(), "/tmp/tcf-no-such-dir/x/out.gguf"), "missing dir: %s",
+          tcf_last_error());
+    CHECK(!tcf_file_exists("/tmp/tcf-no-such-dir/x/out.gguf"), "file left behind");
+    tcf_gguf_writer_free(w);
+    tcf_gguf_writer_free(NULL);
+    free(x);
+}
+
+int main(void) {
+    test_encoders();
+    test_writer();
+    return check_summary("test_quantize");
+}
