@@ -14,7 +14,7 @@ CFLAGS  ?= $(OPT) -g
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wvla -Werror=implicit-function-declaration
 CPPFLAGS := -Iinclude -Isrc -D_GNU_SOURCE
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -pthread -fno-math-errno
-LIBS    := -lcjson -lutf8proc -lm -pthread
+LIBS    := -lcjson -lutf8proc -lpcre2-8 -lm -pthread
 
 B       ?= build
 LIB_SRC := $(shell find src -name '*.c' -not -path 'src/cuda/*' | sort)

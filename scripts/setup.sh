@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS="build-essential clang libclang-rt-14-dev libcjson-dev libutf8proc-dev unzip python3-pip"
+PKGS="build-essential clang libclang-rt-14-dev libcjson-dev libutf8proc-dev libpcre2-dev unzip python3-pip"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
