@@ -904,8 +904,34 @@ static int bench(const char *model, const char *csv, int threads) {
     return 0;
 }
 
+static void print_word(void *ctx, const uint32_t *w, size_t n, int32_t added_id) {
+    uint8_t b[4];
+    for (size_t i = 0; i < n; i++) fwrite(b, 1, (size_t)tk_utf8_put(b, w[i]), stdout);
+    putchar('|');
+    (void)ctx, (void)added_id;
+}
+
+/* --show-cp NAME FIRST LAST: our words of cp_text(c), to diff with the generator's --show-cp */
+static int show_cp(const char *name, uint32_t a, uint32_t b) {
+    char p[256];
+    snprintf(p, sizeof p, FIX "%s.json", name);
+    tcf_tokenizer *t = load_or_fail(p);
+    for (uint32_t c = a; t && c <= b; c++) {
+        if (c >= 0xD800 && c <= 0xDFFF) continue;
+        char buf[64];
+        size_t n = cp_text(c, buf);
+        printf("U+%04X ", c);
+        tk_tokenizer_words(t, buf, n, print_word, NULL);
+        putchar('\n');
+    }
+    tcf_tokenizer_free(t);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 5 && !strcmp(argv[1], "--bench")) return bench(argv[2], argv[3], atoi(argv[4]));
+    if (argc == 5 && !strcmp(argv[1], "--show-cp"))
+        return show_cp(argv[2], (uint32_t)strtoul(argv[3], NULL, 0), (uint32_t)strtoul(argv[4], NULL, 0));
     int stride = SANITIZED ? 8 : 1; /* the sanitizers make full data passes ~20x slower */
     printf("byte-level and SentencePiece BPE vs tokenizers%s:\n", SANITIZED ? " (sanitized build: 1/8 of the data)" : "");
     test_fixture("bytelevel", 1);

@@ -166,12 +166,29 @@ static bool is_numeric(uint32_t c) {
  * PCRE2's also takes U+180E. So \s and \S are spelled out. */
 #define WS_CLASS "\\t\\n\\x0b\\f\\r\\x20\\x85\\xa0\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}"
 
+/* "\x{A}-\x{B}" for each range of t (the class members PCRE2 lacks). */
+static size_t ranges_text(const uint32_t (*t)[2], size_t n, char *d) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i][0] == 0xFFFFFFFF) continue;
+        k += (size_t)sprintf(d ? d + k : (char[32]){0}, "\\x{%X}-\\x{%X}", t[i][0], t[i][1]);
+    }
+    return k;
+}
+
+#define N_OF(t) (sizeof(t) / sizeof((t)[0]))
+
+/* Rewrite a tokenizer.json regex for PCRE2 so that it means what it means to
+ * the reference's Oniguruma: \s and \S spelled out, and \p{L} / \p{N}
+ * extended by the codepoints of newer Unicode versions (bpe_unicode_tables.h). */
 static char *translate_regex(const char *pat, size_t n, size_t *out_n) {
-    size_t cap = n * 8 + 1, k = 0;
     const size_t wl = sizeof WS_CLASS - 1;
-    char *d = malloc(n + 1 + (n / 2 + 1) * (wl + 4));
+    size_t ll = ranges_text(regex_more_l, N_OF(regex_more_l), NULL);
+    size_t nl = ranges_text(regex_more_n, N_OF(regex_more_n), NULL);
+    size_t per = wl + ll + nl + 16;
+    char *d = malloc(n + 1 + (n / 2 + 1) * per);
     if (!d) return NULL;
-    (void)cap;
+    size_t k = 0;
     bool in_class = false;
     for (size_t i = 0; i < n; i++) {
         char c = pat[i];
@@ -183,10 +200,23 @@ static char *translate_regex(const char *pat, size_t n, size_t *out_n) {
                 memcpy(d + k, WS_CLASS, wl);
                 k += wl;
                 if (!in_class) d[k++] = ']';
-            } else {
-                d[k++] = c;
-                d[k++] = e;
+                i++;
+                continue;
             }
+            if (e == 'p' && i + 4 < n && pat[i + 2] == '{' && (pat[i + 3] == 'L' || pat[i + 3] == 'N') &&
+                pat[i + 4] == '}') {
+                bool L = pat[i + 3] == 'L';
+                if (!in_class) d[k++] = '[';
+                memcpy(d + k, pat + i, 5);
+                k += 5;
+                k += L ? ranges_text(regex_more_l, N_OF(regex_more_l), d + k)
+                       : ranges_text(regex_more_n, N_OF(regex_more_n), d + k);
+                if (!in_class) d[k++] = ']';
+                i += 4;
+                continue;
+            }
+            d[k++] = c;
+            d[k++] = e;
             i++;
             continue;
         }
@@ -713,6 +743,23 @@ static tcf_status nm_unicode(nm_kind k, const uint32_t *in, size_t n, tk_buf *ou
             utf8proc_ssize_t r = utf8proc_normalize_utf32((utf8proc_int32_t *)o, (utf8proc_ssize_t)m, UTF8PROC_COMPOSE);
             if (r < 0) return tcf_fail(TCF_ERR_NOMEM, "tokenizer: NFC failed: %s", utf8proc_errmsg(r));
             m = (size_t)r;
+            /* utf8proc_normalize_utf32 also forms composites that are excluded from
+             * composition (U+2ADC, U+1D15E..): undo those */
+            bool excl = false;
+            for (size_t i = 0; i < m && !excl; i++) excl = utf8proc_get_property((utf8proc_int32_t)o[i])->comp_exclusion;
+            if (excl) {
+                size_t w;
+                if ((st = tk_buf_reserve(out, m * 5))) return st;
+                o = out->p;
+                memmove(o + m * 4, o, m * sizeof *o); /* the composed text, moved to the back */
+                w = 0;
+                for (size_t i = 0; i < m; i++) {
+                    uint32_t c = o[m * 4 + i], d[4];
+                    int nd = utf8proc_get_property((utf8proc_int32_t)c)->comp_exclusion ? tk_ref_nfd(c, d) : (d[0] = c, 1);
+                    for (int j = 0; j < nd; j++) o[w++] = d[j];
+                }
+                m = w;
+            }
         }
         out->n = m;
         return TCF_OK;
