@@ -2,7 +2,11 @@
  * tokenizer.c — BERT-family (WordPiece) tokenizers: loading a Hugging Face
  * tokenizer.json or a bare vocab.txt, and encoding text to ids with exact
  * parity with the Hugging Face `tokenizers` library (tested against it: see
- * tests/test_tokenizer.c and tests/ref/gen_tokenizer_fixtures.py).
+ * tests/test_tokenizer.c and tests/ref/gen_tokenizer_fixtures.py). Also the
+ * shared frame of BPE tokenizers: a tokenizer.json whose model is "BPE" gets
+ * its normalizer, pre-tokenizer and model from bpe.c (a .gguf path: tok_gguf.c)
+ * and its added tokens, post-processor and truncation from here; encoding
+ * runs the same added-token split, then bpe.c instead of WordPiece.
  *
  * Format: tokenizer.json as written by `tokenizers` (no formal spec; the
  * serde structs of tokenizers/src/tokenizer/serialization.rs and of each
@@ -338,7 +342,7 @@ static tcf_status parse_model(tcf_tokenizer *t, const cJSON *m, const char **unk
     if (!cJSON_IsObject(m)) return tcf_fail(TCF_ERR_FORMAT, "%s: no \"model\" object", L);
     if (!type) return tcf_fail(TCF_ERR_FORMAT, "%s: model has no \"type\"", L);
     if (strcmp(type, "WordPiece"))
-        return tcf_fail(TCF_ERR_UNSUPPORTED, "%s: model type \"%s\" is not supported (only WordPiece)", L, type);
+        return tcf_fail(TCF_ERR_UNSUPPORTED, "%s: model type \"%s\" is not supported (WordPiece and BPE are)", L, type);
     tcf_status st;
     int64_t mc;
     if ((st = jstr(m, "unk_token", "[UNK]", unk, L, "model")) ||
