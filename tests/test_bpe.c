@@ -763,6 +763,86 @@ static void test_gguf_bad(void) {
     tcf_tokenizer_free(t);
 }
 
+/* ---- variants: edited fixtures -------------------------------------------------------------- */
+
+/* Set (or delete, for JSON null) the value at a dotted path. */
+static void set_path(cJSON *root, const char *path, const cJSON *val) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    cJSON *o = root;
+    char *save = NULL, *k = strtok_r(buf, ".", &save), *next;
+    while ((next = strtok_r(NULL, ".", &save))) {
+        o = cJSON_IsArray(o) ? cJSON_GetArrayItem(o, atoi(k)) : cJSON_GetObjectItem(o, k);
+        k = next;
+    }
+    cJSON *v = cJSON_Duplicate(val, 1);
+    if (cJSON_IsArray(o)) cJSON_ReplaceItemInArray(o, atoi(k), v);
+    else if (cJSON_IsNull(v)) {
+        cJSON_DeleteItemFromObject(o, k);
+        cJSON_Delete(v);
+    } else if (cJSON_GetObjectItem(o, k)) cJSON_ReplaceItemInObject(o, k, v);
+    else cJSON_AddItemToObject(o, k, v);
+}
+
+static void test_variants(void) {
+    char *vj = read_file(FIX "variants.json", NULL), *vt = read_file(FIX "variants.txt", NULL);
+    CHECK(vj && vt, "cannot read %svariants.json / variants.txt", FIX);
+    cJSON *list = vj ? cJSON_Parse(vj) : NULL;
+    int nv = cJSON_GetArraySize(list), total = 0, bad = 0;
+    tcf_tokenizer **toks = calloc((size_t)nv + 1, sizeof *toks);
+    for (int i = 0; i < nv; i++) {
+        const cJSON *v = cJSON_GetArrayItem(list, i), *e;
+        char p[256];
+        snprintf(p, sizeof p, FIX "%s.json", cJSON_GetObjectItem(v, "base")->valuestring);
+        char *text = read_file(p, NULL);
+        cJSON *root = cJSON_Parse(text);
+        free(text);
+        cJSON_ArrayForEach(e, cJSON_GetObjectItem(v, "edits"))
+            set_path(root, cJSON_GetArrayItem(e, 0)->valuestring, cJSON_GetArrayItem(e, 1));
+        char *j = cJSON_PrintUnformatted(root);
+        tcf_status st = tcf_tokenizer_load_json(j, strlen(j), p, &toks[i]);
+        CHECK(st == TCF_OK, "variant %d: %s", i, tcf_last_error());
+        cJSON_free(j);
+        cJSON_Delete(root);
+    }
+    char *save = NULL;
+    for (char *line = vt ? strtok_r(vt, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+        if (line[0] == '#') continue;
+        int vi = atoi(line);
+        char *rest = strchr(line, '\t');
+        if (!rest || vi < 0 || vi >= nv || !toks[vi]) continue;
+        char *t1 = strchr(rest + 1, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+        if (!t2) continue;
+        size_t hl = (size_t)(t2 - t1 - 1), n = hl / 2;
+        char text[256];
+        for (size_t i = 0; i < n && i < sizeof text; i++) text[i] = (char)(hexval(t1[1 + 2 * i]) * 16 + hexval(t1[2 + 2 * i]));
+        int want[1024], nw = 0, got = 0;
+        for (char *q = t2 + 1; *q && nw < 1024;) {
+            char *e;
+            long x = strtol(q, &e, 10);
+            if (e == q) break;
+            want[nw++] = (int)x;
+            q = e;
+        }
+        tcf_status st = enc(toks[vi], text, n, 1, ids_buf, &got);
+        total++;
+        if ((st || got != nw || memcmp(ids_buf, want, sizeof(int32_t) * (size_t)nw)) && bad++ < 6) {
+            fprintf(stderr, "FAIL variant %d (%s): ", vi, cJSON_PrintUnformatted(cJSON_GetObjectItem(cJSON_GetArrayItem(list, vi), "edits")));
+            print_text(stderr, text, n);
+            fputc('\n', stderr);
+            print_ids(stderr, "tcf", toks[vi], ids_buf, st ? 0 : got);
+            print_ids(stderr, "ref", toks[vi], want, nw);
+        }
+    }
+    CHECK(nv >= 17 && total >= nv * 60 && bad == 0, "variants: %d of %d texts differ", bad, total);
+    printf("  %-34s %d variants, %d texts, %d differ\n", "edited fixtures", nv, total, bad);
+    for (int i = 0; i < nv; i++) tcf_tokenizer_free(toks[i]);
+    free(toks);
+    cJSON_Delete(list);
+    free(vj);
+    free(vt);
+}
+
 /* ---- bad tokenizer.json --------------------------------------------------------------------- */
 
 typedef struct {
@@ -940,6 +1020,7 @@ int main(int argc, char **argv) {
     test_fixture("qwen2", stride);
     test_fixture("llama3", stride);
     test_string_merges();
+    test_variants();
     test_codepoints();
     printf("GGUF:\n");
     test_gguf_fixture(FIX "qwen2.gguf", FIX "qwen2_gguf.cases");

@@ -38,6 +38,12 @@ and under tests/fixtures/bpe/:
                  SmolLM2's own tokenizer.json form (Digits individual + ByteLevel;
                  transformers' conversion drops the Digits step: the number of
                  data texts where that changes the ids is printed)
+  variants.json, variants.txt  edited copies of those (every Split behaviour,
+                 invert, a String pattern, NFKC / Lowercase / Strip / Regex
+                 Replace / NFD, ByteLevel add_prefix_space, Digits contiguous,
+                 Metaspace always / never with split, unk without byte
+                 fallback (fused or not, or no unk), ignore_merges off) and the
+                 ids of the first 64 adversarial strings of <= 60 chars under each
   codepoints.txt  for bytelevel, qwen2 and llama3: a digest per 4096
                  codepoints of the pre-tokenized words (normalised first) of
                  cp_text(c) for every codepoint c
@@ -364,6 +370,67 @@ def gen_qwen_gguf(adv):
     write_cases("qwen2_gguf", bt, adv)
 
 
+# ---- variants: edited copies of the fixtures ---------------------------------------------
+
+VARIANTS = [  # (base, [(dotted path, JSON value or None to delete)])
+    ("qwen2", [("pre_tokenizer.pretokenizers.0.behavior", "Removed")]),
+    ("qwen2", [("pre_tokenizer.pretokenizers.0.behavior", "MergedWithPrevious")]),
+    ("qwen2", [("pre_tokenizer.pretokenizers.0.behavior", "MergedWithNext")]),
+    ("qwen2", [("pre_tokenizer.pretokenizers.0.behavior", "Contiguous")]),
+    ("qwen2", [("pre_tokenizer.pretokenizers.0.invert", True)]),
+    ("qwen2", [("pre_tokenizer.pretokenizers.0.pattern", {"String": " "}),
+               ("pre_tokenizer.pretokenizers.0.behavior", "MergedWithNext")]),
+    ("qwen2", [("normalizer", {"type": "Sequence", "normalizers": [
+        {"type": "NFKC"}, {"type": "Lowercase"}, {"type": "Strip", "strip_left": True, "strip_right": False},
+        {"type": "Replace", "pattern": {"Regex": "[0-9]+"}, "content": "#"}]})]),
+    ("qwen2", [("normalizer", {"type": "NFD"})]),
+    ("bytelevel", [("pre_tokenizer.pretokenizers.1.add_prefix_space", True)]),
+    ("bytelevel", [("pre_tokenizer.pretokenizers.0.individual_digits", False)]),
+    ("bytelevel", [("pre_tokenizer", {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True})]),
+    ("metaspace", [("pre_tokenizer.prepend_scheme", "always"), ("pre_tokenizer.split", True)]),
+    ("metaspace", [("pre_tokenizer.prepend_scheme", "never"), ("pre_tokenizer.split", True)]),
+    ("llama", [("model.byte_fallback", False), ("model.unk_token", "<unk>"), ("model.fuse_unk", False)]),
+    ("llama", [("model.byte_fallback", False), ("model.unk_token", "<unk>")]),
+    ("llama", [("model.byte_fallback", False)]),
+    ("llama3", [("model.ignore_merges", False)]),
+]
+N_VARIANT_TEXTS = 64
+
+
+def apply_edits(d, edits):
+    for path, val in edits:
+        keys = path.split(".")
+        o = d
+        for k in keys[:-1]:
+            o = o[int(k)] if isinstance(o, list) else o[k]
+        k = keys[-1]
+        if isinstance(o, list):
+            o[int(k)] = val
+        elif val is None:
+            o.pop(k, None)
+        else:
+            o[k] = val
+
+
+def gen_variants(adv):
+    texts = [s for s in adv if len(s) <= 60][:N_VARIANT_TEXTS]
+    lines = ["# variant<TAB>add<TAB>hex<TAB>ids under the edits of variants.json (tokenizers %s)\n" % _ver()]
+    for vi, (base, edits) in enumerate(VARIANTS):
+        d = json.load(open(os.path.join(FIX, base + ".json"), encoding="utf-8"))
+        apply_edits(d, edits)
+        tok = from_dict(d)
+        tok.no_padding()
+        tok.no_truncation()
+        for s in texts:
+            lines.append("%d\t1\t%s\t%s\n" % (vi, s.encode("utf-8").hex(), " ".join(map(str, tok.encode(s).ids))))
+    with open(os.path.join(FIX, "variants.json"), "w", encoding="utf-8") as f:
+        json.dump([{"base": b, "edits": [[p, v] for p, v in e]} for b, e in VARIANTS], f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    with open(os.path.join(FIX, "variants.txt"), "w") as f:
+        f.writelines(lines)
+    print("  variants: %d x %d texts" % (len(VARIANTS), len(texts)))
+
+
 # ---- every codepoint ---------------------------------------------------------------
 
 CP_BLOCK = 4096
@@ -473,7 +540,7 @@ def gen_tables():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--only", choices=["tables", "small", "smollm2", "gguf", "codepoints"])
+    ap.add_argument("--only", choices=["tables", "small", "variants", "smollm2", "gguf", "codepoints"])
     ap.add_argument("--show-cp", nargs=3, metavar=("NAME", "FIRST", "LAST"),
                     help="the reference words of cp_text(c) (diff with test_bpe --show-cp)")
     ap.add_argument("--show", nargs=2, metavar=("NAME", "TEXT"), help="ids of TEXT under fixture NAME")
@@ -501,6 +568,8 @@ def main():
         gen_tables()
     if a.only in (None, "small"):
         gen_small(data, adv)
+    if a.only in (None, "variants"):
+        gen_variants(adv)
     if a.only in (None, "smollm2"):
         gen_smol(data, adv)
     if a.only in (None, "gguf"):
