@@ -937,6 +937,45 @@ static void test_misc(void) {
     tcf_tokenizer_free(t);
 }
 
+/* Concurrent encode_batch equals one thread, on one data file through two tokenizers. */
+static void test_threads(void) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/clinc150/train.csv", data_dir());
+    texts_t tx;
+    if (read_csv_texts(path, &tx)) {
+        CHECK(0, "cannot read %s", path);
+        return;
+    }
+    int n = (int)tx.n;
+    const char **texts = malloc(sizeof *texts * (size_t)n);
+    int32_t **a = malloc(sizeof *a * (size_t)n), **b = malloc(sizeof *b * (size_t)n);
+    int *caps = malloc(sizeof *caps * (size_t)n), *na = malloc(sizeof *na * (size_t)n), *nb = malloc(sizeof *nb * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        texts[i] = tx.buf + tx.off[i];
+        caps[i] = (int)tx.len[i] * 3 + 8;
+        a[i] = malloc(sizeof(int32_t) * (size_t)caps[i]);
+        b[i] = malloc(sizeof(int32_t) * (size_t)caps[i]);
+    }
+    const char *models[] = {FIX "qwen2.json", FIX "llama.json"};
+    for (int m = 0; m < 2; m++) {
+        tcf_tokenizer *t = load_or_fail(models[m]);
+        if (!t) continue;
+        tcf_status s1 = tcf_tokenizer_encode_batch(t, n, texts, tx.len, NULL, a, caps, na, 1);
+        tcf_status s2 = tcf_tokenizer_encode_batch(t, n, texts, tx.len, NULL, b, caps, nb, 4);
+        int diff = 0;
+        for (int i = 0; i < n; i++) diff += na[i] != nb[i] || memcmp(a[i], b[i], sizeof(int32_t) * (size_t)na[i]);
+        CHECK(!s1 && !s2 && diff == 0, "%s: 4 threads differ from 1 on %d of %d texts", models[m], diff, n);
+        printf("  %-34s %d texts, 1 vs 4 threads: %d differ\n", models[m] + strlen(FIX), n, diff);
+        tcf_tokenizer_free(t);
+    }
+    for (int i = 0; i < n; i++) {
+        free(a[i]);
+        free(b[i]);
+    }
+    free(a), free(b), free(caps), free(na), free(nb), free(texts);
+    free_texts(&tx);
+}
+
 /* ---- bench ----------------------------------------------------------------------------------- */
 
 static int bench(const char *model, const char *csv, int threads) {
@@ -1031,5 +1070,6 @@ int main(int argc, char **argv) {
     test_gguf_bad();
     test_json_bad();
     test_misc();
+    test_threads();
     return check_summary("test_bpe");
 }

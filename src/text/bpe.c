@@ -98,6 +98,8 @@ struct tk_bpe {
     char *prefix, *suffix; /* continuing_subword_prefix, end_of_word_suffix ("" = none) */
     size_t nprefix, nsuffix;
     int32_t byte_id[256]; /* <0xXX> ids for byte_fallback, -1 absent */
+    int32_t char_id[0x800]; /* vocab id of each codepoint < U+0800 alone (-1 absent);
+                               used when there is no prefix / suffix */
 };
 
 /* ---- byte-level alphabet (bytes_to_unicode of GPT-2) ------------------------------ */
@@ -610,6 +612,10 @@ tcf_status tk_bpe_model_finish(tk_bpe *b, const tk_vocab *v, const char *prefix,
         char s[8];
         snprintf(s, sizeof s, "<0x%02X>", i);
         b->byte_id[i] = tk_vocab_find(v, s, 6);
+    }
+    for (uint32_t c = 0; c < 0x800; c++) {
+        uint8_t u[4];
+        b->char_id[c] = tk_vocab_find(v, (const char *)u, (size_t)tk_utf8_put(u, c));
     }
     return TCF_OK;
 }
@@ -1200,7 +1206,10 @@ static tcf_status bpe_word(const tk_bpe *b, const tk_vocab *v, const uint8_t *w,
         bool first = i == 0, last = i + l == n;
         const char *key = (const char *)w + i;
         size_t klen = l;
-        if ((!first && b->nprefix) || (last && b->nsuffix)) {
+        int32_t id = -1;
+        bool fast = l <= 2 && !b->nprefix && !b->nsuffix;
+        if (fast) id = b->char_id[utf8_get(w + i, (int)l)];
+        else if ((!first && b->nprefix) || (last && b->nsuffix)) {
             tk_buf *t = &s->pre;
             if ((st = tk_buf_reserve(t, b->nprefix + l + b->nsuffix))) return st;
             char *d = t->p;
@@ -1211,7 +1220,7 @@ static tcf_status bpe_word(const tk_bpe *b, const tk_vocab *v, const uint8_t *w,
             if (last) memcpy(d + klen, b->suffix, b->nsuffix), klen += b->nsuffix;
             key = d;
         }
-        int32_t id = tk_vocab_find(v, key, klen);
+        if (!fast) id = tk_vocab_find(v, key, klen);
         if (id >= 0) {
             if (unk >= 0) {
                 if ((st = push_sym(syms, unk, unk_len))) return st;
