@@ -104,16 +104,13 @@ struct tk_bpe {
 
 /* ---- byte-level alphabet (bytes_to_unicode of GPT-2) ------------------------------ */
 
-static uint32_t byte_cp[256];
-static void byte_table_init(void) {
-    static volatile int done;
-    if (done) return;
-    uint32_t n = 0;
-    for (int b = 0; b < 256; b++) {
-        bool keep = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174);
-        byte_cp[b] = keep ? (uint32_t)b : 256 + n++;
-    }
-    done = 1;
+/* Byte b as a char: printable Latin-1 bytes stand for themselves, the other
+ * 68 (0x00-0x20, 0x7F-0xA0, 0xAD) become U+0100.. in byte order. */
+static uint32_t byte_cp(uint8_t b) {
+    if (b <= 0x20) return 0x100 + b;
+    if (b >= 0x7F && b <= 0xA0) return 0x100 + 33 + (uint32_t)(b - 0x7F);
+    if (b == 0xAD) return 0x100 + 67;
+    return b;
 }
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -279,7 +276,6 @@ void tk_bpe_free(tk_bpe *b) {
 }
 
 tcf_status tk_bpe_new(const char *label, tk_bpe **out) {
-    byte_table_init();
     tk_bpe *b = calloc(1, sizeof *b);
     if (!b) return tcf_fail(TCF_ERR_NOMEM, "%s: cannot allocate the BPE model", label);
     b->unk_id = -1;
@@ -630,21 +626,19 @@ void tk_bpe_set_model(tk_bpe *b, int32_t unk_id, bool byte_fallback, bool fuse_u
 void tk_bpe_set_spm(tk_bpe *b) { b->spm = true; }
 
 bool tk_bytelevel_spelled(const char *s, size_t n) {
-    byte_table_init();
     for (size_t i = 0; i < n;) {
         int l = utf8_len((uint8_t)s[i]);
         if ((size_t)l > n - i) return false;
         uint32_t c = utf8_get((const uint8_t *)s + i, l);
-        if (!(c >= 256 ? c < 0x144 : byte_cp[c] == c)) return false;
+        if (!(c >= 256 ? c < 0x144 : byte_cp((uint8_t)c) == c)) return false;
         i += (size_t)l;
     }
     return true;
 }
 
 size_t tk_bytelevel_spell(const char *s, size_t n, char *dst) {
-    byte_table_init();
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) k += (size_t)tk_utf8_put((uint8_t *)dst + k, byte_cp[(uint8_t)s[i]]);
+    for (size_t i = 0; i < n; i++) k += (size_t)tk_utf8_put((uint8_t *)dst + k, byte_cp((uint8_t)s[i]));
     return k;
 }
 
@@ -1040,7 +1034,7 @@ static tcf_status emit_segs(pieces *out, const uint8_t *s, const tk_buf *segs, b
         if ((st = tk_buf_reserve(m, n * 2))) return st;
         uint8_t *d = m->p;
         size_t k = 0;
-        for (size_t j = 0; j < n; j++) k += (size_t)tk_utf8_put(d + k, byte_cp[p[j]]);
+        for (size_t j = 0; j < n; j++) k += (size_t)tk_utf8_put(d + k, byte_cp(p[j]));
         if ((st = push_piece(out, d, k, st0))) return st;
     }
     return TCF_OK;
