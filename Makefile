@@ -16,7 +16,7 @@ CFLAGS  ?= $(OPT) -g
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wvla -Werror=implicit-function-declaration
 CPPFLAGS := -Iinclude -Isrc -D_GNU_SOURCE
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -pthread -fno-math-errno
-LIBS    := -lcjson -lutf8proc -lmicrohttpd -lm -pthread
+LIBS    := -lcjson -lutf8proc -lpcre2-8 -lmicrohttpd -lm -pthread
 
 B       ?= build
 VERSION := 0.1.0

@@ -230,9 +230,16 @@ int tcf_table_column(const tcf_table *t, const char *name); /* -1 if absent */
 
 typedef struct tcf_tokenizer tcf_tokenizer;
 
-/* Load from a tokenizer.json, a vocab.txt, or a model directory holding one of
- * them (tokenizer.json preferred; tokenizer_config.json read when present). */
+/* Load from a tokenizer.json, a vocab.txt, a .gguf file (its tokenizer.ggml.*
+ * metadata), or a model directory holding tokenizer.json or vocab.txt
+ * (tokenizer.json preferred; tokenizer_config.json read when present).
+ * tokenizer.json models: WordPiece and BPE (byte-level, or SentencePiece-style
+ * with byte fallback). */
 tcf_status tcf_tokenizer_load(const char *path, tcf_tokenizer **out);
+/* Build the tokenizer described by a GGUF file's tokenizer.ggml.* keys
+ * (model "gpt2" or "llama"; see src/text/tok_gguf.c). The tokenizer copies
+ * what it needs: g may be freed afterwards. `label` names it in errors. */
+tcf_status tcf_tokenizer_load_gguf(const tcf_gguf *g, const char *label, tcf_tokenizer **out);
 /* Load a tokenizer.json held in memory; `label` names it in errors. */
 tcf_status tcf_tokenizer_load_json(const char *json, size_t len, const char *label,
                                    tcf_tokenizer **out);

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS="build-essential pkg-config clang libclang-rt-14-dev libcjson-dev libutf8proc-dev unzip python3-pip"
+PKGS="build-essential pkg-config clang libclang-rt-14-dev libcjson-dev libutf8proc-dev libpcre2-dev unzip python3-pip"
 PKGS="$PKGS libmicrohttpd-dev curl wrk"  # tcf serve (src/serve), its CLI test and load test
 missing=""
 for p in $PKGS; do

@@ -845,8 +845,8 @@ static void test_bad_input(void) {
     expect_json_error("", TCF_ERR_FORMAT, "not valid JSON");
     expect_json_error("[1, 2]", TCF_ERR_FORMAT, "not a JSON object");
     expect_json_error("{\"version\": \"1.0\", \"normalizer\": null}", TCF_ERR_FORMAT, "no \"model\"");
-    expect_json_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}", TCF_ERR_UNSUPPORTED,
-                      "model type \"BPE\"");
+    expect_json_error("{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}", TCF_ERR_UNSUPPORTED,
+                      "model type \"Unigram\"");
     expect_json_error("{\"model\": {\"type\": \"Unigram\"}}", TCF_ERR_UNSUPPORTED, "\"Unigram\"");
     expect_json_error("{\"model\": {\"vocab\": {\"a\": 1}}}", TCF_ERR_FORMAT, "no \"type\"");
     expect_json_error(WP_HEAD "{\"[UNK]\": 0, \"a\": \"1\"}}}", TCF_ERR_FORMAT, "vocab entry \"a\"");

@@ -53,10 +53,11 @@ static const char *tokenize_usage =
     "(tokenizer.json's max_length). No padding is added.\n"
     "\n"
     "options:\n"
-    "  --model PATH    model directory, tokenizer.json or vocab.txt\n"
+    "  --model PATH    model directory, tokenizer.json (WordPiece or BPE),\n"
+    "                  vocab.txt, or a .gguf file (its tokenizer.ggml.* keys)\n"
     "  --max-len N     truncate to N ids, specials included (default: the\n"
     "                  tokenizer's own setting; none if it has none)\n"
-    "  --no-special    leave out the special tokens\n"
+    "  --no-special    leave out the special tokens (CLS/SEP, BOS/EOS)\n"
     "  --input FILE    read texts from FILE instead of stdin; a .csv file is read\n"
     "                  as RFC 4180 with a header, texts from column --column\n"
     "  --column NAME   CSV column holding the texts (default: text)\n"
@@ -313,14 +314,15 @@ static int cmd_tokenize(int argc, char **argv) {
         tcf_tokenizer_free(tok);
         return 1;
     }
-    /* Without truncation a line can produce about one id per byte, plus specials. */
+    /* Without truncation a line can produce about one id per byte, plus specials
+     * (three per byte when a SentencePiece ' ' -> U+2581 falls back to bytes). */
     int rc = 0;
     tcf_encode_opts eo = {!o.no_special, o.max_len};
     int32_t **ids = calloc((size_t)in.n + 1, sizeof *ids);
     int *counts = calloc((size_t)in.n + 1, sizeof *counts);
     int *caps = calloc((size_t)in.n + 1, sizeof *caps);
     for (int i = 0; i < in.n && !rc; i++) {
-        caps[i] = (int)(in.lens[i] < (size_t)INT_MAX - 8 ? in.lens[i] + 8 : INT_MAX);
+        caps[i] = (int)(in.lens[i] < (size_t)INT_MAX / 4 ? in.lens[i] * 3 + 8 : INT_MAX);
         if (!(ids[i] = malloc(sizeof(int32_t) * (size_t)caps[i]))) rc = 1;
     }
     if (rc) fprintf(stderr, "tcf tokenize: out of memory\n");

@@ -236,6 +236,9 @@ static int ref_nfd(uint32_t c, uint32_t d[4]) {
     return (int)n;
 }
 
+int tk_ref_ccc(uint32_t c) { return ref_ccc(c); }
+int tk_ref_nfd(uint32_t c, uint32_t d[4]) { return ref_nfd(c, d); }
+
 /* Rust char::to_lowercase (1 or 2 codepoints). */
 static int ref_lower(uint32_t c, uint32_t d[2]) {
     if (c < 128) {

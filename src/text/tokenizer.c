@@ -2,7 +2,11 @@
  * tokenizer.c — BERT-family (WordPiece) tokenizers: loading a Hugging Face
  * tokenizer.json or a bare vocab.txt, and encoding text to ids with exact
  * parity with the Hugging Face `tokenizers` library (tested against it: see
- * tests/test_tokenizer.c and tests/ref/gen_tokenizer_fixtures.py).
+ * tests/test_tokenizer.c and tests/ref/gen_tokenizer_fixtures.py). Also the
+ * shared frame of BPE tokenizers: a tokenizer.json whose model is "BPE" gets
+ * its normalizer, pre-tokenizer and model from bpe.c (a .gguf path: tok_gguf.c)
+ * and its added tokens, post-processor and truncation from here; encoding
+ * runs the same added-token split, then bpe.c instead of WordPiece.
  *
  * Format: tokenizer.json as written by `tokenizers` (no formal spec; the
  * serde structs of tokenizers/src/tokenizer/serialization.rs and of each
@@ -148,6 +152,7 @@ void tcf_tokenizer_free(tcf_tokenizer *t) {
     free(t->added);
     free(t->raw_set.tok);
     free(t->norm_set.tok);
+    tk_bpe_free(t->bpe);
     free(t);
 }
 
@@ -161,6 +166,13 @@ static tcf_status tok_new(const char *label, tcf_tokenizer **out) {
     t->wp.max_chars = 100;
     *out = t;
     return TCF_OK;
+}
+
+/* The tokenizer's normaliser: BERT's, or the BPE normalizer steps. */
+static tcf_status normalize(const tcf_tokenizer *t, const uint32_t *in, size_t n, tk_buf *out, tk_buf *tmp,
+                            tk_bpe_scratch *bs) {
+    if (t->bpe) return tk_bpe_normalize(t->bpe, in, n, out, tmp, bs);
+    return tk_normalize(&t->norm, in, n, out, tmp);
 }
 
 static tcf_status set_prefix(tcf_tokenizer *t, const char *prefix) {
@@ -226,9 +238,11 @@ static tcf_status build_added_sets(tcf_tokenizer *t) {
     tk_buf_init(&raw, s1, 64, 4);
     tk_buf_init(&norm, s2, 64, 4);
     tk_buf_init(&tmp, s3, 64, 4);
+    tk_bpe_scratch *bs = malloc(sizeof *bs);
+    if (bs) tk_bpe_scratch_init(bs);
     t->raw_set.tok = calloc(t->n_added + 1, sizeof *t->raw_set.tok);
     t->norm_set.tok = calloc(t->n_added + 1, sizeof *t->norm_set.tok);
-    if (!t->raw_set.tok || !t->norm_set.tok) {
+    if (!bs || !t->raw_set.tok || !t->norm_set.tok) {
         st = tcf_fail(TCF_ERR_NOMEM, "%s: cannot allocate added tokens", t->label);
         goto done;
     }
@@ -244,7 +258,7 @@ static tcf_status build_added_sets(tcf_tokenizer *t) {
         }
         const tk_buf *src = &raw;
         if (a->normalized) {
-            if ((st = tk_normalize(&t->norm, raw.p, raw.n, &norm, &tmp))) goto done;
+            if ((st = normalize(t, raw.p, raw.n, &norm, &tmp, bs))) goto done;
             src = &norm;
         }
         if (!src->n) continue;
@@ -265,20 +279,30 @@ done:
     tk_buf_free(&raw);
     tk_buf_free(&norm);
     tk_buf_free(&tmp);
+    if (bs) tk_bpe_scratch_free(bs);
+    free(bs);
     return st;
 }
 
 /* Shared end of both loaders (the vocab is finalized): check the unk token,
  * size the id space, build the added-token sets. */
 static tcf_status finish(tcf_tokenizer *t, const char *unk) {
-    t->wp.unk_id = tk_vocab_find(&t->wp.vocab, unk, strlen(unk));
-    if (t->wp.unk_id < 0)
+    t->wp.unk_id = unk ? tk_vocab_find(&t->wp.vocab, unk, strlen(unk)) : -1;
+    if (unk && t->wp.unk_id < 0)
         return tcf_fail(TCF_ERR_FORMAT, "%s: unk_token \"%s\" is not in the vocab", t->label, unk);
     t->vocab_size = t->wp.vocab.n_ids;
     for (size_t i = 0; i < t->n_added; i++)
         if (t->added[i].id >= t->vocab_size) t->vocab_size = t->added[i].id + 1;
     return build_added_sets(t);
 }
+
+tcf_status tk_tokenizer_new(const char *label, tcf_tokenizer **out) { return tok_new(label, out); }
+
+tcf_status tk_tokenizer_add_added(tcf_tokenizer *t, const char *content, bool special, bool normalized) {
+    return add_added(t, content, special, false, false, false, normalized);
+}
+
+tcf_status tk_tokenizer_finish(tcf_tokenizer *t, const char *unk) { return finish(t, unk); }
 
 /* ---- tokenizer.json ------------------------------------------------------------- */
 
@@ -318,7 +342,7 @@ static tcf_status parse_model(tcf_tokenizer *t, const cJSON *m, const char **unk
     if (!cJSON_IsObject(m)) return tcf_fail(TCF_ERR_FORMAT, "%s: no \"model\" object", L);
     if (!type) return tcf_fail(TCF_ERR_FORMAT, "%s: model has no \"type\"", L);
     if (strcmp(type, "WordPiece"))
-        return tcf_fail(TCF_ERR_UNSUPPORTED, "%s: model type \"%s\" is not supported (only WordPiece)", L, type);
+        return tcf_fail(TCF_ERR_UNSUPPORTED, "%s: model type \"%s\" is not supported (WordPiece and BPE are)", L, type);
     tcf_status st;
     int64_t mc;
     if ((st = jstr(m, "unk_token", "[UNK]", unk, L, "model")) ||
@@ -476,6 +500,16 @@ static tcf_status load_json_root(tcf_tokenizer *t, const cJSON *root) {
     const char *unk = NULL;
     tcf_status st;
     if (!cJSON_IsObject(root)) return tcf_fail(TCF_ERR_FORMAT, "%s: not a JSON object", t->label);
+    const char *mtype = jtype(jget(root, "model"));
+    if (mtype && !strcmp(mtype, "BPE")) {
+        if ((st = tk_bpe_new(t->label, &t->bpe)) ||
+            (st = tk_bpe_from_json(t->bpe, &t->wp.vocab, root, t->label, &unk)) ||
+            (st = parse_added(t, jget(root, "added_tokens"))) ||
+            (st = parse_post(t, jget(root, "post_processor"), 0)) ||
+            (st = parse_truncation(t, jget(root, "truncation"), jget(root, "padding"))))
+            return st;
+        return finish(t, NULL);
+    }
     if ((st = parse_normalizer(t, jget(root, "normalizer"))) ||
         (st = parse_pretok(t, jget(root, "pre_tokenizer"))) ||
         (st = parse_model(t, jget(root, "model"), &unk)) ||
@@ -714,6 +748,13 @@ tcf_status tcf_tokenizer_load(const char *path, tcf_tokenizer **out) {
         bool has = n > 0 && (size_t)n < sizeof cfg && tcf_file_exists(cfg);
         return load_vocab_txt(path, has ? cfg : NULL, out);
     }
+    if (ends_with(path, ".gguf")) {
+        tcf_gguf *g;
+        if ((st = tcf_gguf_open(path, &g))) return st;
+        st = tcf_tokenizer_load_gguf(g, path, out);
+        tcf_gguf_free(g);
+        return st;
+    }
     return load_json_file(path, NULL, out);
 }
 
@@ -724,6 +765,7 @@ enum { ST_RAW = 512, ST_NORM = 1024, ST_IDS = 256, ST_WORD = 128 };
 typedef struct {
     tk_buf raw, norm, tmp, ids; /* uint32, uint32, uint32, int32 */
     tk_wp_scratch wp;
+    tk_bpe_scratch bpe;
     uint32_t raw_st[ST_RAW], norm_st[ST_NORM], tmp_st[ST_NORM];
     int32_t ids_st[ST_IDS];
     uint8_t bytes_st[ST_WORD * 4];
@@ -739,6 +781,7 @@ static void scratch_init(scratch *s) {
     tk_buf_init(&s->wp.bytes, s->bytes_st, ST_WORD * 4, 1);
     tk_buf_init(&s->wp.bounds, s->bounds_st, ST_WORD + 1, 4);
     tk_buf_init(&s->wp.hashes, s->hashes_st, ST_WORD + 1, 8);
+    tk_bpe_scratch_init(&s->bpe);
 }
 
 static void scratch_free(scratch *s) {
@@ -749,6 +792,7 @@ static void scratch_free(scratch *s) {
     tk_buf_free(&s->wp.bytes);
     tk_buf_free(&s->wp.bounds);
     tk_buf_free(&s->wp.hashes);
+    tk_bpe_scratch_free(&s->bpe);
 }
 
 /* One pass over a text: ids into s->ids, or words to fn (tests). */
@@ -783,8 +827,10 @@ static tcf_status emit_word(walk *w, const uint32_t *word, size_t n) {
 
 /* Pre-tokenise normalised text t[0..n) (bert.rs: split on whitespace, isolate
  * punctuation) and emit each word. */
-static tcf_status words(walk *w, const uint32_t *t, size_t n) {
+static tcf_status words(walk *w, const uint32_t *t, size_t n, bool start) {
     tcf_status st;
+    if (w->tok->bpe)
+        return tk_bpe_words(w->tok->bpe, &w->tok->wp.vocab, t, n, start, &w->s->bpe, &w->s->ids, w->fn, w->ctx);
     tk_pretok mode = w->tok->pretok;
     if (mode == TK_PRETOK_NONE) return n ? emit_word(w, t, n) : TCF_OK;
     bool punct = mode == TK_PRETOK_BERT;
@@ -825,13 +871,15 @@ static const tk_added *next_match(const tk_added_set *set, const uint32_t *t, si
     return NULL;
 }
 
-static tcf_status gap(walk *w, const uint32_t *t, size_t n, bool raw);
+static tcf_status gap(walk *w, const uint32_t *t, size_t n, bool raw, bool start);
 
 /* Split t[0..n) on the added tokens of `set` (AddedVocabulary::find_matches in
  * tokenizers/src/tokenizer/added_vocabulary.rs) and pass the rest on. */
-static tcf_status split_added(walk *w, const tk_added_set *set, const uint32_t *t, size_t n, bool raw) {
+static tcf_status split_added(walk *w, const tk_added_set *set, const uint32_t *t, size_t n, bool raw,
+                              bool first) {
     tcf_status st;
     size_t off = 0, pos = 0, ms;
+    bool at0 = first; /* t starts at offset 0 of the input */
     const tk_added *a;
     while (!walk_done(w) && (a = next_match(set, t, n, pos, &ms))) {
         size_t me = ms + a->n, start = ms, stop = me;
@@ -843,22 +891,22 @@ static tcf_status split_added(walk *w, const tk_added_set *set, const uint32_t *
         if (a->rstrip)
             while (stop < n && tk_is_whitespace(t[stop])) stop++;
         if (start < off) start = off;
-        if (off < start && (st = gap(w, t + off, start - off, raw))) return st;
+        if (off < start && (st = gap(w, t + off, start - off, raw, at0 && off == 0))) return st;
         if ((st = emit_added(w, a->id))) return st;
         off = stop;
     }
-    if (off < n && !walk_done(w)) return gap(w, t + off, n - off, raw);
+    if (off < n && !walk_done(w)) return gap(w, t + off, n - off, raw, at0 && off == 0);
     return TCF_OK;
 }
 
 /* Text between added tokens: raw input (normalise it first) or normalised. */
-static tcf_status gap(walk *w, const uint32_t *t, size_t n, bool raw) {
-    if (!raw) return words(w, t, n);
+static tcf_status gap(walk *w, const uint32_t *t, size_t n, bool raw, bool start) {
+    if (!raw) return words(w, t, n, start);
     scratch *s = w->s;
-    tcf_status st = tk_normalize(&w->tok->norm, t, n, &s->norm, &s->tmp);
+    tcf_status st = normalize(w->tok, t, n, &s->norm, &s->tmp, &s->bpe);
     if (st) return st;
-    if (w->tok->norm_set.n) return split_added(w, &w->tok->norm_set, s->norm.p, s->norm.n, false);
-    return words(w, s->norm.p, s->norm.n);
+    if (w->tok->norm_set.n) return split_added(w, &w->tok->norm_set, s->norm.p, s->norm.n, false, start);
+    return words(w, s->norm.p, s->norm.n, start);
 }
 
 static tcf_status walk_text(walk *w, const char *text, size_t len) {
@@ -872,8 +920,8 @@ static tcf_status walk_text(walk *w, const char *text, size_t len) {
     if (st) return st;
     const uint32_t *t = w->s->raw.p;
     size_t n = w->s->raw.n;
-    if (w->tok->raw_set.n) return split_added(w, &w->tok->raw_set, t, n, true);
-    return gap(w, t, n, true);
+    if (w->tok->raw_set.n) return split_added(w, &w->tok->raw_set, t, n, true, true);
+    return gap(w, t, n, true, true);
 }
 
 tcf_status tcf_tokenizer_encode(const tcf_tokenizer *tok, const char *text, size_t len,

@@ -85,6 +85,10 @@ bool tk_is_punct(uint32_t c);
 bool tk_is_cjk(uint32_t c);
 /* Approximation of the regex class \w (Unicode), used by single_word added tokens. */
 bool tk_is_word_char(uint32_t c);
+/* The reference's canonical combining class and canonical decomposition (up
+ * to 4 codepoints) of c: utf8proc corrected by bert_unicode_tables.h. */
+int tk_ref_ccc(uint32_t c);
+int tk_ref_nfd(uint32_t c, uint32_t d[4]);
 /* Unicode version the exception tables of bert_norm.c were generated against. */
 const char *tk_tables_unicode_version(void);
 
@@ -149,6 +153,71 @@ typedef struct {
 tcf_status tk_wordpiece_word(const tk_wordpiece *wp, const uint32_t *word, size_t n,
                              tk_wp_scratch *s, tk_buf *out);
 
+/* ---- BPE (bpe.c) ------------------------------------------------------------
+ * Normalizers, pre-tokenizers and the BPE model of byte-level and
+ * SentencePiece-style tokenizers; the vocab is the tokenizer's tk_vocab. */
+typedef struct tk_bpe tk_bpe;
+
+/* Per-call workspace of the BPE path (stack storage first, heap when outgrown). */
+typedef struct {
+    tk_buf bytes;      /* uint8: the text in UTF-8; normalisation scratch */
+    tk_buf a_b, b_b;   /* uint8: piece arenas of two successive pre-tokenizer steps */
+    tk_buf a_sp, b_sp; /* 12-byte spans of those pieces */
+    tk_buf segs;       /* 12-byte match segments of one piece */
+    tk_buf syms, heap; /* the symbols and merge queue of one word */
+    tk_buf map, pre;   /* uint8: byte-level mapped piece; prefixed piece / lookup key */
+    tk_buf cps;        /* uint32: lowercase workspace; words for tk_word_fn */
+    void *md;          /* pcre2_match_data, created on first use */
+    uint8_t bytes_st[1024], a_b_st[1024], b_b_st[1024], map_st[512], pre_st[512];
+    uint32_t a_sp_st[3 * 96], b_sp_st[3 * 96], segs_st[3 * 96], syms_st[4 * 96], heap_st[3 * 192];
+} tk_bpe_scratch;
+
+extern const char *const tk_gpt2_regex;
+tcf_status tk_bpe_new(const char *label, tk_bpe **out);
+void tk_bpe_free(tk_bpe *b);
+/* tokenizer.json: normalizer, pre_tokenizer and model (type BPE) into b and v
+ * (finalized). *unk is model.unk_token or NULL. root is a cJSON object. */
+struct cJSON;
+tcf_status tk_bpe_from_json(tk_bpe *b, tk_vocab *v, const struct cJSON *root, const char *label, const char **unk);
+/* Pieces for building a tokenizer by hand (GGUF metadata, tok_gguf.c). */
+tcf_status tk_bpe_add_norm_prepend(tk_bpe *b, const char *s, const char *label);
+tcf_status tk_bpe_add_norm_replace(tk_bpe *b, const char *from, const char *to, const char *label);
+/* Split with a regex, behavior Isolated */
+tcf_status tk_bpe_add_pretok_regex(tk_bpe *b, const char *regex, const char *label);
+tcf_status tk_bpe_add_pretok_bytelevel(tk_bpe *b, bool use_regex, bool prefix_space, const char *label);
+tcf_status tk_bpe_add_pretok_digits(tk_bpe *b, bool individual, const char *label);
+/* Metaspace "▁": scheme 0 always, 1 first, 2 never. */
+tcf_status tk_bpe_add_pretok_metaspace(tk_bpe *b, int scheme, bool split, const char *label);
+tcf_status tk_bpe_model_finish(tk_bpe *b, const tk_vocab *v, const char *prefix, const char *suffix,
+                               const char *label);
+void tk_bpe_set_model(tk_bpe *b, int32_t unk_id, bool byte_fallback, bool fuse_unk, bool ignore_merges);
+tcf_status tk_bpe_merges_reserve(tk_bpe *b, size_t n, const char *label);
+tcf_status tk_bpe_add_merge(tk_bpe *b, const tk_vocab *v, const char *a, size_t na, const char *c, size_t nc,
+                            uint32_t rank, const char *label, const char *where);
+/* SentencePiece (GGUF "llama"): no merge list; a pair merges when the vocab
+ * spells it (order: see lookup_merge in bpe.c). */
+void tk_bpe_set_spm(tk_bpe *b);
+/* Byte-level alphabet: is s already spelled in it; spell raw bytes s in it
+ * (dst holds 2n bytes; returns the length). */
+bool tk_bytelevel_spelled(const char *s, size_t n);
+size_t tk_bytelevel_spell(const char *s, size_t n, char *dst);
+bool tk_bpe_has_norm(const tk_bpe *b);
+void tk_bpe_scratch_init(tk_bpe_scratch *s);
+void tk_bpe_scratch_free(tk_bpe_scratch *s);
+/* Normalise codepoints in[0..n) into out (tmp: workspace). */
+tcf_status tk_bpe_normalize(const tk_bpe *b, const uint32_t *in, size_t n, tk_buf *out, tk_buf *tmp,
+                            tk_bpe_scratch *s);
+/* Pre-tokenise normalised text t[0..n) and append the BPE ids of each piece to
+ * ids (int32), or with fn pass each final piece to fn instead. at_start: t is
+ * at offset 0 of the input (Metaspace prepend_scheme "first"). */
+typedef void (*tk_word_fn)(void *ctx, const uint32_t *word, size_t n, int32_t added_id);
+tcf_status tk_bpe_words(const tk_bpe *b, const tk_vocab *v, const uint32_t *t, size_t n, bool at_start,
+                        tk_bpe_scratch *s, tk_buf *ids, tk_word_fn fn, void *ctx);
+/* Compile a tokenizer.json / GGUF regex (PCRE2, UTF + UCP); errors name label and where. */
+struct pcre2_real_code_8;
+tcf_status tk_regex_compile(const char *pat, size_t n, const char *label, const char *where,
+                            struct pcre2_real_code_8 **out);
+
 /* ---- the tokenizer object (tokenizer.c) ----------------------------------- */
 
 typedef struct {
@@ -182,14 +251,21 @@ struct tcf_tokenizer {
     bool trunc_left; /* truncation direction Left: keep the last tokens */
     int32_t pad_id;
     int32_t vocab_size; /* max id + 1 over the model and added tokens */
+    tk_bpe *bpe;        /* non-NULL: a BPE model (bpe.c) instead of WordPiece; vocab in wp.vocab */
 };
 
 /* Call fn(ctx, word, n_word, is_added, added_id) for each pre-tokenised word
  * and each added token of `text` (the stage just before WordPiece), in order.
  * Used by the tests to compare normalisation + pre-tokenisation with the
  * reference word by word. */
-typedef void (*tk_word_fn)(void *ctx, const uint32_t *word, size_t n, int32_t added_id);
 tcf_status tk_tokenizer_words(const tcf_tokenizer *tok, const char *text, size_t len,
                               tk_word_fn fn, void *ctx);
+
+/* For loaders outside tokenizer.c (tok_gguf.c): a new empty tokenizer, an
+ * added token (id as the reference assigns it), and the shared end of loading
+ * (unk may be NULL: no unk check). */
+tcf_status tk_tokenizer_new(const char *label, tcf_tokenizer **out);
+tcf_status tk_tokenizer_add_added(tcf_tokenizer *t, const char *content, bool special, bool normalized);
+tcf_status tk_tokenizer_finish(tcf_tokenizer *t, const char *unk);
 
 #endif /* TCF_TOKENIZER_INTERNAL_H */
