@@ -44,6 +44,15 @@ if [ -f $SMOL ]; then
     ids_txt $LF/smollm2 12 > "$TMP/ids.txt"
     expect_rc 0 "SmolLM2" -- "$TCF" embed --model $SMOL --ids --pooling last --threads 2 < "$TMP/ids.txt"
     d=$(maxrel "$TMP/out" $LF/smollm2/last.f32) && within "$d" && ok || bad "SmolLM2 last pooling: $d"
+    # text in: the GGUF's own BPE tokenizer, then the decoder; must equal
+    # tokenize | embed --ids (both halves are parity-checked on their own)
+    printf '%s\n' "I was charged twice for my subscription" "where is my package?" "日本語 and emoji 🎉" > "$TMP/q.txt"
+    expect_rc 0 "SmolLM2 tokenize" -- "$TCF" tokenize --model $SMOL --input "$TMP/q.txt"
+    cp "$TMP/out" "$TMP/q.ids"
+    expect_rc 0 "SmolLM2 embed --ids" -- "$TCF" embed --model $SMOL --ids --pooling last --threads 2 < "$TMP/q.ids"
+    cp "$TMP/out" "$TMP/q.from_ids"
+    expect_rc 0 "SmolLM2 embed text" -- "$TCF" embed --model $SMOL --pooling last --threads 2 < "$TMP/q.txt"
+    cmp -s "$TMP/out" "$TMP/q.from_ids" && ok || bad "SmolLM2: embedding text differs from tokenize | embed --ids"
     echo "  SmolLM2-135M, last pooling: max rel diff vs transformers $d"
 else
     echo "SKIP SmolLM2 CLI check: $SMOL absent (scripts/fetch_models.sh --all)"

@@ -1,7 +1,9 @@
 /*
  * model.c — the public tcf_model API: an encoder plus its tokenizer, or a
- * decoder (model/llama.c, token ids in until a BPE tokenizer exists), and the
- * text-in / embedding-out path with dynamic padding and length bucketing.
+ * decoder (model/llama.c) plus its BPE tokenizer when the model carries one
+ * (tokenizer.ggml.* in a GGUF file, tokenizer.json in a directory; without
+ * one a decoder takes token ids only), and the text-in / embedding-out path
+ * with dynamic padding and length bucketing.
  */
 #include "base/base.h"
 #include "model/bert.h"
@@ -16,14 +18,34 @@ struct tcf_model {
     tcf_tokenizer *tok;
 };
 
+/* Does a decoder's file or directory carry a tokenizer? A GGUF file with
+ * tokenizer.ggml.model, or a directory with tokenizer.json. (One that is
+ * there must then load; a model without one takes token ids.) */
+static int has_tokenizer(const char *path) {
+    size_t n = strlen(path);
+    if (n > 5 && !strcmp(path + n - 5, ".gguf")) {
+        tcf_gguf *g = NULL;
+        if (tcf_gguf_open(path, &g)) return 1; /* let the tokenizer loader report it */
+        int has = tcf_gguf_find(g, "tokenizer.ggml.model") != NULL;
+        tcf_gguf_free(g);
+        return has;
+    }
+    char p[4096];
+    return !tcf_path_join(p, sizeof p, path, "tokenizer.json") && tcf_file_exists(p);
+}
+
 tcf_status tcf_model_load(const char *dir, tcf_model **out) {
     *out = NULL;
     tcf_model *m = calloc(1, sizeof *m);
     if (!m) return tcf_fail(TCF_ERR_NOMEM, "out of memory");
     if (tcf_llama_handles(dir)) {
         tcf_status st = tcf_llama_load(dir, &m->llama);
+        if (!st && has_tokenizer(dir)) st = tcf_tokenizer_load(dir, &m->tok);
+        if (!st && m->tok && tcf_tokenizer_vocab_size(m->tok) > m->llama->cfg.vocab)
+            st = tcf_fail(TCF_ERR_FORMAT, "%s: tokenizer has %d tokens but the model's vocabulary is %d", dir,
+                          tcf_tokenizer_vocab_size(m->tok), m->llama->cfg.vocab);
         if (st) {
-            free(m);
+            tcf_model_free(m);
             return st;
         }
         *out = m;
@@ -93,10 +115,14 @@ tcf_status tcf_model_embed(const tcf_model *m, int n, const char *const *texts,
     if (n <= 0) return TCF_OK;
     if (!m->tok)
         return tcf_fail(TCF_ERR_UNSUPPORTED,
-                        "decoder models have no tokenizer in tcf yet; give token ids (tcf embed --ids)");
+                        "this decoder carries no tokenizer (no tokenizer.ggml.* keys / tokenizer.json); "
+                        "give token ids (tcf embed --ids)");
     if (batch <= 0) batch = 32;
-    const int C = m->bert->cfg.hidden, P = m->bert->cfg.max_pos;
+    const int C = tcf_model_hidden_size(m), P = tcf_model_max_positions(m);
     if (max_len <= 0) max_len = tcf_tokenizer_max_len(m->tok);
+    /* decoders have long contexts (SmolLM2: 8192) and their tokenizers no
+     * truncation: without --max-len, 512 tokens */
+    if (max_len <= 0 && m->llama) max_len = 512;
     if (max_len <= 0 || max_len > P) max_len = P;
     tcf_status st = TCF_OK;
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)n * max_len);
