@@ -118,7 +118,7 @@ int main(int argc, char **argv) {
     if (warmup > n) warmup = n;
     double t_load = now_s();
     tcf_classifier *c = NULL;
-    tcf_classifier_opts o = {threads, batch, 0};
+    tcf_classifier_opts o = {threads, batch, 0, 0};
     CHECK(tcf_classifier_load(model, &o, &c));
     t_load = now_s() - t_load;
     const int K = tcf_classifier_n_classes(c);

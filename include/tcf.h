@@ -334,6 +334,10 @@ typedef struct {
     int max_len;     /* truncate texts to this many tokens (specials
                         included); <= 0: the length the model was trained
                         with */
+    int keep_f32;    /* an export with Q8_0 / Q4_0 dense weights keeps them
+                        quantized in memory (the forward multiplies through
+                        them; same probabilities as widening them) unless
+                        this is set: then they are widened to f32 at load */
 } tcf_classifier_opts;
 
 /* Load `path`: a run directory or a .gguf file written by `tcf export`.

@@ -22,6 +22,7 @@
 #include "check.h"
 #include "io/gguf_write.h"
 #include "model/export.h"
+#include "model/infer.h"
 #include "tcf.h"
 
 #include <stdio.h>
@@ -105,9 +106,14 @@ static void load_texts(void) {
     if (f) fclose(f);
 }
 
-static int classify(const char *path, float *probs) {
+static int classify_opt(const char *path, int keep_f32, int *quantized, float *probs);
+static int classify(const char *path, float *probs) { return classify_opt(path, 0, NULL, probs); }
+
+/* keep_f32 as tcf_classifier_opts; *quantized: whether the encoder kept
+ * quantized dense weights. */
+static int classify_opt(const char *path, int keep_f32, int *quantized, float *probs) {
     tcf_classifier *c;
-    tcf_classifier_opts o = {2, 0, 0};
+    tcf_classifier_opts o = {2, 0, 0, keep_f32};
     if (tcf_classifier_load(path, &o, &c)) {
         fprintf(stderr, "load %s: %s\n", path, tcf_last_error());
         return 0;
@@ -115,6 +121,7 @@ static int classify(const char *path, float *probs) {
     int ok = tcf_classifier_n_classes(c) == K && !strcmp(tcf_classifier_label(c, 2), "account") &&
              tcf_classifier_max_len(c) == 128;
     ok = ok && !tcf_classifier_classify(c, NT, (const char *const *)texts, NULL, probs);
+    if (quantized) *quantized = c->m->qdense != NULL;
     if (!ok) fprintf(stderr, "classify %s: %s\n", path, tcf_last_error());
     tcf_classifier_free(c);
     return ok;
@@ -214,6 +221,17 @@ static void test_export_types(const float *run_probs, char *f32_path) {
         CHECK(classify(path, probs), "classify %s", path);
         snprintf(what, sizeof what, "export %s vs run directory", types[i].name);
         max_diff(what, probs, run_probs, types[i].bound);
+        if (t == TCF_GGML_Q8_0 || t == TCF_GGML_Q4_0) {
+            /* kept quantized in memory (the default) vs widened to f32 at
+             * load: the same weights, so the same probabilities */
+            float wide[NT * K];
+            int q_default = 0, q_wide = 1;
+            CHECK(classify_opt(path, 0, &q_default, probs) && classify_opt(path, 1, &q_wide, wide), "classify %s", path);
+            CHECK(q_default && !q_wide, "%s: quantized in memory by default (%d), widened with keep_f32 (%d)",
+                  types[i].name, q_default, q_wide);
+            snprintf(what, sizeof what, "%s in memory vs widened to f32", types[i].name);
+            max_diff(what, probs, wide, 1e-6);
+        }
         if (i == 0) strcpy(f32_path, path);
         else unlink(path);
     }

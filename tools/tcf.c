@@ -678,7 +678,7 @@ static int cmd_eval(int argc, char **argv) {
     float *probs = NULL;
     int32_t *pred = NULL;
     int rc = 1;
-    tcf_classifier_opts co = {threads, 0, 0};
+    tcf_classifier_opts co = {threads, 0, 0, 0};
     if (tcf_classifier_load(model, &co, &r) || !(names = label_names(r)) ||
         tcf_labels_from_names(names, tcf_classifier_n_classes(r), &labels) ||
         tcf_dataset_load(data, labels, &ds)) {
@@ -775,7 +775,7 @@ static int cmd_predict(int argc, char **argv) {
         return 2;
     }
     tcf_classifier *r = NULL;
-    tcf_classifier_opts co = {threads, 0, 0};
+    tcf_classifier_opts co = {threads, 0, 0, 0};
     if (tcf_classifier_load(model, &co, &r)) return fail_lib("predict");
     input in;
     if (!read_input(&in, in_path, "text")) {
@@ -1094,7 +1094,7 @@ static int cmd_serve(int argc, char **argv) {
     char *key = NULL;
     if (key_file && !(key = read_api_key(key_file))) return 1;
     so.api_key = key;
-    tcf_classifier_opts co = {threads, pass_batch < so.max_batch ? pass_batch : so.max_batch, 0};
+    tcf_classifier_opts co = {threads, pass_batch < so.max_batch ? pass_batch : so.max_batch, 0, 0};
     tcf_classifier *c = NULL;
     if (tcf_classifier_load(model, &co, &c)) {
         free(key);

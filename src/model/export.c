@@ -18,8 +18,9 @@
  *
  * Types: the encoder's dense weights (q, k, v, attention output, FFN up and
  * down) and the pooler take the requested type; embeddings, LayerNorms,
- * biases and the head stay F32. Loading widens everything to f32 (RSS is
- * that of an f32 model; quantized files only save disk and load time).
+ * biases and the head stay F32. Loading keeps Q8_0 / Q4_0 dense weights
+ * quantized in memory (tcf_bert_quantize; opts->keep_f32 widens them) and
+ * widens every other type to f32.
  * Not done: Q4_K and other k-quants, an abstain threshold (nothing serves
  * one yet), exporting --mode full / head runs to PEFT.
  */
@@ -253,7 +254,7 @@ tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_t
     if (type != TCF_GGML_F32 && type != TCF_GGML_F16 && type != TCF_GGML_BF16 && type != TCF_GGML_Q8_0 &&
         type != TCF_GGML_Q4_0)
         return tcf_fail(TCF_ERR_ARG, "export: type %d is not one of f32 f16 bf16 q8_0 q4_0", (int)type);
-    tcf_classifier_opts o = {1, 1, 0};
+    tcf_classifier_opts o = {1, 1, 0, 0};
     tcf_classifier *c = NULL;
     tcf_gguf_writer *w = NULL;
     char *json = NULL, path[4096];
@@ -406,8 +407,22 @@ tcf_status tcf_classifier_load_gguf(const char *path, const tcf_classifier_opts 
         st = tcf_fail(TCF_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
     }
-    tcf_gguf_free(g);
+    /* Q8_0 / Q4_0 dense weights stay quantized: quantizing the widened
+     * values again gives the file's bytes (every block's scale is exactly
+     * representable and its codes round back to themselves), and the
+     * quantized forward is bit-identical to the f32 one on the decoded
+     * weights (kern/qgemm.c), so only memory changes. */
+    const tcf_gguf_tensor *wq = tcf_gguf_tensor_find(g, "blk.0.attn_q.weight");
+    const int qt = !wq || (opts && opts->keep_f32) ? -1
+                   : wq->type == TCF_GGML_Q8_0   ? TCF_QTYPE_Q8_0
+                   : wq->type == TCF_GGML_Q4_0   ? TCF_QTYPE_Q4_0
+                                                 : -1;
+    tcf_gguf_free(g); /* unmapped first: its pages no longer count while quantizing */
     g = NULL;
+    if (qt >= 0 && (st = tcf_bert_quantize(c->m, (tcf_qtype)qt))) {
+        tcf_fail_prefix(st, "%s: keeping the dense weights quantized", path);
+        goto fail;
+    }
     if ((st = tcf_classifier_finish(c, opts))) goto fail;
     *out = c;
     return TCF_OK;

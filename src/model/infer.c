@@ -96,7 +96,7 @@ void tcf_classifier_free(tcf_classifier *c) {
 }
 
 tcf_status tcf_classifier_finish(tcf_classifier *c, const tcf_classifier_opts *opts) {
-    tcf_classifier_opts o = {0, 0, 0};
+    tcf_classifier_opts o = {0, 0, 0, 0};
     if (opts) o = *opts;
     if (!c->m->pool_w)
         return tcf_fail(TCF_ERR_UNSUPPORTED, "%s: the encoder has no pooler.dense (BertForSequenceClassification needs one)",
