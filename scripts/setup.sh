@@ -21,7 +21,9 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 
-scripts/fetch_models.sh
+# --all: SmolLM2-135M too (94 MB), so that the tests check the real decoder,
+# its BPE tokenizer and its quantized rows instead of skipping them
+scripts/fetch_models.sh --all
 
 if [ "${1:-}" = "--venv" ]; then
     [ -x .venv/bin/python ] || python3 -m venv .venv
