@@ -2,8 +2,8 @@
 # The README demo: set up (idempotent), then run tcf on the project's own demo
 # dataset (data/demo/, 15 support-desk categories): tokenize, embed, fine-tune
 # a classifier with LoRA, evaluate it on the test split and predict new
-# queries, from a real pretrained checkpoint (all-MiniLM-L6-v2), with no
-# Python at run time. About 3 minutes on 2 cores after set-up.
+# queries, then export it as one quantized file, from a real pretrained
+# checkpoint (all-MiniLM-L6-v2), with no Python at run time. About 3 minutes on 2 cores after set-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -51,6 +51,13 @@ printf '%s\n' "${queries[@]}" "please delete my account and all the data you hol
     paste -d' ' <(printf '%s\n' "${queries[@]}" "please delete my account and all the data you hold on me" \
                   "the app crashes every time i open settings, error 0x80070005" | paste -d'\n' - /dev/null) - |
     sed -n 's/^\(.\+\) \({.*\)$/   \1\n      -> \2/p'
+echo
+echo "== 6. export: one file (LoRA merged, dense weights Q8_0, tokenizer + labels inside)"
+$TCF export --model $OUT/run --out $OUT/demo.q8_0.gguf --type q8_0
+echo "   $OUT/demo.q8_0.gguf: $(du -h $OUT/demo.q8_0.gguf | cut -f1) (the run's weights in f32: $(du -ch $MODEL/model.safetensors | tail -1 | cut -f1))"
+$TCF eval --model $OUT/demo.q8_0.gguf --data data/demo/test.csv --threads 2 | head -1 | sed 's/^/   /'
+echo "   serve it: $TCF serve --model $OUT/demo.q8_0.gguf --port 8080"
+echo "             curl -d '{\"text\": \"I was charged twice\"}' -H 'Content-Type: application/json' localhost:8080/v1/classify"
 echo
 echo "The adapter in $OUT/run is in PEFT's format: Python peft can load it onto"
 echo "BertForSequenceClassification(all-MiniLM-L6-v2) with PeftModel.from_pretrained."
