@@ -54,7 +54,7 @@ printf '%s\n' "${queries[@]}" "please delete my account and all the data you hol
 echo
 echo "== 6. export: one file (LoRA merged, dense weights Q8_0, tokenizer + labels inside)"
 $TCF export --model $OUT/run --out $OUT/demo.q8_0.gguf --type q8_0
-echo "   $OUT/demo.q8_0.gguf: $(du -h $OUT/demo.q8_0.gguf | cut -f1) (the run's weights in f32: $(du -ch $MODEL/model.safetensors | tail -1 | cut -f1))"
+echo "   $OUT/demo.q8_0.gguf: $(du -h $OUT/demo.q8_0.gguf | cut -f1) (the base model's f32 safetensors: $(du -ch $MODEL/model.safetensors | tail -1 | cut -f1))"
 $TCF eval --model $OUT/demo.q8_0.gguf --data data/demo/test.csv --threads 2 | head -1 | sed 's/^/   /'
 echo "   serve it: $TCF serve --model $OUT/demo.q8_0.gguf --port 8080"
 echo "             curl -d '{\"text\": \"I was charged twice\"}' -H 'Content-Type: application/json' localhost:8080/v1/classify"
