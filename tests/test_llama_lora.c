@@ -7,6 +7,9 @@
  * loss, and the gradient of all 28 adapter tensors and the head
  * (|diff| <= 1e-5 max|ref| + 1e-4 |ref| per tensor; printed: max abs diff, and
  * the worst max |diff| / max |grad| over the tensors, which must be <= 1e-4). Also: 1 and 2 threads give the same gradients.
+ * SmolLM2 runs twice: dequantized to f32 at load, and QLoRA-style with its
+ * Q4_1 blocks kept (PEFT's reference used the dequantized weights, so both
+ * must match it).
  */
 #include "base/base.h"
 #include "check.h"
@@ -29,7 +32,7 @@ static int fill(const tcf_safetensors *st, const char *name, float *dst, int64_t
 /* SmolLM2-135M (real weights) with formula-initialised adapters on all 30
  * layers (tests/ref/gen_llama_lora_smollm2.py): loss, logits, the gradient
  * norm of all 421 tensors, and 4 whole gradients. SKIP without the model. */
-static void test_smollm2(void) {
+static void test_smollm2(int quant) {
     const char *path = "models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf";
 #if defined(__SANITIZE_ADDRESS__)
     printf("SKIP SmolLM2 LoRA gradients under the sanitizers (minutes there; the tiny model covers the code)\n");
@@ -44,7 +47,8 @@ static void test_smollm2(void) {
     tcf_safetensors *g = NULL;
     char *ids, *mask, *score_raw, *norms_raw, *lg_raw, *loss_raw;
     size_t n1, n2, n3, n4, n5, n6;
-    if (tcf_llama_load(path, &m) || tcf_safetensors_open(FIX "lora_smollm2/grads.safetensors", &g) ||
+    if (tcf_llama_load_with(path, &(tcf_llama_load_opts){quant, 0}, &m) ||
+        tcf_safetensors_open(FIX "lora_smollm2/grads.safetensors", &g) ||
         tcf_read_file(FIX "smollm2/ids.i32", &ids, &n1) || tcf_read_file(FIX "smollm2/mask.u8", &mask, &n2) ||
         tcf_read_file(FIX "smollm2/score.f32", &score_raw, &n3) ||
         tcf_read_file(FIX "lora_smollm2/norms.f32", &norms_raw, &n4) ||
@@ -73,7 +77,9 @@ static void test_smollm2(void) {
     tcf_status st = tcf_llama_lora_grad(m, lo, (const float *)score_raw, dscore, 4, 8, 12, (const int32_t *)ids,
                                         (const uint8_t *)mask, labels, logits, &loss, 2);
     CHECK(st == TCF_OK, "SmolLM2 LoRA grad: %s", tcf_last_error());
-    printf("SmolLM2-135M LoRA r=4 on all 7 modules x 30 layers (one step: %.2f s)\n", tcf_now() - t0);
+    printf("SmolLM2-135M LoRA r=4 on all 7 modules x 30 layers, base %s, weights %.1f MB (one step: %.2f s)\n",
+           quant == TCF_LLAMA_F32 ? "f32 (dequantized at load)" : "kept in the GGUF's blocks (QLoRA)",
+           tcf_llama_weight_bytes(m) / 1e6, tcf_now() - t0);
     check_close("smollm2 logits vs PEFT", logits, (const float *)lg_raw, 32, 1e-4, 1e-4);
     check_close("smollm2 loss vs PEFT", &loss, (const float *)loss_raw, 1, 1e-5, 1e-5);
     float norms[421];
@@ -232,6 +238,7 @@ int main(void) {
     tcf_safetensors_free(w);
     tcf_safetensors_free(g);
     tcf_llama_free(m);
-    test_smollm2();
+    test_smollm2(TCF_LLAMA_F32);
+    test_smollm2(TCF_LLAMA_KEEP);
     return check_summary("test_llama_lora");
 }

@@ -247,6 +247,7 @@ typedef struct {
     const tcf_safetensors *st; /* HF checkpoint, or */
     const tcf_gguf *g;         /* GGUF */
     const char *prefix;        /* HF: "" or "model." */
+    int dq;                    /* NF4 double quantization */
 } wsrc;
 
 static void wname(const wsrc *s, wkind w, int l, char *buf, size_t cap) {
@@ -309,16 +310,103 @@ static tcf_status load_tensor(const wsrc *s, wkind w, int l, float *dst, int64_t
 
 /* llama.cpp stores the rows of each of n_head heads (D rows each) as
  * interleaved pairs: GGUF row h*D + 2i + j holds HF row h*D + j*D/2 + i.
- * Put w (n_head * D, C) back in HF order; tmp holds D * C floats. */
-static void unpermute_rows(float *w, int n_head, int D, int C, float *tmp) {
+ * Put w (n_head * D rows of row_bytes bytes) back in HF order; tmp holds
+ * D * row_bytes bytes. Rows move whole, so f32 rows and rows of quantized
+ * blocks alike. */
+static void unpermute_rows_bytes(uint8_t *w, int n_head, int D, size_t row_bytes, uint8_t *tmp) {
     const int half = D / 2;
     for (int h = 0; h < n_head; h++) {
-        float *hw = w + (int64_t)h * D * C;
-        memcpy(tmp, hw, sizeof(float) * (size_t)D * C);
+        uint8_t *hw = w + (size_t)h * D * row_bytes;
+        memcpy(tmp, hw, row_bytes * (size_t)D);
         for (int i = 0; i < half; i++)
             for (int j = 0; j < 2; j++)
-                memcpy(hw + (int64_t)(j * half + i) * C, tmp + (int64_t)(2 * i + j) * C, sizeof(float) * C);
+                memcpy(hw + (size_t)(j * half + i) * row_bytes, tmp + (size_t)(2 * i + j) * row_bytes, row_bytes);
     }
+}
+
+static void unpermute_rows(float *w, int n_head, int D, int C, float *tmp) {
+    unpermute_rows_bytes((uint8_t *)w, n_head, D, sizeof(float) * (size_t)C, (uint8_t *)tmp);
+}
+
+static int ggml_qtype(tcf_ggml_type t) {
+    return t == TCF_GGML_Q8_0 ? TCF_QTYPE_Q8_0 : t == TCF_GGML_Q4_0 ? TCF_QTYPE_Q4_0
+         : t == TCF_GGML_Q4_1 ? TCF_QTYPE_Q4_1 : -1;
+}
+
+/* One part of a stacked quantized weight: tensor w of the layer, `rows`
+ * rows, q/k rows of `heads` heads to un-permute (0: none). */
+typedef struct {
+    wkind w;
+    int64_t rows;
+    int heads;
+} qpart;
+
+/* W (N, K) of m->quant from the parts stacked as rows. GGUF parts already of
+ * that type are copied block for block; others are loaded in f32 (tmp holds
+ * N * K floats, perm D * max(row) bytes) and quantized. */
+static tcf_status load_qweight(const tcf_llama *m, const wsrc *s, int l, const qpart *parts, int np, int N, int K,
+                               float *tmp, float *perm, tcf_qmat *W) {
+    const int D = m->cfg.head_dim;
+    char name[160];
+    int same = s->g != NULL && m->quant != TCF_QTYPE_NF4;
+    for (int i = 0; i < np && same; i++) {
+        wname(s, parts[i].w, l, name, sizeof name);
+        const tcf_gguf_tensor *t = tcf_gguf_tensor_find(s->g, name);
+        same = t && ggml_qtype(t->type) == m->quant;
+    }
+    tcf_status st;
+    if (same) {
+        const size_t rb = tcf_qtype_row_bytes((tcf_qtype)m->quant, K);
+        uint8_t *buf = malloc(rb * (size_t)N), *p = buf;
+        if (!buf) return tcf_fail(TCF_ERR_NOMEM, "%s: out of memory for layer %d's weights", s->path, l);
+        for (int i = 0; i < np; i++) {
+            wname(s, parts[i].w, l, name, sizeof name);
+            const tcf_gguf_tensor *t = tcf_gguf_tensor_find(s->g, name);
+            if ((size_t)parts[i].rows * rb != t->nbytes) {
+                free(buf);
+                return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' holds %zu bytes, not %lld rows of %zu", s->path, name,
+                                t->nbytes, (long long)parts[i].rows, rb);
+            }
+            memcpy(p, t->data, t->nbytes);
+            if (parts[i].heads) unpermute_rows_bytes(p, parts[i].heads, D, rb, (uint8_t *)perm);
+            p += t->nbytes;
+        }
+        wname(s, parts[0].w, l, name, sizeof name);
+        if ((st = tcf_qmat_view(W, (tcf_qtype)m->quant, N, K, buf, rb * (size_t)N, name))) {
+            free(buf);
+            return st;
+        }
+        W->owned = buf;
+        return TCF_OK;
+    }
+    float *p = tmp;
+    for (int i = 0; i < np; i++) {
+        if ((st = load_tensor(s, parts[i].w, l, p, parts[i].rows, K))) return st;
+        if (parts[i].heads && s->g) unpermute_rows(p, parts[i].heads, D, K, perm);
+        p += parts[i].rows * K;
+    }
+    if ((st = tcf_qmat_quantize(W, (tcf_qtype)m->quant, N, K, tmp, K, m->quant == TCF_QTYPE_NF4 && s->dq))) {
+        wname(s, parts[0].w, l, name, sizeof name);
+        return tcf_fail_prefix(st, "%s: quantizing '%s' to %s", s->path, name, tcf_qtype_name((tcf_qtype)m->quant));
+    }
+    return TCF_OK;
+}
+
+static tcf_status load_quantized_layer(tcf_llama *m, const wsrc *s, int l, float *tmp, float *perm) {
+    const tcf_llama_config *c = &m->cfg;
+    const int C = c->hidden, I = c->inter, D = c->head_dim, Q = c->heads * D, K = c->kv_heads * D;
+    tcf_llama_layer *L = &m->layer[l];
+    const int phi3 = c->arch == TCF_ARCH_PHI3;
+    const qpart qkv3[3] = {{W_Q, Q, c->heads}, {W_K, K, c->kv_heads}, {W_V, K, 0}}, qkv1[1] = {{W_QKV, Q + 2 * K, 0}};
+    const qpart gu2[2] = {{W_GATE, I, 0}, {W_UP, I, 0}}, gu1[1] = {{W_GU, 2 * I, 0}};
+    const qpart o[1] = {{W_O, C, 0}}, down[1] = {{W_DOWN, C, 0}};
+    tcf_status st;
+    if ((st = load_qweight(m, s, l, phi3 ? qkv1 : qkv3, phi3 ? 1 : 3, Q + 2 * K, C, tmp, perm, &L->qkv_q)) ||
+        (st = load_qweight(m, s, l, o, 1, C, Q, tmp, perm, &L->o_q)) ||
+        (st = load_qweight(m, s, l, phi3 ? gu1 : gu2, phi3 ? 1 : 2, 2 * I, C, tmp, perm, &L->gu_q)) ||
+        (st = load_qweight(m, s, l, down, 1, C, I, tmp, perm, &L->down_q)))
+        return st;
+    return TCF_OK;
 }
 
 /* Every tensor the config asks for exists with its shape: checked before
@@ -359,17 +447,18 @@ static tcf_status layout_params(tcf_llama *m, const wsrc *s) {
         field = p ? p + used : NULL;         \
         used += (n);                         \
     } while (0)
-    TAKE(m->wte, (int64_t)c->vocab * C);
+    const int dense = m->quant < 0;
+    if (!m->wte_q.data) TAKE(m->wte, (int64_t)c->vocab * C);
     TAKE(m->out_norm, C);
     for (int l = 0; l < c->layers; l++) {
         tcf_llama_layer *L = &m->layer[l];
         TAKE(L->attn_norm, C);
-        TAKE(L->qkv_wp, (int64_t)tcf_gemm_packed_size((int)C, (int)NQKV));
+        if (dense) TAKE(L->qkv_wp, (int64_t)tcf_gemm_packed_size((int)C, (int)NQKV));
         if (c->qkv_bias) TAKE(L->qkv_b, NQKV);
-        TAKE(L->o_wp, (int64_t)tcf_gemm_packed_size((int)Q, (int)C));
+        if (dense) TAKE(L->o_wp, (int64_t)tcf_gemm_packed_size((int)Q, (int)C));
         TAKE(L->ffn_norm, C);
-        TAKE(L->gu_wp, (int64_t)tcf_gemm_packed_size((int)C, (int)(2 * I)));
-        TAKE(L->down_wp, (int64_t)tcf_gemm_packed_size((int)I, (int)C));
+        if (dense) TAKE(L->gu_wp, (int64_t)tcf_gemm_packed_size((int)C, (int)(2 * I)));
+        if (dense) TAKE(L->down_wp, (int64_t)tcf_gemm_packed_size((int)I, (int)C));
     }
 #undef TAKE
     m->n_params = used;
@@ -382,13 +471,22 @@ static tcf_status layout_params(tcf_llama *m, const wsrc *s) {
     if (!tmp) return tcf_fail(TCF_ERR_NOMEM, "%s: out of memory staging weights", s->path);
     float *perm = tmp + big;
     tcf_status st;
-    if ((st = load_tensor(s, W_EMB, 0, m->wte, c->vocab, C)) || (st = load_tensor(s, W_NORM, 0, m->out_norm, C, 0)))
+    if ((!m->wte_q.data && (st = load_tensor(s, W_EMB, 0, m->wte, c->vocab, C))) ||
+        (st = load_tensor(s, W_NORM, 0, m->out_norm, C, 0)))
         goto done;
     for (int l = 0; l < c->layers; l++) {
         tcf_llama_layer *L = &m->layer[l];
         if ((st = load_tensor(s, W_ATTN_NORM, l, L->attn_norm, C, 0)) ||
             (st = load_tensor(s, W_FFN_NORM, l, L->ffn_norm, C, 0)))
             goto done;
+        if (c->qkv_bias && ((st = load_tensor(s, W_QB, l, L->qkv_b, Q, 0)) ||
+                            (st = load_tensor(s, W_KB, l, L->qkv_b + Q, K, 0)) ||
+                            (st = load_tensor(s, W_VB, l, L->qkv_b + Q + K, K, 0))))
+            goto done;
+        if (!dense) {
+            if ((st = load_quantized_layer(m, s, l, tmp, perm))) goto done;
+            continue;
+        }
         /* q | k | v stacked as rows (NQKV, C), packed as W^T */
         if (c->arch == TCF_ARCH_PHI3) {
             if ((st = load_tensor(s, W_QKV, l, tmp, NQKV, C))) goto done;
@@ -402,10 +500,6 @@ static tcf_status layout_params(tcf_llama *m, const wsrc *s) {
             }
         }
         tcf_gemm_pack_b((int)C, (int)NQKV, tmp, (int)C, 1, L->qkv_wp);
-        if (c->qkv_bias && ((st = load_tensor(s, W_QB, l, L->qkv_b, Q, 0)) ||
-                            (st = load_tensor(s, W_KB, l, L->qkv_b + Q, K, 0)) ||
-                            (st = load_tensor(s, W_VB, l, L->qkv_b + Q + K, K, 0))))
-            goto done;
         if ((st = load_tensor(s, W_O, l, tmp, C, Q))) goto done;
         tcf_gemm_pack_b((int)Q, (int)C, tmp, (int)Q, 1, L->o_wp);
         /* gate | up stacked as rows (2I, C) */
@@ -444,10 +538,43 @@ int tcf_llama_handles(const char *path) {
     return yes;
 }
 
-/* Allocate and fill m from a checked config and source. */
+/* Allocate and fill m from a checked config and source; m->quant set. */
 static tcf_status load_weights(tcf_llama *m, const wsrc *src) {
     tcf_status st = check_tensors(&m->cfg, src);
     if (st) return st;
+    if (m->quant == TCF_LLAMA_KEEP) {
+        char name[160];
+        wname(src, W_Q, 0, name, sizeof name);
+        const tcf_gguf_tensor *t = src->g ? tcf_gguf_tensor_find(src->g, name) : NULL;
+        if (!t || ggml_qtype(t->type) < 0)
+            return tcf_fail(TCF_ERR_UNSUPPORTED, "%s: keeping the file's quantization needs a GGUF whose %s is "
+                            "Q8_0, Q4_0 or Q4_1 (%s); choose a block type instead", src->path, name,
+                            t ? tcf_ggml_type_name(t->type) : "not a GGUF");
+        m->quant = ggml_qtype(t->type);
+    }
+    if (m->quant >= 0) {
+        const int C = m->cfg.hidden, I = m->cfg.inter, Q = m->cfg.heads * m->cfg.head_dim;
+        const int need = m->quant == TCF_QTYPE_NF4 ? 64 : 32;
+        if (C % need || I % need || Q % need)
+            return tcf_fail(TCF_ERR_ARG, "%s: %s needs every input width to be a multiple of %d (hidden %d, "
+                            "intermediate %d, heads x head_dim %d)", src->path, tcf_qtype_name((tcf_qtype)m->quant),
+                            need, C, I, Q);
+        /* the embeddings: a GGUF's quantized rows stay in their blocks */
+        char name[160];
+        wname(src, W_EMB, 0, name, sizeof name);
+        const tcf_gguf_tensor *t = src->g ? tcf_gguf_tensor_find(src->g, name) : NULL;
+        if (t && ggml_qtype(t->type) >= 0) {
+            void *buf = malloc(t->nbytes);
+            if (!buf) return tcf_fail(TCF_ERR_NOMEM, "%s: out of memory for the embeddings", src->path);
+            memcpy(buf, t->data, t->nbytes);
+            if ((st = tcf_qmat_view(&m->wte_q, (tcf_qtype)ggml_qtype(t->type), m->cfg.vocab, C, buf, t->nbytes,
+                                    name))) {
+                free(buf);
+                return st;
+            }
+            m->wte_q.owned = buf;
+        }
+    }
     m->layer = calloc((size_t)m->cfg.layers, sizeof *m->layer);
     layout_params(m, NULL);
     size_t bytes;
@@ -457,11 +584,13 @@ static tcf_status load_weights(tcf_llama *m, const wsrc *src) {
     return layout_params(m, src);
 }
 
-tcf_status tcf_llama_load_gguf(const tcf_gguf *g, const char *label, tcf_llama **out) {
+static tcf_status load_gguf_opts(const tcf_gguf *g, const char *label, const tcf_llama_load_opts *o,
+                                 tcf_llama **out) {
     *out = NULL;
     tcf_llama *m = calloc(1, sizeof *m);
     if (!m) return tcf_fail(TCF_ERR_NOMEM, "out of memory");
-    wsrc src = {label, NULL, g, ""};
+    m->quant = o ? o->quant : TCF_LLAMA_F32;
+    wsrc src = {label, NULL, g, "", o && o->double_quant};
     tcf_status st = gguf_config(g, label, &m->cfg);
     if (!st) st = load_weights(m, &src);
     if (st) {
@@ -472,21 +601,30 @@ tcf_status tcf_llama_load_gguf(const tcf_gguf *g, const char *label, tcf_llama *
     return TCF_OK;
 }
 
-tcf_status tcf_llama_load(const char *path, tcf_llama **out) {
+tcf_status tcf_llama_load_gguf(const tcf_gguf *g, const char *label, tcf_llama **out) {
+    return load_gguf_opts(g, label, NULL, out);
+}
+
+tcf_status tcf_llama_load(const char *path, tcf_llama **out) { return tcf_llama_load_with(path, NULL, out); }
+
+tcf_status tcf_llama_load_with(const char *path, const tcf_llama_load_opts *o, tcf_llama **out) {
     *out = NULL;
     char file[4096];
     tcf_status st;
+    if (o && (o->quant < TCF_LLAMA_KEEP || o->quant > TCF_QTYPE_NF4))
+        return tcf_fail(TCF_ERR_ARG, "%s: unknown weight format %d", path, o->quant);
     if (ends_with(path, ".gguf")) {
         tcf_gguf *g = NULL;
         if ((st = tcf_gguf_open(path, &g))) return st;
-        st = tcf_llama_load_gguf(g, path, out);
+        st = load_gguf_opts(g, path, o, out);
         tcf_gguf_free(g);
         return st;
     }
     tcf_llama *m = calloc(1, sizeof *m);
     if (!m) return tcf_fail(TCF_ERR_NOMEM, "out of memory");
+    m->quant = o ? o->quant : TCF_LLAMA_F32;
     tcf_safetensors *sf = NULL;
-    wsrc src = {file, NULL, NULL, ""};
+    wsrc src = {file, NULL, NULL, "", o && o->double_quant};
     if ((st = tcf_path_join(file, sizeof file, path, "config.json"))) goto fail;
     if (!tcf_file_exists(file)) {
         st = tcf_fail(TCF_ERR_IO, "%s: missing (a model directory needs config.json)", file);
@@ -518,12 +656,79 @@ void tcf_llama_free(tcf_llama *m) {
     free(w);
     free(m->params);
     free(m->bwd_mem);
+    for (int l = 0; m->layer && l < m->cfg.layers; l++) {
+        tcf_llama_layer *L = &m->layer[l];
+        tcf_qmat_free(&L->qkv_q), tcf_qmat_free(&L->o_q), tcf_qmat_free(&L->gu_q), tcf_qmat_free(&L->down_q);
+    }
+    tcf_qmat_free(&m->wte_q);
     free(m->layer);
     free(m);
 }
 
+size_t tcf_llama_weight_bytes(const tcf_llama *m) {
+    size_t n = sizeof(float) * (size_t)m->n_params + tcf_qmat_bytes(&m->wte_q);
+    for (int l = 0; l < m->cfg.layers; l++) {
+        const tcf_llama_layer *L = &m->layer[l];
+        n += tcf_qmat_bytes(&L->qkv_q) + tcf_qmat_bytes(&L->o_q) + tcf_qmat_bytes(&L->gu_q) +
+             tcf_qmat_bytes(&L->down_q);
+    }
+    return n;
+}
+
+/* in, out features of dense weight `which`. */
+static void lw_dims(const tcf_llama_config *c, int which, int *in, int *out) {
+    const int C = c->hidden, I = c->inter, Q = c->heads * c->head_dim, N = Q + 2 * c->kv_heads * c->head_dim;
+    switch (which) {
+    case TCF_LW_QKV: *in = C, *out = N; break;
+    case TCF_LW_O: *in = Q, *out = C; break;
+    case TCF_LW_GU: *in = C, *out = 2 * I; break;
+    default: *in = I, *out = C; break;
+    }
+}
+
+void tcf_llama_linear(const tcf_llama *m, int l, int which, int M, const float *X, float *Y, int accumulate,
+                      int n_threads) {
+    const tcf_llama_layer *L = &m->layer[l];
+    int in, out;
+    lw_dims(&m->cfg, which, &in, &out);
+    const float *bias = which == TCF_LW_QKV ? L->qkv_b : NULL;
+    if (m->quant >= 0) {
+        const tcf_qmat *W = which == TCF_LW_QKV ? &L->qkv_q : which == TCF_LW_O ? &L->o_q
+                          : which == TCF_LW_GU  ? &L->gu_q  : &L->down_q;
+        tcf_qgemm(M, X, in, W, bias, Y, out, accumulate, n_threads);
+        return;
+    }
+    const float *wp = which == TCF_LW_QKV ? L->qkv_wp : which == TCF_LW_O ? L->o_wp
+                    : which == TCF_LW_GU  ? L->gu_wp  : L->down_wp;
+    tcf_gemm_packed(M, out, in, X, in, wp, Y, out, bias, accumulate, n_threads);
+}
+
+void tcf_llama_linear_bwd(const tcf_llama *m, int l, int which, int M, const float *dY, float *dX, int accumulate,
+                          int n_threads) {
+    const tcf_llama_layer *L = &m->layer[l];
+    int in, out;
+    lw_dims(&m->cfg, which, &in, &out);
+    if (m->quant >= 0) {
+        const tcf_qmat *W = which == TCF_LW_QKV ? &L->qkv_q : which == TCF_LW_O ? &L->o_q
+                          : which == TCF_LW_GU  ? &L->gu_q  : &L->down_q;
+        tcf_qgemm_bwd(M, dY, out, W, dX, in, accumulate, n_threads);
+        return;
+    }
+    const float *bp = which == TCF_LW_QKV ? L->qkv_bp : which == TCF_LW_O ? L->o_bp
+                    : which == TCF_LW_GU  ? L->gu_bp  : L->down_bp;
+    tcf_gemm_packed(M, in, out, dY, out, bp, dX, in, NULL, accumulate, n_threads);
+}
+
+void tcf_llama_embed_rows(const tcf_llama *m, const int32_t *ids, int64_t n, float *x) {
+    const int C = m->cfg.hidden;
+    for (int64_t i = 0; i < n; i++) {
+        if (m->wte) memcpy(x + i * C, m->wte + (int64_t)ids[i] * C, sizeof(float) * C);
+        else tcf_qmat_dequant_rows(&m->wte_q, ids[i], 1, x + i * C);
+    }
+}
+
 tcf_status tcf_llama_enable_backward(tcf_llama *m) {
-    if (m->bwd_mem) return TCF_OK;
+    if (m->bwd_mem || m->quant >= 0) return TCF_OK;
     const tcf_llama_config *c = &m->cfg;
     const int C = c->hidden, I = c->inter, Q = c->heads * c->head_dim, N = Q + 2 * c->kv_heads * c->head_dim;
     /* per layer: W_qkv (N, C), W_o (C, Q), W_gu (2I, C), W_down (C, I) */
@@ -578,9 +783,7 @@ typedef struct {
 
 static void embed_task(void *vctx, int64_t begin, int64_t end, int tid) {
     fwd_ctx *f = vctx;
-    const int C = f->m->cfg.hidden;
-    for (int64_t r = begin; r < end; r++)
-        memcpy(f->x + r * C, f->m->wte + (int64_t)f->ids[r] * C, sizeof(float) * C);
+    tcf_llama_embed_rows(f->m, f->ids + begin, end - begin, f->x + begin * f->m->cfg.hidden);
 }
 
 static void norm_task(void *vctx, int64_t begin, int64_t end, int tid) {
@@ -680,15 +883,15 @@ tcf_status tcf_llama_forward(const tcf_llama *m, int B, int T, const int32_t *id
         const tcf_llama_layer *L = &m->layer[l];
         f.norm_w = L->attn_norm;
         tcf_parallel_for(BT, n_threads, norm_task, &f);
-        tcf_gemm_packed((int)BT, N, C, h, C, L->qkv_wp, qkv, N, L->qkv_b, 0, n_threads);
+        tcf_llama_linear(m, l, TCF_LW_QKV, (int)BT, h, qkv, 0, n_threads);
         tcf_parallel_for(BT, n_threads, rope_task, &f);
         tcf_parallel_for_dyn((int64_t)B * c->heads, 1, n_threads, attn_task, &f);
-        tcf_gemm_packed((int)BT, C, Q, ctxb, Q, L->o_wp, hidden, C, NULL, 1, n_threads); /* x += */
+        tcf_llama_linear(m, l, TCF_LW_O, (int)BT, ctxb, hidden, 1, n_threads); /* x += */
         f.norm_w = L->ffn_norm;
         tcf_parallel_for(BT, n_threads, norm_task, &f);
-        tcf_gemm_packed((int)BT, 2 * I, C, h, C, L->gu_wp, gu, 2 * I, NULL, 0, n_threads);
+        tcf_llama_linear(m, l, TCF_LW_GU, (int)BT, h, gu, 0, n_threads);
         tcf_parallel_for(BT, n_threads, swiglu_task, &f);
-        tcf_gemm_packed((int)BT, C, I, act, I, L->down_wp, hidden, C, NULL, 1, n_threads); /* x += */
+        tcf_llama_linear(m, l, TCF_LW_DOWN, (int)BT, act, hidden, 1, n_threads); /* x += */
     }
     tcf_rmsnorm(hidden, hidden, m->out_norm, BT, C, c->rms_eps);
     struct tcf_llama_ws *other = atomic_exchange(&mm->ws_cache, w);

@@ -6,6 +6,7 @@
 #ifndef TCF_LLAMA_H
 #define TCF_LLAMA_H
 
+#include "kern/qgemm.h"
 #include "tcf.h"
 
 #include <stdatomic.h>
@@ -34,13 +35,39 @@ typedef struct {
     /* For backward passes (tcf_llama_enable_backward): each weight W (out,
      * in) packed as the right-hand side of dY (M, out) @ W; NULL until then. */
     float *qkv_bp, *o_bp, *gu_bp, *down_bp;
+    /* A quantized model (tcf_llama.quant >= 0) has the same four weights as
+     * W (out, in) in block format instead (the *_wp / *_bp are NULL):
+     * qkv (Q + 2K, C), o (C, Q), gu (2I, C), down (C, I). */
+    tcf_qmat qkv_q, o_q, gu_q, down_q;
 } tcf_llama_layer;
+
+/* The four dense weights of a layer, for tcf_llama_linear. */
+enum { TCF_LW_QKV = 0, TCF_LW_O, TCF_LW_GU, TCF_LW_DOWN };
+
+/* How tcf_llama_load_with stores the dense weights. */
+enum {
+    TCF_LLAMA_F32 = -1,  /* f32, packed for tcf_gemm_packed (tcf_llama_load) */
+    TCF_LLAMA_KEEP = -2, /* the GGUF's own block type (Q8_0 / Q4_0 / Q4_1 of
+                            blk.0.attn_q), blocks copied as they are */
+};
+typedef struct {
+    int quant;        /* TCF_LLAMA_F32, TCF_LLAMA_KEEP or a tcf_qtype: the
+                         frozen base in that block format (QLoRA); tensors of
+                         another type are dequantized and re-quantized */
+    int double_quant; /* NF4: double-quantize the absmax (bitsandbytes'
+                         compress_statistics) */
+} tcf_llama_load_opts;
 
 typedef struct tcf_llama {
     tcf_llama_config cfg;
     float *params;     /* every parameter, one allocation */
     int64_t n_params;
-    float *wte;        /* (V, C) embed_tokens */
+    float *wte;        /* (V, C) embed_tokens, or NULL when wte_q holds it */
+    int quant;         /* -1: f32 dense weights; else the tcf_qtype of every
+                          layer's qkv_q, o_q, gu_q, down_q */
+    tcf_qmat wte_q;    /* quantized models loaded from a GGUF whose
+                          token_embd is Q8_0 / Q4_0 / Q4_1: its blocks (rows
+                          decoded on lookup); else unused (data NULL) */
     float *out_norm;   /* (C) the final norm */
     tcf_llama_layer *layer; /* (L) */
     float *bwd_mem;    /* the *_bp weights, one allocation */
@@ -61,10 +88,31 @@ tcf_status tcf_llama_load(const char *path, tcf_llama **out);
 /* The same from an open GGUF handle; `label` names it in errors. The
  * weights are copied: g may be freed after. */
 tcf_status tcf_llama_load_gguf(const tcf_gguf *g, const char *label, tcf_llama **out);
+/* Load with the dense weights stored as o says (NULL: f32). Only the
+ * tensors of one layer are ever held in f32 at a time, so a 4-bit load
+ * peaks near the 4-bit size. TCF_ERR_UNSUPPORTED for KEEP on a file whose
+ * attn_q is not Q8_0/Q4_0/Q4_1, TCF_ERR_ARG for a row width the format
+ * cannot hold (NF4 needs in % 64 == 0, the ggml types % 32). */
+tcf_status tcf_llama_load_with(const char *path, const tcf_llama_load_opts *o, tcf_llama **out);
 void tcf_llama_free(tcf_llama *m);
+/* Bytes of the weights in memory (f32 or blocks; embeddings included). */
+size_t tcf_llama_weight_bytes(const tcf_llama *m);
+
+/* Y (M, out) = X (M, in) W^T of dense weight `which` (TCF_LW_*) of layer l
+ * [+ its bias: q/k/v biases for TCF_LW_QKV], or Y += that if accumulate;
+ * leading dimensions are the natural widths (in for X, out for Y). f32
+ * models use tcf_gemm_packed, quantized ones tcf_qgemm (exact decode). */
+void tcf_llama_linear(const tcf_llama *m, int l, int which, int M, const float *X, float *Y, int accumulate,
+                      int n_threads);
+/* dX (M, in) = dY (M, out) W [+ dX]: the input gradient (f32 models need
+ * tcf_llama_enable_backward first; quantized ones use tcf_qgemm_bwd). */
+void tcf_llama_linear_bwd(const tcf_llama *m, int l, int which, int M, const float *dY, float *dX, int accumulate,
+                          int n_threads);
+/* x (n, C) <- the embeddings of ids[0 .. n) (decoded rows if quantized). */
+void tcf_llama_embed_rows(const tcf_llama *m, const int32_t *ids, int64_t n, float *x);
 
 /* Pack every dense weight a second time for input gradients (dX = dY W);
- * idempotent. */
+ * idempotent; nothing to do for a quantized model. */
 tcf_status tcf_llama_enable_backward(tcf_llama *m);
 
 /* hidden (B, T, C) <- final-norm hidden states of ids (B, T) under mask

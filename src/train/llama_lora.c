@@ -14,6 +14,10 @@
  * gradients flow through every frozen product (dX = dY W with the weights
  * packed by tcf_llama_enable_backward); only the adapters and the head get
  * parameter gradients. Checked against PEFT in tests/test_llama_lora.c.
+ * Recompute mode (tcf_llama_lora_step_opts.recompute) keeps only each
+ * layer's input through the forward and runs each layer's forward again
+ * just before its backward (activation checkpointing per layer): the same
+ * numbers, about L times less activation memory, one more forward.
  * The workspace is allocated per call (not yet reused across steps).
  */
 #include "train/llama_lora.h"
@@ -172,31 +176,140 @@ static void attn_bwd_task(void *vctx, int64_t begin, int64_t end, int tid) {
     }
 }
 
-tcf_status tcf_llama_lora_grad(tcf_llama *m, tcf_llama_lora *lo, const float *score, float *dscore,
-                               int n_labels, int B, int T, const int32_t *ids, const uint8_t *mask,
-                               const int32_t *labels, float *logits, float *loss, int n_threads) {
+/* ---- one layer ---------------------------------------------------------- */
+
+typedef struct {
+    const tcf_llama *m;
+    const tcf_llama_lora *lo;
+    task_ctx *f;
+    float *lsc; /* LoRA scratch */
+    int n_threads;
+} step_ctx;
+
+/* Layer l forward from S->x_in into x (M, C): fills every other saved
+ * activation of S. x may not alias S->x_in. */
+static void layer_forward(const step_ctx *k, int l, saved *S, float *x) {
+    const tcf_llama *m = k->m;
     const tcf_llama_config *c = &m->cfg;
-    const int C = c->hidden, I = c->inter, D = c->head_dim, H = c->heads, Q = H * D, K = c->kv_heads * D;
-    const int N = Q + 2 * K, L = c->layers, r = lo->r;
+    const tcf_llama_layer *Ly = &m->layer[l];
+    const int C = c->hidden, I = c->inter, D = c->head_dim, Q = c->heads * D, K = c->kv_heads * D;
+    const int N = Q + 2 * K, r = k->lo->r, nt = k->n_threads;
+    const float s = k->lo->scale;
+    task_ctx *f = k->f;
+    const int64_t M = (int64_t)f->B * f->T;
+    float *const *A = k->lo->A + l * TCF_LL_N, *const *Bm = k->lo->B + l * TCF_LL_N;
+    memcpy(x, S->x_in, sizeof(float) * M * C);
+    tcf_rmsnorm(S->h1, x, Ly->attn_norm, M, C, c->rms_eps);
+    tcf_llama_linear(m, l, TCF_LW_QKV, (int)M, S->h1, S->qkv, 0, nt);
+    const int off[3] = {0, Q, Q + K}, outs[3] = {Q, K, K};
+    for (int j = 0; j < 3; j++)
+        tcf_lora_forward((int)M, outs[j], C, r, s, S->h1, C, NULL, 0, NULL, NULL, A[j], Bm[j], S->qkv + off[j], N,
+                         S->u[j], k->lsc, nt);
+    rope_rows(f, S->qkv, 0, 0, M);
+    f->s = S;
+    tcf_parallel_for_dyn((int64_t)f->B * c->heads, 1, nt, attn_fwd_task, f);
+    tcf_llama_linear(m, l, TCF_LW_O, (int)M, S->ctx, x, 1, nt);
+    tcf_lora_forward((int)M, C, Q, r, s, S->ctx, Q, NULL, 0, NULL, NULL, A[TCF_LL_O], Bm[TCF_LL_O], x, C,
+                     S->u[TCF_LL_O], k->lsc, nt);
+    memcpy(S->x_mid, x, sizeof(float) * M * C);
+    tcf_rmsnorm(S->h2, x, Ly->ffn_norm, M, C, c->rms_eps);
+    tcf_llama_linear(m, l, TCF_LW_GU, (int)M, S->h2, S->gu, 0, nt);
+    tcf_lora_forward((int)M, I, C, r, s, S->h2, C, NULL, 0, NULL, NULL, A[TCF_LL_GATE], Bm[TCF_LL_GATE], S->gu, 2 * I,
+                     S->u[TCF_LL_GATE], k->lsc, nt);
+    tcf_lora_forward((int)M, I, C, r, s, S->h2, C, NULL, 0, NULL, NULL, A[TCF_LL_UP], Bm[TCF_LL_UP], S->gu + I, 2 * I,
+                     S->u[TCF_LL_UP], k->lsc, nt);
+    for (int64_t i = 0; i < M; i++) tcf_swiglu(S->act + i * I, S->gu + i * 2 * I, S->gu + i * 2 * I + I, I);
+    tcf_llama_linear(m, l, TCF_LW_DOWN, (int)M, S->act, x, 1, nt);
+    tcf_lora_forward((int)M, C, I, r, s, S->act, I, NULL, 0, NULL, NULL, A[TCF_LL_DOWN], Bm[TCF_LL_DOWN], x, C,
+                     S->u[TCF_LL_DOWN], k->lsc, nt);
+}
+
+/* Layer l backward: dx (M, C) holds d loss / d x_out on entry and d loss /
+ * d x_in on return; adapter gradients added to lo->dA, dB. dh (M, C), dbig
+ * (M, max(2I, N, Q)) and dact (M, max(I, Q)) are scratch. */
+static void layer_backward(const step_ctx *k, int l, const saved *S, float *dx, float *dh, float *dbig, float *dact) {
+    const tcf_llama *m = k->m;
+    const tcf_llama_config *c = &m->cfg;
+    const tcf_llama_layer *Ly = &m->layer[l];
+    const tcf_llama_lora *lo = k->lo;
+    const int C = c->hidden, I = c->inter, D = c->head_dim, Q = c->heads * D, K = c->kv_heads * D;
+    const int N = Q + 2 * K, r = lo->r, nt = k->n_threads;
     const float s = lo->scale;
+    task_ctx *f = k->f;
+    const int64_t M = (int64_t)f->B * f->T;
+    float *const *A = lo->A + l * TCF_LL_N, *const *Bm = lo->B + l * TCF_LL_N;
+    float *const *dA = lo->dA + l * TCF_LL_N, *const *dB = lo->dB + l * TCF_LL_N;
+    float *lsc = k->lsc;
+    /* down: dact = dx Wd (+ LoRA) */
+    tcf_llama_linear_bwd(m, l, TCF_LW_DOWN, (int)M, dx, dact, 0, nt);
+    tcf_lora_backward((int)M, C, I, r, s, dx, C, S->act, I, S->u[TCF_LL_DOWN], A[TCF_LL_DOWN], Bm[TCF_LL_DOWN],
+                      dA[TCF_LL_DOWN], dB[TCF_LL_DOWN], dact, I, 1, lsc, nt);
+    /* SwiGLU: dgu (M, 2I) = [dgate | dup] */
+    for (int64_t i = 0; i < M; i++)
+        tcf_swiglu_backward(dbig + i * 2 * I, dbig + i * 2 * I + I, dact + i * I, S->gu + i * 2 * I,
+                            S->gu + i * 2 * I + I, I);
+    tcf_llama_linear_bwd(m, l, TCF_LW_GU, (int)M, dbig, dh, 0, nt);
+    tcf_lora_backward((int)M, I, C, r, s, dbig, 2 * I, S->h2, C, S->u[TCF_LL_GATE], A[TCF_LL_GATE], Bm[TCF_LL_GATE],
+                      dA[TCF_LL_GATE], dB[TCF_LL_GATE], dh, C, 1, lsc, nt);
+    tcf_lora_backward((int)M, I, C, r, s, dbig + I, 2 * I, S->h2, C, S->u[TCF_LL_UP], A[TCF_LL_UP], Bm[TCF_LL_UP],
+                      dA[TCF_LL_UP], dB[TCF_LL_UP], dh, C, 1, lsc, nt);
+    tcf_rmsnorm_backward(dh, NULL, dh, S->x_mid, Ly->ffn_norm, M, C, c->rms_eps);
+    for (int64_t i = 0; i < M * C; i++) dx[i] += dh[i];
+    /* o: dctx = dx Wo (+ LoRA); dctx reuses dact */
+    float *dctx = dact;
+    tcf_llama_linear_bwd(m, l, TCF_LW_O, (int)M, dx, dctx, 0, nt);
+    tcf_lora_backward((int)M, C, Q, r, s, dx, C, S->ctx, Q, S->u[TCF_LL_O], A[TCF_LL_O], Bm[TCF_LL_O], dA[TCF_LL_O],
+                      dB[TCF_LL_O], dctx, Q, 1, lsc, nt);
+    /* attention -> dqkv (M, N), then RoPE back */
+    f->s = S, f->dctx = dctx, f->dqkv = dbig;
+    tcf_parallel_for_dyn((int64_t)f->B * c->kv_heads, 1, nt, attn_bwd_task, f);
+    rope_rows(f, dbig, 1, 0, M);
+    /* qkv: dh1 = dqkv Wqkv (+ LoRA q, k, v) */
+    tcf_llama_linear_bwd(m, l, TCF_LW_QKV, (int)M, dbig, dh, 0, nt);
+    const int off[3] = {0, Q, Q + K}, outs[3] = {Q, K, K};
+    for (int j = 0; j < 3; j++)
+        tcf_lora_backward((int)M, outs[j], C, r, s, dbig + off[j], N, S->h1, C, S->u[j], A[j], Bm[j], dA[j], dB[j],
+                          dh, C, 1, lsc, nt);
+    tcf_rmsnorm_backward(dh, NULL, dh, S->x_in, Ly->attn_norm, M, C, c->rms_eps);
+    for (int64_t i = 0; i < M * C; i++) dx[i] += dh[i];
+}
+
+/* ---- the step -------------------------------------------------------------- */
+
+static tcf_status check_batch(const tcf_llama_config *c, int n_labels, int B, int T, const int32_t *ids,
+                              const int32_t *labels) {
     if (B <= 0 || T <= 0 || T > c->max_pos)
         return tcf_fail(TCF_ERR_ARG, "LoRA step: bad batch shape B=%d T=%d (max %d positions)", B, T, c->max_pos);
     for (int64_t i = 0; i < (int64_t)B * T; i++)
         if (ids[i] < 0 || ids[i] >= c->vocab)
             return tcf_fail(TCF_ERR_ARG, "LoRA step: token id %d outside vocab [0, %d)", ids[i], c->vocab);
-    for (int b = 0; b < B; b++)
+    for (int b = 0; labels && b < B; b++)
         if (labels[b] < 0 || labels[b] >= n_labels)
             return tcf_fail(TCF_ERR_ARG, "LoRA step: label %d of row %d outside [0, %d)", labels[b], b, n_labels);
-    tcf_status st = tcf_llama_enable_backward(m);
+    return TCF_OK;
+}
+
+/* Forward (and, with labels and backward, the backward) of one batch. */
+static tcf_status run_step(tcf_llama *m, tcf_llama_lora *lo, const float *score, float *dscore, int n_labels, int B,
+                           int T, const int32_t *ids, const uint8_t *mask, const int32_t *labels, int backward,
+                           const tcf_llama_lora_step_opts *so, float *logits, float *loss, int n_threads) {
+    const tcf_llama_config *c = &m->cfg;
+    const int C = c->hidden, I = c->inter, D = c->head_dim, H = c->heads, Q = H * D, K = c->kv_heads * D;
+    const int N = Q + 2 * K, L = c->layers, r = lo->r;
+    tcf_status st = check_batch(c, n_labels, B, T, ids, labels);
     if (st) return st;
+    if (backward && (st = tcf_llama_enable_backward(m))) return st;
     if (n_threads <= 0) n_threads = tcf_default_threads();
     const int64_t M = (int64_t)B * T;
-
-    /* ---- memory: saved activations per layer + step buffers ---- */
+    /* saved activations: every layer's (backward without recompute), or one
+     * layer's plus each layer's input (recompute, or forward only) */
+    const int keep_all = backward && !(so && so->recompute);
+    const int n_saved = keep_all ? L : 1;
     const int64_t per_layer = M * (4 * (int64_t)C + N + Q + 3 * (int64_t)I) + (int64_t)B * H * T * T +
                               TCF_LL_N * M * r;
     int64_t big = 2 * (int64_t)I > N ? 2 * (int64_t)I : N; /* widest gradient row */
     if (Q > big) big = Q;
+    const int64_t wact = I > Q ? I : Q;
     size_t lscr = 0;
     for (int mod = 0; mod < TCF_LL_N; mod++) {
         int in, out;
@@ -206,28 +319,32 @@ tcf_status tcf_llama_lora_grad(tcf_llama *m, tcf_llama_lora *lo, const float *sc
         if (b2 > lscr) lscr = b2;
     }
     const int64_t per_thread = (int64_t)tcf_attn_backward_scratch(T, D) + 3 * (int64_t)T * D;
-    size_t total = (size_t)(L * per_layer + M * C /* x_f */ + M * C /* hidden */ + 2 * M * C /* dx, dh */ +
-                            M * big /* dbig */ + M * (int64_t)I /* dact */ + (int64_t)T * D + (int64_t)n_threads * per_thread +
-                            (int64_t)lscr + (int64_t)B * (C + 2 * n_labels) + M);
+    const int64_t xin_all = keep_all ? 0 : (backward ? (int64_t)L * M * C : 0);
+    const int64_t grads = backward ? 2 * M * C + M * big + M * wact : 0;
+    size_t total = (size_t)(n_saved * per_layer + xin_all + 2 * M * C /* x, hidden */ + grads + (int64_t)T * D +
+                            (int64_t)n_threads * per_thread + (int64_t)lscr + (int64_t)B * (C + 2 * n_labels) + M);
     float *mem = malloc(total * sizeof(float));
-    if (!mem) return tcf_fail(TCF_ERR_NOMEM, "LoRA step: cannot allocate %zu MB of activations", total * 4 >> 20);
+    saved *sv = malloc(sizeof(saved) * (size_t)L);
+    int *last = malloc(sizeof(int) * (size_t)B);
+    if (!mem || !sv || !last) {
+        free(mem), free(sv), free(last);
+        return tcf_fail(TCF_ERR_NOMEM, "LoRA step: cannot allocate %zu MB of activations", total * 4 >> 20);
+    }
     float *p = mem;
 #define TAKE(n) (p += (n), p - (n))
-    saved *sv = malloc(sizeof(saved) * (size_t)L);
-    if (!sv) {
-        free(mem);
-        return tcf_fail(TCF_ERR_NOMEM, "LoRA step: out of memory");
-    }
-    for (int l = 0; l < L; l++) {
+    for (int l = 0; l < n_saved; l++) {
         saved *S = &sv[l];
         S->x_in = TAKE(M * C), S->h1 = TAKE(M * C), S->qkv = TAKE(M * N), S->P = TAKE((int64_t)B * H * T * T);
         S->ctx = TAKE(M * Q), S->x_mid = TAKE(M * C), S->h2 = TAKE(M * C), S->gu = TAKE(M * 2 * I);
         S->act = TAKE(M * I);
         for (int mod = 0; mod < TCF_LL_N; mod++) S->u[mod] = TAKE(M * r);
     }
+    for (int l = n_saved; l < L; l++) sv[l] = sv[0];
+    float *xin = xin_all ? TAKE(xin_all) : NULL; /* (L, M, C) layer inputs */
     float *x = TAKE(M * C);      /* (M, C) residual stream, then x_f */
     float *hidden = TAKE(M * C); /* (M, C) final norm output */
-    float *dx = TAKE(M * C), *dh = TAKE(M * C), *dbig = TAKE(M * big), *dact = TAKE(M * I);
+    float *dx = NULL, *dh = NULL, *dbig = NULL, *dact = NULL;
+    if (backward) dx = TAKE(M * C), dh = TAKE(M * C), dbig = TAKE(M * big), dact = TAKE(M * wact);
     float *cos_t = TAKE((int64_t)T * D / 2), *sin_t = TAKE((int64_t)T * D / 2);
     float *scratch = TAKE((int64_t)n_threads * per_thread), *lsc = TAKE((int64_t)lscr);
     float *pooled = TAKE((int64_t)B * C), *lg = TAKE((int64_t)B * n_labels), *dlg = TAKE((int64_t)B * n_labels);
@@ -240,44 +357,17 @@ tcf_status tcf_llama_lora_grad(tcf_llama *m, tcf_llama_lora *lo, const float *sc
         }
     tcf_rope_table(cos_t, sin_t, T, D, c->rope_theta);
     task_ctx f = {m, B, T, mask, pos, cos_t, sin_t, NULL, NULL, NULL, scratch, per_thread};
+    const step_ctx k = {m, lo, &f, lsc, n_threads};
 
     /* ---- forward ---- */
-    for (int64_t i = 0; i < M; i++) memcpy(x + i * C, m->wte + (int64_t)ids[i] * C, sizeof(float) * C);
+    tcf_llama_embed_rows(m, ids, M, x);
     for (int l = 0; l < L; l++) {
-        const tcf_llama_layer *Ly = &m->layer[l];
         saved *S = &sv[l];
-        float **A = lo->A + l * TCF_LL_N, **Bm = lo->B + l * TCF_LL_N;
+        if (xin) S->x_in = xin + (int64_t)l * M * C;
         memcpy(S->x_in, x, sizeof(float) * M * C);
-        tcf_rmsnorm(S->h1, x, Ly->attn_norm, M, C, c->rms_eps);
-        tcf_gemm_packed((int)M, N, C, S->h1, C, Ly->qkv_wp, S->qkv, N, Ly->qkv_b, 0, n_threads);
-        const int off[3] = {0, Q, Q + K}, outs[3] = {Q, K, K};
-        for (int j = 0; j < 3; j++)
-            tcf_lora_forward((int)M, outs[j], C, r, s, S->h1, C, NULL, 0, NULL, NULL, A[j], Bm[j], S->qkv + off[j], N,
-                             S->u[j], lsc, n_threads);
-        rope_rows(&f, S->qkv, 0, 0, M);
-        f.s = S;
-        tcf_parallel_for_dyn((int64_t)B * H, 1, n_threads, attn_fwd_task, &f);
-        tcf_gemm_packed((int)M, C, Q, S->ctx, Q, Ly->o_wp, x, C, NULL, 1, n_threads);
-        tcf_lora_forward((int)M, C, Q, r, s, S->ctx, Q, NULL, 0, NULL, NULL, A[TCF_LL_O], Bm[TCF_LL_O], x, C,
-                         S->u[TCF_LL_O], lsc, n_threads);
-        memcpy(S->x_mid, x, sizeof(float) * M * C);
-        tcf_rmsnorm(S->h2, x, Ly->ffn_norm, M, C, c->rms_eps);
-        tcf_gemm_packed((int)M, 2 * I, C, S->h2, C, Ly->gu_wp, S->gu, 2 * I, NULL, 0, n_threads);
-        tcf_lora_forward((int)M, I, C, r, s, S->h2, C, NULL, 0, NULL, NULL, A[TCF_LL_GATE], Bm[TCF_LL_GATE], S->gu,
-                         2 * I, S->u[TCF_LL_GATE], lsc, n_threads);
-        tcf_lora_forward((int)M, I, C, r, s, S->h2, C, NULL, 0, NULL, NULL, A[TCF_LL_UP], Bm[TCF_LL_UP], S->gu + I,
-                         2 * I, S->u[TCF_LL_UP], lsc, n_threads);
-        for (int64_t i = 0; i < M; i++) tcf_swiglu(S->act + i * I, S->gu + i * 2 * I, S->gu + i * 2 * I + I, I);
-        tcf_gemm_packed((int)M, C, I, S->act, I, Ly->down_wp, x, C, NULL, 1, n_threads);
-        tcf_lora_forward((int)M, C, I, r, s, S->act, I, NULL, 0, NULL, NULL, A[TCF_LL_DOWN], Bm[TCF_LL_DOWN], x, C,
-                         S->u[TCF_LL_DOWN], lsc, n_threads);
+        layer_forward(&k, l, S, x);
     }
     tcf_rmsnorm(hidden, x, m->out_norm, M, C, c->rms_eps);
-    int *last = malloc(sizeof(int) * (size_t)B);
-    if (!last) {
-        free(sv), free(mem);
-        return tcf_fail(TCF_ERR_NOMEM, "LoRA step: out of memory");
-    }
     for (int b = 0; b < B; b++) {
         last[b] = -1;
         for (int t = 0; t < T; t++)
@@ -286,77 +376,66 @@ tcf_status tcf_llama_lora_grad(tcf_llama *m, tcf_llama_lora *lo, const float *sc
         memcpy(pooled + (int64_t)b * C, hidden + ((int64_t)b * T + last[b]) * C, sizeof(float) * C);
     }
     for (int b = 0; b < B; b++)
-        for (int k = 0; k < n_labels; k++) {
+        for (int j = 0; j < n_labels; j++) {
             float acc = 0;
-            for (int i = 0; i < C; i++) acc += pooled[(int64_t)b * C + i] * score[(int64_t)k * C + i];
-            lg[b * n_labels + k] = acc;
+            for (int i = 0; i < C; i++) acc += pooled[(int64_t)b * C + i] * score[(int64_t)j * C + i];
+            lg[b * n_labels + j] = acc;
         }
-    float L_ = tcf_cross_entropy(B, n_labels, lg, labels, NULL, 0.0f, dlg);
-    if (loss) *loss = L_;
     if (logits) memcpy(logits, lg, sizeof(float) * (size_t)B * n_labels);
+    if (labels) {
+        float L_ = tcf_cross_entropy(B, n_labels, lg, labels, so ? so->class_w : NULL,
+                                     so ? so->label_smoothing : 0.0f, dlg);
+        if (loss) *loss = L_;
+    }
+    if (!backward || !labels) goto done;
 
     /* ---- backward: head, final norm ---- */
     memset(dh, 0, sizeof(float) * M * C);
     for (int b = 0; b < B; b++)
-        for (int k = 0; k < n_labels; k++) {
-            float g = dlg[b * n_labels + k];
-            const float *pr = pooled + (int64_t)b * C, *sr = score + (int64_t)k * C;
+        for (int j = 0; j < n_labels; j++) {
+            float g = dlg[b * n_labels + j];
+            const float *pr = pooled + (int64_t)b * C, *sr = score + (int64_t)j * C;
             float *dr = dh + ((int64_t)b * T + last[b]) * C;
             for (int i = 0; i < C; i++) {
-                if (dscore) dscore[(int64_t)k * C + i] += g * pr[i];
+                if (dscore) dscore[(int64_t)j * C + i] += g * pr[i];
                 dr[i] += g * sr[i];
             }
         }
     tcf_rmsnorm_backward(dx, NULL, dh, x, m->out_norm, M, C, c->rms_eps);
 
-    /* ---- backward: layers ---- */
+    /* ---- backward: layers (recompute: each layer's forward again first) ---- */
     for (int l = L - 1; l >= 0; l--) {
-        const tcf_llama_layer *Ly = &m->layer[l];
-        const saved *S = &sv[l];
-        float **A = lo->A + l * TCF_LL_N, **Bm = lo->B + l * TCF_LL_N;
-        float **dA = lo->dA + l * TCF_LL_N, **dB = lo->dB + l * TCF_LL_N;
-        /* down: dact = dx Wd (+ LoRA) */
-        tcf_gemm_packed((int)M, I, C, dx, C, Ly->down_bp, dact, I, NULL, 0, n_threads);
-        tcf_lora_backward((int)M, C, I, r, s, dx, C, S->act, I, S->u[TCF_LL_DOWN], A[TCF_LL_DOWN], Bm[TCF_LL_DOWN],
-                          dA[TCF_LL_DOWN], dB[TCF_LL_DOWN], dact, I, 1, lsc, n_threads);
-        /* SwiGLU: dgu (M, 2I) = [dgate | dup] */
-        for (int64_t i = 0; i < M; i++)
-            tcf_swiglu_backward(dbig + i * 2 * I, dbig + i * 2 * I + I, dact + i * I, S->gu + i * 2 * I,
-                                S->gu + i * 2 * I + I, I);
-        tcf_gemm_packed((int)M, C, 2 * I, dbig, 2 * I, Ly->gu_bp, dh, C, NULL, 0, n_threads);
-        tcf_lora_backward((int)M, I, C, r, s, dbig, 2 * I, S->h2, C, S->u[TCF_LL_GATE], A[TCF_LL_GATE],
-                          Bm[TCF_LL_GATE], dA[TCF_LL_GATE], dB[TCF_LL_GATE], dh, C, 1, lsc, n_threads);
-        tcf_lora_backward((int)M, I, C, r, s, dbig + I, 2 * I, S->h2, C, S->u[TCF_LL_UP], A[TCF_LL_UP],
-                          Bm[TCF_LL_UP], dA[TCF_LL_UP], dB[TCF_LL_UP], dh, C, 1, lsc, n_threads);
-        tcf_rmsnorm_backward(dh, NULL, dh, S->x_mid, Ly->ffn_norm, M, C, c->rms_eps);
-        for (int64_t i = 0; i < M * C; i++) dx[i] += dh[i];
-        /* o: dctx = dx Wo (+ LoRA) */
-        float *dctx = dact; /* (M, Q) reuses dact (M, I) when Q <= I */
-        float *dctx_own = NULL;
-        if (Q > I) dctx = dctx_own = malloc(sizeof(float) * M * Q);
-        if (!dctx) {
-            free(last), free(sv), free(mem);
-            return tcf_fail(TCF_ERR_NOMEM, "LoRA step: out of memory");
+        saved *S = &sv[l];
+        if (xin) {
+            S->x_in = xin + (int64_t)l * M * C;
+            layer_forward(&k, l, S, x);
         }
-        tcf_gemm_packed((int)M, Q, C, dx, C, Ly->o_bp, dctx, Q, NULL, 0, n_threads);
-        tcf_lora_backward((int)M, C, Q, r, s, dx, C, S->ctx, Q, S->u[TCF_LL_O], A[TCF_LL_O], Bm[TCF_LL_O],
-                          dA[TCF_LL_O], dB[TCF_LL_O], dctx, Q, 1, lsc, n_threads);
-        /* attention -> dqkv (M, N), then RoPE back */
-        f.s = S, f.dctx = dctx, f.dqkv = dbig;
-        tcf_parallel_for_dyn((int64_t)B * c->kv_heads, 1, n_threads, attn_bwd_task, &f);
-        free(dctx_own);
-        rope_rows(&f, dbig, 1, 0, M);
-        /* qkv: dh1 = dqkv Wqkv (+ LoRA q, k, v) */
-        tcf_gemm_packed((int)M, C, N, dbig, N, Ly->qkv_bp, dh, C, NULL, 0, n_threads);
-        const int off[3] = {0, Q, Q + K}, outs[3] = {Q, K, K};
-        for (int j = 0; j < 3; j++)
-            tcf_lora_backward((int)M, outs[j], C, r, s, dbig + off[j], N, S->h1, C, S->u[j], A[j], Bm[j], dA[j],
-                              dB[j], dh, C, 1, lsc, n_threads);
-        tcf_rmsnorm_backward(dh, NULL, dh, S->x_in, Ly->attn_norm, M, C, c->rms_eps);
-        for (int64_t i = 0; i < M * C; i++) dx[i] += dh[i];
+        layer_backward(&k, l, S, dx, dh, dbig, dact);
     }
+done:
     free(last);
     free(sv);
     free(mem);
     return TCF_OK;
+}
+
+tcf_status tcf_llama_lora_step(tcf_llama *m, tcf_llama_lora *lo, const float *score, float *dscore, int n_labels,
+                               int B, int T, const int32_t *ids, const uint8_t *mask, const int32_t *labels,
+                               const tcf_llama_lora_step_opts *so, float *logits, float *loss, int n_threads) {
+    if (!labels) return tcf_fail(TCF_ERR_ARG, "LoRA step: labels are required");
+    return run_step(m, lo, score, dscore, n_labels, B, T, ids, mask, labels, 1, so, logits, loss, n_threads);
+}
+
+tcf_status tcf_llama_lora_grad(tcf_llama *m, tcf_llama_lora *lo, const float *score, float *dscore,
+                               int n_labels, int B, int T, const int32_t *ids, const uint8_t *mask,
+                               const int32_t *labels, float *logits, float *loss, int n_threads) {
+    return tcf_llama_lora_step(m, lo, score, dscore, n_labels, B, T, ids, mask, labels, NULL, logits, loss, n_threads);
+}
+
+tcf_status tcf_llama_lora_logits(const tcf_llama *m, const tcf_llama_lora *lo, const float *score, int n_labels,
+                                 int B, int T, const int32_t *ids, const uint8_t *mask, float *logits,
+                                 int n_threads) {
+    /* backward = 0 never writes the model or the adapters */
+    return run_step((tcf_llama *)m, (tcf_llama_lora *)lo, score, NULL, n_labels, B, T, ids, mask, NULL, 0, NULL,
+                    logits, NULL, n_threads);
 }

@@ -2,8 +2,10 @@
  * llama_lora.h — LoRA adapters on a Llama-family decoder classifier
  * (LlamaForSequenceClassification + PEFT LoRA): one forward + backward of
  * the cross-entropy, giving the gradients of every adapter and of the
- * `score` head. The base weights and norms stay frozen (the step towards
- * QLoRA training; no optimiser loop or dropout here yet).
+ * `score` head. The base weights and norms stay frozen; the base may be f32
+ * or quantized (tcf_llama.quant: QLoRA, the input gradients through
+ * tcf_qgemm_bwd). No dropout (LlamaForSequenceClassification has none at
+ * its defaults; lora_dropout is not implemented).
  */
 #ifndef TCF_LLAMA_LORA_H
 #define TCF_LLAMA_LORA_H
@@ -41,5 +43,25 @@ void tcf_llama_lora_zero_grad(tcf_llama_lora *lo);
 tcf_status tcf_llama_lora_grad(tcf_llama *m, tcf_llama_lora *lo, const float *score, float *dscore,
                                int n_labels, int B, int T, const int32_t *ids, const uint8_t *mask,
                                const int32_t *labels, float *logits, float *loss, int n_threads);
+
+/* The same step with options: class weights and label smoothing as
+ * tcf_cross_entropy (NULL opts: none, no recompute); recompute trades one
+ * more forward for activations of one layer instead of all (the gradients
+ * are the same bits). labels are required. */
+typedef struct {
+    const float *class_w;  /* (n_labels) or NULL */
+    float label_smoothing;
+    int recompute;
+} tcf_llama_lora_step_opts;
+tcf_status tcf_llama_lora_step(tcf_llama *m, tcf_llama_lora *lo, const float *score, float *dscore, int n_labels,
+                               int B, int T, const int32_t *ids, const uint8_t *mask, const int32_t *labels,
+                               const tcf_llama_lora_step_opts *so, float *logits, float *loss, int n_threads);
+
+/* Forward only: logits (B, n_labels) of a padded batch, the activations of
+ * one layer at a time (inference and validation). Thread-safe for
+ * concurrent calls on one model and adapter. */
+tcf_status tcf_llama_lora_logits(const tcf_llama *m, const tcf_llama_lora *lo, const float *score, int n_labels,
+                                 int B, int T, const int32_t *ids, const uint8_t *mask, float *logits,
+                                 int n_threads);
 
 #endif
