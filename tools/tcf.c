@@ -9,6 +9,7 @@
 #include "tcf.h"
 #include "eval/metrics.h"
 #include "io/dataset.h"
+#include "model/llama.h"
 #include "train/trainer.h"
 #include "model/export.h"
 #include "base/base.h"
@@ -497,7 +498,22 @@ static const char *train_usage =
     "  --checkpoint-steps N   ... and every N optimizer steps; 0 = off (0)\n"
     "                         (it is always written after each epoch)\n"
     "  --resume RUN/          continue the interrupted run in RUN/\n"
-    "  -h, --help             this help\n";
+    "  -h, --help             this help\n"
+    "\n"
+    "Decoders: --model may also be a Llama-family decoder (a llama .gguf file, or a\n"
+    "llama / qwen2 / phi3 directory): LlamaForSequenceClassification (the last real\n"
+    "token's hidden state -> a `score` linear, no bias; no dropout) with LoRA on\n"
+    "q_proj k_proj v_proj o_proj gate_proj up_proj down_proj of every layer (PEFT\n"
+    "key names; --targets, --init-adapter, --lora-dropout, --rslora and modes other\n"
+    "than lora are not available for decoders). The frozen base can stay quantized\n"
+    "(QLoRA: products decode the blocks on the fly, forward and backward):\n"
+    "  --quant Q              keep (the GGUF's own Q8_0/Q4_0/Q4_1 blocks; the\n"
+    "                         default, needs such a file) | f32 | q8_0 | q4_0 | q4_1 |\n"
+    "                         nf4 (bitsandbytes' NF4, blocks of 64)\n"
+    "  --double-quant         nf4: quantize the block scales too (compress_statistics)\n"
+    "  --no-recompute         keep every layer's activations for the backward\n"
+    "                         (faster, ~L times the activation memory); by default\n"
+    "                         each layer's forward runs again in the backward\n";
 
 static const char *eval_usage =
     "usage: tcf eval --model RUN/ --data FILE [--report FILE.json] [--threads N]\n"
@@ -610,7 +626,18 @@ static int cmd_train(int argc, char **argv) {
             if (k < 0) { fprintf(stderr, "tcf train: --mode must be lora, head or full, got '%s'\n", v); return 2; }
             o.mode = (tcf_train_mode)k;
         } else if (!strcmp(argv[i], "--rslora")) o.use_rslora = 1;
-        else {
+        else if (!strcmp(argv[i], "--double-quant")) o.double_quant = 1;
+        else if (!strcmp(argv[i], "--no-recompute")) o.recompute = 0;
+        else if ((v = flag_value(argc, argv, &i, "--quant"))) {
+            int q = !strcmp(v, "keep") ? TCF_LLAMA_KEEP : !strcmp(v, "f32") ? TCF_LLAMA_F32 : -3;
+            for (int t = TCF_QTYPE_Q8_0; t <= TCF_QTYPE_NF4; t++)
+                if (!strcmp(v, tcf_qtype_name((tcf_qtype)t))) q = t;
+            if (q == -3) {
+                fprintf(stderr, "tcf train: --quant must be keep, f32, q8_0, q4_0, q4_1 or nf4, got '%s'\n", v);
+                return 2;
+            }
+            o.quant = q;
+        } else {
             fprintf(stderr, "tcf train: unknown or incomplete option '%s'\n%s", argv[i], train_usage);
             return 2;
         }

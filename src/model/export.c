@@ -262,6 +262,11 @@ tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_t
     cJSON *root = NULL;
     tcf_status st = tcf_classifier_load(run_dir, &o, &c);
     if (st) return st;
+    if (!c->m) {
+        st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: exporting a decoder classifier to GGUF is not implemented; the run "
+                      "directory's adapter_config.json + adapter_model.safetensors already are a PEFT adapter", run_dir);
+        goto done;
+    }
     root = cJSON_Parse(c->run_json);
     const cJSON *base = cJSON_GetObjectItemCaseSensitive(root, "base_model");
     if (!c->run_json || !cJSON_IsString(base)) {
@@ -448,6 +453,12 @@ tcf_status tcf_export_peft(const char *run_dir, const char *out_dir) {
     tcf_lora *l = NULL;
     if (!cJSON_IsString(base)) {
         st = tcf_fail(TCF_ERR_FORMAT, "%s: not a tcf run file (needs base_model)", path);
+        goto done;
+    }
+    const cJSON *arch = cJSON_GetObjectItemCaseSensitive(root, "architecture");
+    if (cJSON_IsString(arch) && strcmp(arch->valuestring, "bert-sequence-classification")) {
+        st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: a %s run's adapter_config.json + adapter_model.safetensors already are "
+                      "its PEFT adapter (copy them)", run_dir, arch->valuestring);
         goto done;
     }
     if (cJSON_IsString(mo) && strcmp(mo->valuestring, "lora")) {

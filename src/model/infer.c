@@ -14,6 +14,12 @@
  * changes the rounding of the dense products only (the result agrees with
  * the unmerged training forward to ~1e-6; tests/test_infer.c).
  *
+ * A decoder run (Llama family, tcf_run.json architecture
+ * "llama-sequence-classification") is LlamaForSequenceClassification: its
+ * base loaded in the block format it was trained on ("base_quant"), the
+ * adapters applied unmerged (tcf_llama_lora_logits: the training forward's
+ * numbers exactly), the last real token's state through `score`.
+ *
  * Concurrency: the model is read-only after load; each classify call takes
  * a scratch block (ids, masks, hidden states, forward workspace for
  * max_batch x max_len) from a mutex-guarded free list, allocating one only
@@ -44,8 +50,9 @@ static void scratch_free(tcf_clf_scratch *s) {
 }
 
 static tcf_clf_scratch *scratch_new(const tcf_classifier *c) {
-    const size_t B = (size_t)c->max_batch, T = (size_t)c->max_len, C = (size_t)c->m->cfg.hidden,
-                 K = (size_t)c->n_classes;
+    const size_t B = (size_t)c->max_batch, T = (size_t)c->max_len, K = (size_t)c->n_classes;
+    /* a decoder's forward allocates its own workspace */
+    const size_t C = c->m ? (size_t)c->m->cfg.hidden : 1;
     tcf_clf_scratch *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->ids = malloc(sizeof(int32_t) * B * T);
@@ -56,7 +63,7 @@ static tcf_clf_scratch *scratch_new(const tcf_classifier *c) {
     s->hidden = malloc(sizeof(float) * B * T * C);
     s->pooled = malloc(sizeof(float) * B * C);
     s->logits = malloc(sizeof(float) * B * K);
-    s->ws = malloc(sizeof(float) * tcf_bert_forward_ws_floats(&c->m->cfg, (int)B, (int)T, c->n_threads));
+    s->ws = malloc(sizeof(float) * (c->m ? tcf_bert_forward_ws_floats(&c->m->cfg, (int)B, (int)T, c->n_threads) : 1));
     if (!s->ids || !s->bids || !s->len || !s->order || !s->bmask || !s->hidden || !s->pooled || !s->logits ||
         !s->ws) {
         scratch_free(s);
@@ -87,6 +94,8 @@ void tcf_classifier_free(tcf_classifier *c) {
     for (tcf_clf_scratch *s = c->free_list, *n; s; s = n) n = s->next, scratch_free(s);
     if (c->lock_init) pthread_mutex_destroy(&c->lock);
     tcf_bert_free(c->m);
+    tcf_llama_lora_free(c->dl);
+    tcf_llama_free(c->dm);
     tcf_tokenizer_free(c->tok);
     free(c->head_w), free(c->head_b);
     for (int k = 0; c->labels && k < c->n_classes; k++) free(c->labels[k]);
@@ -98,13 +107,14 @@ void tcf_classifier_free(tcf_classifier *c) {
 tcf_status tcf_classifier_finish(tcf_classifier *c, const tcf_classifier_opts *opts) {
     tcf_classifier_opts o = {0, 0, 0, 0};
     if (opts) o = *opts;
-    if (!c->m->pool_w)
+    if (c->m && !c->m->pool_w)
         return tcf_fail(TCF_ERR_UNSUPPORTED, "%s: the encoder has no pooler.dense (BertForSequenceClassification needs one)",
                         c->source ? c->source : "classifier");
     c->n_threads = o.n_threads > 0 ? o.n_threads : tcf_default_threads();
     c->max_batch = o.max_batch > 0 ? o.max_batch : 32;
     if (o.max_len > 0 && o.max_len < c->max_len) c->max_len = o.max_len;
-    if (c->max_len > c->m->cfg.max_pos) c->max_len = c->m->cfg.max_pos;
+    const int max_pos = c->m ? c->m->cfg.max_pos : c->dm->cfg.max_pos;
+    if (c->max_len > max_pos) c->max_len = max_pos;
     if (c->max_len < 3) return tcf_fail(TCF_ERR_ARG, "%s: max_len %d is below 3", c->source, c->max_len);
     if (pthread_mutex_init(&c->lock, NULL)) return tcf_fail(TCF_ERR_NOMEM, "cannot create a mutex");
     c->lock_init = 1;
@@ -151,6 +161,39 @@ static tcf_status merge_lora(tcf_bert *m, const tcf_lora *l, const char *dir) {
     return TCF_OK;
 }
 
+static int quant_parse(const char *name) {
+    if (!strcmp(name, "f32")) return TCF_LLAMA_F32;
+    for (int q = TCF_QTYPE_Q8_0; q <= TCF_QTYPE_NF4; q++)
+        if (!strcmp(name, tcf_qtype_name((tcf_qtype)q))) return q;
+    return -3;
+}
+
+/* A decoder run: root is its tcf_run.json (path), c has source and run_json. */
+static tcf_status load_decoder_run(const char *dir, const char *path, const cJSON *root, tcf_classifier *c) {
+    const cJSON *base = cJSON_GetObjectItem(root, "base_model"), *bq = cJSON_GetObjectItem(root, "base_quant");
+    const cJSON *names = cJSON_GetObjectItem(root, "labels");
+    const cJSON *dq = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "train_config"), "double_quant");
+    const int q = cJSON_IsString(bq) ? quant_parse(bq->valuestring) : -3;
+    if (q == -3)
+        return tcf_fail(TCF_ERR_FORMAT, "%s: a decoder run needs base_quant (f32, q8_0, q4_0, q4_1 or nf4)", path);
+    tcf_llama_load_opts lo = {q, cJSON_IsTrue(dq)};
+    tcf_status st;
+    if ((st = tcf_llama_load_with(base->valuestring, &lo, &c->dm)) || (st = tcf_tokenizer_load(base->valuestring, &c->tok)))
+        return tcf_fail_prefix(st, "%s: base model", path);
+    if ((st = tcf_llama_adapter_load(dir, &c->dm->cfg, &c->dl))) return st;
+    const int K = cJSON_GetArraySize(names);
+    if (K != c->dl->n_labels)
+        return tcf_fail(TCF_ERR_FORMAT, "%s: %d labels but the score head has %d classes", path, K, c->dl->n_labels);
+    c->n_classes = K;
+    if (!(c->labels = calloc((size_t)K, sizeof *c->labels))) return tcf_fail(TCF_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < K; k++) {
+        const cJSON *n = cJSON_GetArrayItem(names, k);
+        if (!cJSON_IsString(n)) return tcf_fail(TCF_ERR_FORMAT, "%s: label %d is not a string", path, k);
+        if (!(c->labels[k] = strdup(n->valuestring))) return tcf_fail(TCF_ERR_NOMEM, "out of memory");
+    }
+    return TCF_OK;
+}
+
 static tcf_status load_run(const char *dir, const tcf_classifier_opts *opts, tcf_classifier **out) {
     char path[4096], *text = NULL;
     size_t len;
@@ -177,6 +220,13 @@ static tcf_status load_run(const char *dir, const tcf_classifier_opts *opts, tcf
         goto fail;
     }
     c->max_len = ml->valueint;
+    const cJSON *arch = cJSON_GetObjectItem(root, "architecture");
+    if (cJSON_IsString(arch) && !strcmp(arch->valuestring, "llama-sequence-classification")) {
+        if ((st = load_decoder_run(dir, path, root, c)) || (st = tcf_classifier_finish(c, opts))) goto fail;
+        cJSON_Delete(root);
+        *out = c;
+        return TCF_OK;
+    }
     /* runs from before --mode have no "mode": LoRA */
     const cJSON *mo = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "train_config"), "mode");
     int mode = cJSON_IsString(mo) ? tcf_train_mode_parse(mo->valuestring) : TCF_MODE_LORA;
@@ -274,7 +324,7 @@ static void softmax_row(float *p, const float *z, int K) {
  * pooler and the head. */
 static tcf_status run_chunk(tcf_classifier *c, tcf_clf_scratch *s, int nb, const int *idx, const char *const *texts,
                             const size_t *lens, float *probs) {
-    const int T0 = c->max_len, C = c->m->cfg.hidden, K = c->n_classes;
+    const int T0 = c->max_len, K = c->n_classes;
     const tcf_encode_opts eo = {1, T0};
     int T = 1;
     for (int b = 0; b < nb; b++) {
@@ -292,9 +342,16 @@ static tcf_status run_chunk(tcf_classifier *c, tcf_clf_scratch *s, int nb, const
             s->bids[(int64_t)b * T + t] = real ? s->ids[(int64_t)b * T0 + t] : pad;
             s->bmask[(int64_t)b * T + t] = (uint8_t)real;
         }
+    if (c->dm) {
+        tcf_status st = tcf_llama_lora_logits(c->dm, c->dl, c->dl->score, K, nb, T, s->bids, s->bmask, s->logits,
+                                              c->n_threads);
+        for (int b = 0; !st && b < nb; b++) softmax_row(probs + (int64_t)idx[b] * K, s->logits + (int64_t)b * K, K);
+        return st;
+    }
     tcf_status st = tcf_bert_forward_ws(c->m, nb, T, s->bids, s->bmask, s->hidden, c->n_threads, s->ws);
     if (st) return st;
     const tcf_bert *m = c->m;
+    const int C = m->cfg.hidden;
     for (int b = 0; b < nb; b++) {
         const float *x = s->hidden + (int64_t)b * T * C; /* h[b, 0] */
         float *pooled = s->pooled + (int64_t)b * C;

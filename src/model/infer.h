@@ -13,6 +13,7 @@
 #define TCF_INFER_H
 
 #include "model/bert.h"
+#include "train/llama_lora.h"
 
 #include <pthread.h>
 
@@ -29,7 +30,11 @@ typedef struct tcf_clf_scratch {
 } tcf_clf_scratch;
 
 struct tcf_classifier {
-    tcf_bert *m;              /* LoRA merged; pooler required */
+    tcf_bert *m;              /* LoRA merged; pooler required (NULL for a decoder) */
+    /* or a decoder (LlamaForSequenceClassification): the base as trained
+     * (f32 or quantized) with its LoRA adapters and score head unmerged */
+    tcf_llama *dm;
+    tcf_llama_lora *dl;
     tcf_tokenizer *tok;
     int n_classes;            /* K */
     float *head_w, *head_b;   /* (K, C), (K): the `classifier` linear */

@@ -60,8 +60,16 @@ static void json_number(FILE *f, float v, int as_float) {
  * wraps path p if p == t or p ends with "." t, so "output.dense" alone would
  * also wrap attention.output.dense; when only the layer output is wrapped it
  * is listed per layer ("encoder.layer.3.output.dense"). */
-static tcf_status config_json(const tcf_lora *l, const char *base_model_path, char **out,
-                              size_t *len) {
+/* The LoraConfig fields of an adapter; target_modules from write_targets. */
+typedef struct {
+    int r, use_rslora;
+    float alpha, dropout;
+    void (*write_targets)(FILE *f, const void *ctx);
+    const void *ctx;
+} config_fields;
+
+static tcf_status config_json_fields(const config_fields *c, const char *base_model_path, char **out,
+                                     size_t *len) {
     FILE *f = open_memstream(out, len);
     if (!f) return tcf_fail(TCF_ERR_NOMEM, "adapter config: out of memory");
     fputs("{\n  \"alpha_pattern\": {},\n  \"base_model_name_or_path\": ", f);
@@ -70,12 +78,29 @@ static tcf_status config_json(const tcf_lora *l, const char *base_model_path, ch
     fputs(",\n  \"bias\": \"none\",\n  \"exclude_modules\": null,\n  \"fan_in_fan_out\": false,\n"
           "  \"inference_mode\": true,\n  \"init_lora_weights\": true,\n"
           "  \"layers_pattern\": null,\n  \"layers_to_transform\": null,\n  \"lora_alpha\": ", f);
-    json_number(f, l->alpha, 0);
+    json_number(f, c->alpha, 0);
     fputs(",\n  \"lora_bias\": false,\n  \"lora_dropout\": ", f);
-    json_number(f, l->dropout, 1);
+    json_number(f, c->dropout, 1);
     fprintf(f, ",\n  \"modules_to_save\": [\n    \"classifier\",\n    \"score\"\n  ],\n"
                "  \"peft_type\": \"LORA\",\n  \"r\": %d,\n  \"rank_pattern\": {},\n"
-               "  \"revision\": null,\n  \"target_modules\": [", l->r);
+               "  \"revision\": null,\n  \"target_modules\": [", c->r);
+    c->write_targets(f, c->ctx);
+    fprintf(f, "\n  ],\n  \"task_type\": \"SEQ_CLS\",\n  \"use_dora\": false,\n"
+               "  \"use_rslora\": %s\n}", c->use_rslora ? "true" : "false");
+    if (fclose(f) != 0) {
+        free(*out);
+        *out = NULL;
+        return tcf_fail(TCF_ERR_NOMEM, "adapter config: out of memory");
+    }
+    return TCF_OK;
+}
+
+/* target_modules must make PEFT wrap exactly our modules: a list entry t
+ * wraps path p if p == t or p ends with "." t, so "output.dense" alone would
+ * also wrap attention.output.dense; when only the layer output is wrapped it
+ * is listed per layer ("encoder.layer.3.output.dense"). */
+static void bert_targets(FILE *f, const void *ctx) {
+    const tcf_lora *l = ctx;
     int first = 1;
     unsigned both_out = (1u << TCF_LORA_ATTN_OUT) | (1u << TCF_LORA_OUTPUT);
     for (int k = 0; k < TCF_LORA_KINDS; k++) {
@@ -91,14 +116,12 @@ static tcf_status config_json(const tcf_lora *l, const char *base_model_path, ch
         json_string(f, tcf_lora_kind_names[k]);
         first = 0;
     }
-    fprintf(f, "\n  ],\n  \"task_type\": \"SEQ_CLS\",\n  \"use_dora\": false,\n"
-               "  \"use_rslora\": %s\n}", l->use_rslora ? "true" : "false");
-    if (fclose(f) != 0) {
-        free(*out);
-        *out = NULL;
-        return tcf_fail(TCF_ERR_NOMEM, "adapter config: out of memory");
-    }
-    return TCF_OK;
+}
+
+/* adapter_config.json in PEFT's style (json.dumps(indent=2, sort_keys=True)). */
+static tcf_status config_json(const tcf_lora *l, const char *base_model_path, char **out, size_t *len) {
+    config_fields c = {l->r, l->use_rslora, l->alpha, l->dropout, bert_targets, l};
+    return config_json_fields(&c, base_model_path, out, len);
 }
 
 tcf_status tcf_adapter_save(const tcf_lora *l, const char *dir, const char *base_model_path) {
@@ -398,5 +421,129 @@ done:
     tcf_safetensors_free(sf);
     if (st != TCF_OK) tcf_lora_free(l);
     else *out = l;
+    return st;
+}
+
+/* ---- Llama-family decoders (LlamaForSequenceClassification) ---------------------- */
+
+static void llama_targets(FILE *f, const void *ctx) {
+    (void)ctx;
+    for (int m = 0; m < TCF_LL_N; m++) {
+        fprintf(f, "%s\n    ", m ? "," : "");
+        json_string(f, tcf_llama_lora_module_names[m]);
+    }
+}
+
+tcf_status tcf_llama_adapter_save(tcf_llama_lora *lo, const char *dir, const char *base_model_path) {
+    if (!lo || !lo->score || !dir || !*dir) return tcf_fail(TCF_ERR_ARG, "adapter save: no adapter, head or directory");
+    char wpath[4096], cpath[4096];
+    tcf_status st = tcf_path_join(wpath, sizeof wpath, dir, WEIGHTS_NAME);
+    if (st == TCF_OK) st = tcf_path_join(cpath, sizeof cpath, dir, CONFIG_NAME);
+    if (st == TCF_OK) st = tcf_mkdirs(dir);
+    if (st != TCF_OK) return st;
+    const int cap = 2 * lo->layers * TCF_LL_N + 1;
+    tcf_param *p = calloc((size_t)cap, sizeof *p);
+    tcf_st_tensor *t = calloc((size_t)cap, sizeof *t);
+    char *json = NULL;
+    size_t json_len = 0;
+    if (!p || !t) {
+        st = tcf_fail(TCF_ERR_NOMEM, "%s: out of memory", dir);
+        goto done;
+    }
+    int n = tcf_llama_lora_params(lo, p, cap);
+    for (int i = 0; i < n; i++) {
+        t[i] = (tcf_st_tensor){.name = p[i].name, .dtype = TCF_DTYPE_F32, .n_dims = p[i].ndim, .data = p[i].w};
+        for (int d = 0; d < p[i].ndim; d++) t[i].shape[d] = p[i].shape[d];
+    }
+    static const char *const meta[2] = {"format", "pt"};
+    st = tcf_safetensors_write(wpath, t, n, meta, 1);
+    config_fields c = {lo->r, 0, lo->scale * (float)lo->r, 0.0f, llama_targets, NULL};
+    if (st == TCF_OK) st = config_json_fields(&c, base_model_path, &json, &json_len);
+    if (st == TCF_OK) st = tcf_atomic_write_file(cpath, json, json_len);
+done:
+    free(json);
+    free(p);
+    free(t);
+    return st;
+}
+
+tcf_status tcf_llama_adapter_load(const char *dir, const tcf_llama_config *cfg, tcf_llama_lora **out) {
+    *out = NULL;
+    char wpath[4096], cpath[4096], *text = NULL;
+    size_t len;
+    tcf_status st = tcf_path_join(wpath, sizeof wpath, dir, WEIGHTS_NAME);
+    if (!st) st = tcf_path_join(cpath, sizeof cpath, dir, CONFIG_NAME);
+    if (!st) st = tcf_read_file(cpath, &text, &len);
+    if (st) return st;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    tcf_safetensors *sf = NULL;
+    tcf_llama_lora *lo = NULL;
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(root, "r"), *a = cJSON_GetObjectItemCaseSensitive(root, "lora_alpha");
+    const cJSON *tm = cJSON_GetObjectItemCaseSensitive(root, "target_modules");
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "peft_type");
+    if (!cJSON_IsObject(root) || !cJSON_IsString(pt) || strcmp(pt->valuestring, "LORA") || !cJSON_IsNumber(r) ||
+        r->valuedouble < 1 || r->valuedouble > 4096 || r->valuedouble != floor(r->valuedouble) ||
+        (a && (!cJSON_IsNumber(a) || !(a->valuedouble > 0)))) {
+        st = tcf_fail(TCF_ERR_FORMAT, "%s: not a PEFT LoRA config with an integer r in [1, 4096] and a positive "
+                      "lora_alpha", cpath);
+        goto done;
+    }
+    if (is_true(cJSON_GetObjectItemCaseSensitive(root, "use_rslora")) ||
+        is_true(cJSON_GetObjectItemCaseSensitive(root, "use_dora"))) {
+        st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: rsLoRA / DoRA adapters on decoders are not supported", cpath);
+        goto done;
+    }
+    unsigned seen = 0;
+    for (const cJSON *e = cJSON_IsArray(tm) ? tm->child : NULL; e; e = e->next) {
+        int k = -1;
+        for (int m = 0; cJSON_IsString(e) && m < TCF_LL_N; m++)
+            if (!strcmp(e->valuestring, tcf_llama_lora_module_names[m])) k = m;
+        if (k < 0) {
+            st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: target_modules entry %s is not one of q_proj k_proj v_proj o_proj "
+                          "gate_proj up_proj down_proj", cpath, cJSON_IsString(e) ? e->valuestring : "(not a string)");
+            goto done;
+        }
+        seen |= 1u << k;
+    }
+    if (seen != (1u << TCF_LL_N) - 1) {
+        st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: target_modules must list all of q_proj k_proj v_proj o_proj gate_proj "
+                      "up_proj down_proj (tcf adapts every one)", cpath);
+        goto done;
+    }
+    const int rank = (int)r->valuedouble;
+    if ((st = tcf_llama_lora_init(cfg, rank, a ? (float)a->valuedouble : 8.0f, &lo))) goto done;
+    if ((st = tcf_safetensors_open(wpath, &sf))) goto done;
+    const tcf_tensor_view *sc = tcf_safetensors_find(sf, "base_model.model.score.weight");
+    if (!sc || sc->n_dims != 2 || sc->shape[1] != cfg->hidden || sc->shape[0] < 1 || sc->shape[0] > 1 << 20) {
+        st = tcf_fail(TCF_ERR_FORMAT, "%s: tensor 'base_model.model.score.weight' missing or not (n_labels, %d)", wpath,
+                      cfg->hidden);
+        goto done;
+    }
+    if ((st = tcf_llama_lora_init_head(lo, (int)sc->shape[0], cfg->hidden))) goto done;
+    const int cap = 2 * cfg->layers * TCF_LL_N + 1;
+    tcf_param *p = calloc((size_t)cap, sizeof *p);
+    if (!p) {
+        st = tcf_fail(TCF_ERR_NOMEM, "%s: out of memory", wpath);
+        goto done;
+    }
+    int n = tcf_llama_lora_params(lo, p, cap);
+    for (int i = 0; i < n && !st; i++) {
+        const tcf_tensor_view *t = tcf_safetensors_find(sf, p[i].name);
+        if (!t || t->n_dims != p[i].ndim || t->shape[0] != p[i].shape[0] || t->shape[1] != p[i].shape[1])
+            st = tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' missing or not of shape [%lld, %lld]", wpath, p[i].name,
+                          (long long)p[i].shape[0], (long long)p[i].shape[1]);
+        else if ((st = tcf_tensor_to_f32(t, p[i].w, p[i].n)))
+            tcf_fail_prefix(st, "%s", wpath);
+    }
+    if (!st && tcf_safetensors_count(sf) != n)
+        st = tcf_fail(TCF_ERR_FORMAT, "%s: %d tensors, expected %d (every module of %d layers and the score head)",
+                      wpath, tcf_safetensors_count(sf), n, cfg->layers);
+    free(p);
+done:
+    cJSON_Delete(root);
+    tcf_safetensors_free(sf);
+    if (st) tcf_llama_lora_free(lo);
+    else *out = lo;
     return st;
 }

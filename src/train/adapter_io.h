@@ -17,6 +17,7 @@
 #ifndef TCF_ADAPTER_IO_H
 #define TCF_ADAPTER_IO_H
 
+#include "train/llama_lora.h"
 #include "train/lora.h"
 
 /* Write `l` to `dir` (created if missing, parents included).
@@ -39,5 +40,14 @@ tcf_status tcf_adapter_save(const tcf_lora *l, const char *dir, const char *base
  * the tensor. Tensors may be F32, F16, BF16 or F64. n_classes comes from
  * classifier.weight. Caller frees *out with tcf_lora_free. */
 tcf_status tcf_adapter_load(const char *dir, int n_layers, int hidden, int inter, tcf_lora **out);
+
+/* A decoder's adapter (LlamaForSequenceClassification + PEFT LoRA on q_proj
+ * k_proj v_proj o_proj gate_proj up_proj down_proj of every layer, score
+ * under modules_to_save): the same two files, tensor names as
+ * tcf_llama_lora_params. Load reads what save writes (and PEFT adapters of
+ * that shape): r and lora_alpha from the config, every tensor present with
+ * its shape, nothing else; n_labels from score.weight. */
+tcf_status tcf_llama_adapter_save(tcf_llama_lora *lo, const char *dir, const char *base_model_path);
+tcf_status tcf_llama_adapter_load(const char *dir, const tcf_llama_config *cfg, tcf_llama_lora **out);
 
 #endif /* TCF_ADAPTER_IO_H */

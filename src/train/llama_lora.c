@@ -28,6 +28,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 const char *const tcf_llama_lora_module_names[TCF_LL_N] = {"q_proj", "k_proj", "v_proj", "o_proj",
@@ -82,10 +83,59 @@ tcf_status tcf_llama_lora_init(const tcf_llama_config *c, int r, float alpha, tc
 void tcf_llama_lora_free(tcf_llama_lora *lo) {
     if (!lo) return;
     free(lo->A), free(lo->B), free(lo->dA), free(lo->dB), free(lo->mem);
+    free(lo->score), free(lo->dscore), free(lo->names);
     free(lo);
 }
 
+tcf_status tcf_llama_lora_init_head(tcf_llama_lora *lo, int n_labels, int hidden) {
+    if (n_labels < 1 || hidden < 1) return tcf_fail(TCF_ERR_ARG, "score head: %d labels, hidden %d", n_labels, hidden);
+    free(lo->score), free(lo->dscore);
+    lo->score = calloc((size_t)n_labels * hidden, sizeof(float));
+    lo->dscore = calloc((size_t)n_labels * hidden, sizeof(float));
+    if (!lo->score || !lo->dscore) return tcf_fail(TCF_ERR_NOMEM, "score head: out of memory");
+    lo->n_labels = n_labels, lo->hidden = hidden;
+    return TCF_OK;
+}
+
+void tcf_llama_lora_init_default(tcf_llama_lora *lo, uint64_t seed) {
+    uint64_t s = seed;
+    for (int i = 0; i < lo->layers * TCF_LL_N; i++) {
+        int64_t na = lo->B[i] - lo->A[i], nb = lo->dA[i] - lo->B[i];
+        tcf_lora_fill_kaiming(lo->A[i], lo->r, (int)(na / lo->r), &s);
+        memset(lo->B[i], 0, sizeof(float) * (size_t)nb);
+    }
+    if (lo->score) tcf_lora_fill_normal(lo->score, (int64_t)lo->n_labels * lo->hidden, 0.02, &s);
+}
+
+int tcf_llama_lora_params(tcf_llama_lora *lo, tcf_param *out, int cap) {
+    const int nm = lo->layers * TCF_LL_N;
+    if (!lo->names && !(lo->names = calloc((size_t)2 * nm + 1, sizeof *lo->names))) return 0;
+    int n = 0;
+    for (int i = 0; i < nm && n + 2 <= cap; i++) {
+        const int mod = i % TCF_LL_N, l = i / TCF_LL_N;
+        const char *blk = mod <= TCF_LL_O ? "self_attn" : "mlp";
+        const int64_t na = lo->B[i] - lo->A[i], nb = lo->dA[i] - lo->B[i];
+        const int in = (int)(na / lo->r), o = (int)(nb / lo->r);
+        snprintf(lo->names[n], sizeof lo->names[n], "base_model.model.model.layers.%d.%s.%s.lora_A.weight", l, blk,
+                 tcf_llama_lora_module_names[mod]);
+        out[n] = (tcf_param){lo->names[n], lo->A[i], lo->dA[i], na, 2, {lo->r, in}};
+        n++;
+        snprintf(lo->names[n], sizeof lo->names[n], "base_model.model.model.layers.%d.%s.%s.lora_B.weight", l, blk,
+                 tcf_llama_lora_module_names[mod]);
+        out[n] = (tcf_param){lo->names[n], lo->B[i], lo->dB[i], nb, 2, {o, lo->r}};
+        n++;
+    }
+    if (lo->score && n + 1 <= cap) {
+        snprintf(lo->names[n], sizeof lo->names[n], "base_model.model.score.weight");
+        out[n] = (tcf_param){lo->names[n], lo->score, lo->dscore, (int64_t)lo->n_labels * lo->hidden, 2,
+                             {lo->n_labels, lo->hidden}};
+        n++;
+    }
+    return n;
+}
+
 void tcf_llama_lora_zero_grad(tcf_llama_lora *lo) {
+    if (lo->dscore) memset(lo->dscore, 0, sizeof(float) * (size_t)lo->n_labels * lo->hidden);
     /* each entry is laid out A | B | dA | dB: dA has B - A floats, dB dA - B */
     for (int i = 0; i < lo->layers * TCF_LL_N; i++) {
         memset(lo->dA[i], 0, sizeof(float) * (size_t)(lo->B[i] - lo->A[i]));

@@ -11,6 +11,7 @@
 #define TCF_LLAMA_LORA_H
 
 #include "model/llama.h"
+#include "train/lora.h"
 
 /* Target modules, in PEFT's names: q_proj k_proj v_proj o_proj gate_proj
  * up_proj down_proj. */
@@ -24,6 +25,10 @@ typedef struct {
     float **A, **B;   /* A (r, in), B (out, r) as PEFT's lora_A / lora_B weights */
     float **dA, **dB; /* gradients, same shapes, accumulated (+=) */
     float *mem;
+    /* the `score` head (tcf_llama_lora_init_head): (n_labels, C), no bias */
+    int n_labels, hidden;
+    float *score, *dscore;
+    char (*names)[96]; /* PEFT names of tcf_llama_lora_params */
 } tcf_llama_lora;
 
 /* in / out features of module `mod` (nn.Linear in_features / out_features). */
@@ -32,6 +37,16 @@ void tcf_llama_lora_dims(const tcf_llama_config *c, int mod, int *in, int *out);
  * caller sets A and B). */
 tcf_status tcf_llama_lora_init(const tcf_llama_config *c, int r, float alpha, tcf_llama_lora **out);
 void tcf_llama_lora_free(tcf_llama_lora *lo);
+/* Allocate the score head (n_labels, C) and its gradient, zero-filled. */
+tcf_status tcf_llama_lora_init_head(tcf_llama_lora *lo, int n_labels, int hidden);
+/* PEFT's initial state: A kaiming-uniform, B zero, score normal(0, 0.02)
+ * (transformers' initializer_range), from splitmix64(seed). */
+void tcf_llama_lora_init_default(tcf_llama_lora *lo, uint64_t seed);
+/* Every trainable tensor for the optimiser, under PEFT's saved names
+ * ("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", ...,
+ * "base_model.model.score.weight"): per layer and module A then B, then
+ * the score head (if allocated). Returns the count. */
+int tcf_llama_lora_params(tcf_llama_lora *lo, tcf_param *out, int cap);
 void tcf_llama_lora_zero_grad(tcf_llama_lora *lo);
 
 /* One forward + backward on a padded batch:

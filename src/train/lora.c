@@ -104,20 +104,27 @@ static uint64_t splitmix64(uint64_t *s) {
 /* Uniform in [0, 1) with 53 random bits. */
 static double uniform(uint64_t *s) { return (double)(splitmix64(s) >> 11) * 0x1.0p-53; }
 
+void tcf_lora_fill_kaiming(float *A, int r, int in, uint64_t *s) {
+    double bound = 1.0 / sqrt((double)in); /* kaiming_uniform(a=sqrt(5)) */
+    for (int64_t j = 0; j < (int64_t)r * in; j++) A[j] = (float)((2.0 * uniform(s) - 1.0) * bound);
+}
+
+void tcf_lora_fill_normal(float *w, int64_t n, double std, uint64_t *s) {
+    for (int64_t j = 0; j < n; j++) {
+        /* Box-Muller */
+        double u1 = uniform(s), u2 = uniform(s);
+        w[j] = (float)(std * sqrt(-2.0 * log(1.0 - u1)) * cos(2.0 * M_PI * u2));
+    }
+}
+
 void tcf_lora_init_default(tcf_lora *l, uint64_t seed) {
     uint64_t s = seed;
     for (int i = 0; i < l->n_modules; i++) {
         tcf_lora_module *md = &l->mod[i];
-        double bound = 1.0 / sqrt((double)md->in); /* kaiming_uniform(a=sqrt(5)) */
-        for (int64_t j = 0; j < (int64_t)md->r * md->in; j++)
-            md->A[j] = (float)((2.0 * uniform(&s) - 1.0) * bound);
+        tcf_lora_fill_kaiming(md->A, md->r, md->in, &s);
         memset(md->B, 0, sizeof(float) * (size_t)md->out * md->r);
     }
-    for (int64_t j = 0; j < (int64_t)l->n_classes * l->hidden; j++) {
-        /* Box-Muller, std 0.02 */
-        double u1 = uniform(&s), u2 = uniform(&s);
-        l->head_w[j] = (float)(0.02 * sqrt(-2.0 * log(1.0 - u1)) * cos(2.0 * M_PI * u2));
-    }
+    tcf_lora_fill_normal(l->head_w, (int64_t)l->n_classes * l->hidden, 0.02, &s);
     memset(l->head_b, 0, sizeof(float) * (size_t)l->n_classes);
 }
 

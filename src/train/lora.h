@@ -82,4 +82,10 @@ void tcf_lora_zero_grad(tcf_lora *l);
  * n_modules + 2). Names use PEFT's saved-file spelling. */
 int tcf_lora_params(tcf_lora *l, tcf_param *out, int cap);
 
+/* The initialisers tcf_lora_init_default uses, for other adapters: A (r,
+ * in) from PEFT's kaiming_uniform(a=sqrt(5)) (uniform in +-1/sqrt(in)); w
+ * (n) normal(0, std) by Box-Muller; both advance the splitmix64 state *s. */
+void tcf_lora_fill_kaiming(float *A, int r, int in, uint64_t *s);
+void tcf_lora_fill_normal(float *w, int64_t n, double std, uint64_t *s);
+
 #endif

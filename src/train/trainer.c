@@ -34,6 +34,7 @@
 #include "train/adapter_io.h"
 #include "train/classifier.h"
 #include "train/full.h"
+#include "train/llama_lora.h"
 #include "train/train_state.h"
 
 #include <cjson/cJSON.h>
@@ -65,6 +66,7 @@ void tcf_train_defaults(tcf_train_opts *o) {
     o->dropout = 0.1f, o->attn_dropout = 0.1f, o->lora_dropout = 0.0f;
     o->targets = (1u << TCF_LORA_KINDS) - 1, o->schedule = TCF_LR_LINEAR, o->seed = 42;
     o->checkpoint_secs = 60;
+    o->quant = -2 /* TCF_LLAMA_KEEP */, o->double_quant = 0, o->recompute = 1;
 }
 
 void tcf_train_opts_release(tcf_train_opts *o) {
@@ -175,6 +177,42 @@ static int plan_epoch(const toks *t, int batch, uint64_t *rng, int *order, int *
     return nb;
 }
 
+/* ---- the model being trained ------------------------------------------------------ */
+
+/* An encoder (m, l, ws, full by mode) or a decoder (dm, dl). */
+typedef struct {
+    tcf_bert *m;
+    tcf_lora *l;
+    tcf_clf_ws *ws;
+    tcf_full *full;
+    tcf_llama *dm;
+    tcf_llama_lora *dl;
+    int recompute;
+} learner;
+
+static int learner_classes(const learner *L) { return L->dm ? L->dl->n_labels : L->l->n_classes; }
+
+static tcf_status learner_forward(learner *L, int B, int T, const int32_t *ids, const uint8_t *mask,
+                                  const int32_t *labels, const float *cw, float label_smoothing, int backward,
+                                  float *logits, float *loss, int n_threads) {
+    if (!L->dm)
+        return tcf_clf_forward(L->m, L->l, L->ws, B, T, ids, mask, labels, cw, label_smoothing, backward, logits, loss);
+    if (!backward)
+        return tcf_llama_lora_logits(L->dm, L->dl, L->dl->score, L->dl->n_labels, B, T, ids, mask, logits, n_threads);
+    tcf_llama_lora_step_opts so = {cw, label_smoothing, L->recompute};
+    return tcf_llama_lora_step(L->dm, L->dl, L->dl->score, L->dl->dscore, L->dl->n_labels, B, T, ids, mask, labels, &so,
+                               logits, loss, n_threads);
+}
+
+static void learner_zero_grad(learner *L) {
+    if (L->dm) tcf_llama_lora_zero_grad(L->dl);
+    else tcf_lora_zero_grad(L->l);
+    if (L->full) tcf_full_zero_grad(L->full);
+}
+
+/* the dropout counter (encoders; decoders have no dropout) */
+static uint64_t learner_calls(const learner *L) { return L->ws ? tcf_clf_ws_calls(L->ws) : 0; }
+
 /* ---- inference on tokenized examples --------------------------------------------- */
 
 static void softmax_row(float *p, const float *z, int K) {
@@ -186,9 +224,8 @@ static void softmax_row(float *p, const float *z, int K) {
 }
 
 /* probs (n, K) for every example of t, in batches of up to B sorted by length. */
-static tcf_status predict_toks(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *ws, int B, const toks *t,
-                               float *probs) {
-    const int K = l->n_classes;
+static tcf_status predict_toks(learner *L, int B, const toks *t, float *probs, int n_threads) {
+    const int K = learner_classes(L);
     int *order = malloc(sizeof(int) * ((size_t)t->n + 1));
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)B * t->max_len);
     uint8_t *mask = malloc((size_t)B * t->max_len);
@@ -201,7 +238,7 @@ static tcf_status predict_toks(const tcf_bert *m, tcf_lora *l, tcf_clf_ws *ws, i
     for (int s = 0; !st && s < t->n; s += B) {
         int nb = t->n - s < B ? t->n - s : B;
         int T = fill_batch(t, order + s, nb, ids, mask, NULL);
-        st = tcf_clf_forward(m, l, ws, nb, T, ids, mask, NULL, NULL, 0.0f, 0, logits, NULL);
+        st = learner_forward(L, nb, T, ids, mask, NULL, NULL, 0.0f, 0, logits, NULL, n_threads);
         for (int b = 0; !st && b < nb; b++) softmax_row(probs + (int64_t)order[s + b] * K, logits + (int64_t)b * K, K);
     }
     free(order), free(ids), free(mask), free(logits);
@@ -268,13 +305,21 @@ static tcf_status parse_class_weights(const char *spec, const tcf_dataset *train
 
 /* ---- run directory ------------------------------------------------------------------ */
 
+static const char *quant_name(int q) {
+    return q == TCF_LLAMA_F32 ? "f32" : q == TCF_LLAMA_KEEP ? "keep" : tcf_qtype_name((tcf_qtype)q);
+}
+
 static tcf_status write_run_json(const char *dir, const tcf_train_opts *o, const char *base_abs,
-                                 const tcf_labels *labels, cJSON *history, int best_epoch) {
+                                 const tcf_labels *labels, cJSON *history, int best_epoch, const tcf_llama *dm) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "format", "tcf-run");
     cJSON_AddNumberToObject(root, "version", 1);
     cJSON_AddStringToObject(root, "base_model", base_abs);
-    cJSON_AddStringToObject(root, "architecture", "bert-sequence-classification");
+    cJSON_AddStringToObject(root, "architecture", dm ? "llama-sequence-classification" : "bert-sequence-classification");
+    if (dm) {
+        /* the base as trained: the block type actually used */
+        cJSON_AddStringToObject(root, "base_quant", quant_name(dm->quant));
+    }
     cJSON_AddNumberToObject(root, "max_len", o->max_len);
     cJSON *names = cJSON_AddArrayToObject(root, "labels");
     for (int i = 0; i < tcf_labels_count(labels); i++) cJSON_AddItemToArray(names, cJSON_CreateString(tcf_labels_name(labels, i)));
@@ -305,8 +350,14 @@ static tcf_status write_run_json(const char *dir, const tcf_train_opts *o, const
     cJSON_AddNumberToObject(cfg, "seed", (double)o->seed);
     cJSON_AddNumberToObject(cfg, "patience", o->patience);
     cJSON *tg = cJSON_AddArrayToObject(cfg, "targets");
-    for (int k = 0; k < TCF_LORA_KINDS; k++)
+    for (int k = 0; !dm && k < TCF_LORA_KINDS; k++)
         if ((o->targets >> k) & 1) cJSON_AddItemToArray(tg, cJSON_CreateString(tcf_lora_kind_names[k]));
+    for (int k = 0; dm && k < TCF_LL_N; k++) cJSON_AddItemToArray(tg, cJSON_CreateString(tcf_llama_lora_module_names[k]));
+    if (dm) {
+        cJSON_AddStringToObject(cfg, "quant", quant_name(o->quant));
+        cJSON_AddBoolToObject(cfg, "double_quant", o->double_quant);
+        cJSON_AddBoolToObject(cfg, "recompute", o->recompute);
+    }
     if (o->class_weights) cJSON_AddStringToObject(cfg, "class_weights", o->class_weights);
     if (o->init_adapter) cJSON_AddStringToObject(cfg, "init_adapter", o->init_adapter);
     cJSON_AddNumberToObject(cfg, "threads", o->threads);
@@ -388,8 +439,19 @@ tcf_status tcf_train_opts_from_run(const char *dir, tcf_train_opts *o) {
         if (!bad) {
             o->use_rslora = cJSON_IsTrue(rs), o->schedule = (tcf_lr_kind)sk, o->mode = (tcf_train_mode)mk;
             o->targets = 0;
-            const cJSON *t;
+            const cJSON *t, *qt = cJSON_GetObjectItem(cfg, "quant");
+            const int decoder = cJSON_IsString(qt);
+            if (decoder) { /* a decoder run: all seven modules, its base format */
+                o->targets = (1u << TCF_LORA_KINDS) - 1;
+                o->quant = -3;
+                for (int q = TCF_LLAMA_KEEP; q <= TCF_QTYPE_NF4; q++)
+                    if (!strcmp(qt->valuestring, quant_name(q))) o->quant = q;
+                if (o->quant == -3) bad = "quant";
+                o->double_quant = cJSON_IsTrue(cJSON_GetObjectItem(cfg, "double_quant"));
+                o->recompute = !cJSON_IsFalse(cJSON_GetObjectItem(cfg, "recompute"));
+            }
             cJSON_ArrayForEach(t, tg) {
+                if (decoder) break;
                 int k = 0;
                 while (k < TCF_LORA_KINDS && !(cJSON_IsString(t) && !strcmp(t->valuestring, tcf_lora_kind_names[k]))) k++;
                 if (k == TCF_LORA_KINDS) bad = "targets";
@@ -474,6 +536,11 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
     tcf_clf_ws *ws = NULL;
     tcf_adamw *opt = NULL;
     tcf_full *full = NULL;
+    tcf_llama *dm = NULL;
+    tcf_llama_lora *dl = NULL;
+    learner LR = {0};
+    tcf_param *params = NULL;
+    uint8_t *no_decay = NULL;
     toks tt = {0}, tv = {0};
     int *order = NULL, *starts = NULL;
     float *probs = NULL, *blogits = NULL;
@@ -496,6 +563,30 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
     if ((st = tcf_path_join(state_path, sizeof state_path, o->out_dir, TCF_TRAIN_STATE_FILE))) return st;
     if (!realpath(o->model_dir, base_abs))
         return tcf_fail(TCF_ERR_IO, "%s: %s", o->model_dir, strerror(errno));
+    const int decoder = tcf_llama_handles(o->model_dir);
+    if (decoder) {
+        if (o->mode != TCF_MODE_LORA || o->init_adapter || o->lora_dropout > 0 || o->use_rslora) {
+            st = tcf_fail(TCF_ERR_UNSUPPORTED, "train: %s is a decoder; decoders train in --mode lora only, without "
+                          "--init-adapter, --lora-dropout or --rslora (not implemented)", o->model_dir);
+            goto done;
+        }
+        tcf_llama_load_opts lo_ = {o->quant, o->double_quant};
+        if ((st = tcf_llama_load_with(o->model_dir, &lo_, &dm)) || (st = tcf_tokenizer_load(o->model_dir, &tok)))
+            goto done;
+        if (o->max_len > dm->cfg.max_pos) {
+            st = tcf_fail(TCF_ERR_ARG, "train: --max-len %d exceeds the model's %d positions", o->max_len,
+                          dm->cfg.max_pos);
+            goto done;
+        }
+        if (tcf_tokenizer_vocab_size(tok) > dm->cfg.vocab) {
+            st = tcf_fail(TCF_ERR_FORMAT, "%s: tokenizer has %d tokens but the model's vocabulary is %d", o->model_dir,
+                          tcf_tokenizer_vocab_size(tok), dm->cfg.vocab);
+            goto done;
+        }
+        fprintf(log, "decoder: %d layers, hidden %d; frozen base %s, %.1f MB of weights%s\n", dm->cfg.layers,
+                dm->cfg.hidden, dm->quant < 0 ? "f32" : tcf_qtype_name((tcf_qtype)dm->quant),
+                tcf_llama_weight_bytes(dm) / 1e6, o->recompute ? "; activations recomputed per layer" : "");
+    } else {
     if ((st = tcf_bert_load(o->model_dir, &m)) || (st = tcf_tokenizer_load(o->model_dir, &tok))) goto done;
     if (!m->pool_w) {
         st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: the checkpoint has no pooler.dense weights (needed by the "
@@ -507,6 +598,7 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
         goto done;
     }
     if ((st = tcf_bert_enable_backward(m))) goto done;
+    }
     /* data */
     if ((st = tcf_dataset_load(o->train_path, NULL, &all))) goto done;
     if (o->valid_path) {
@@ -552,6 +644,23 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
     /* model state */
     /* head and full: an adapter with no LoRA modules holds the head */
     const int lora = o->mode == TCF_MODE_LORA;
+    /* a decoder: one tensor pair per module of every layer + the head */
+    const int pcap = decoder ? 2 * TCF_LL_N * dm->cfg.layers + 2 : 512;
+    params = calloc((size_t)pcap, sizeof *params);
+    no_decay = calloc((size_t)pcap, 1);
+    int np = 0;
+    if (!params || !no_decay) {
+        st = tcf_fail(TCF_ERR_NOMEM, "train: out of memory");
+        goto done;
+    }
+    if (decoder) {
+        if ((st = tcf_llama_lora_init(&dm->cfg, o->lora_r, o->lora_alpha, &dl)) ||
+            (st = tcf_llama_lora_init_head(dl, K, dm->cfg.hidden)))
+            goto done;
+        tcf_llama_lora_init_default(dl, o->seed);
+        np = tcf_llama_lora_params(dl, params, pcap);
+        LR = (learner){.dm = dm, .dl = dl, .recompute = o->recompute};
+    } else {
     if ((st = tcf_lora_init(&l, m->cfg.layers, m->cfg.hidden, m->cfg.inter, lora ? o->targets : 0, o->lora_r,
                             o->lora_alpha, o->use_rslora, lora ? o->lora_dropout : 0.0f, K)))
         goto done;
@@ -561,8 +670,6 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
     tcf_clf_dropout drop = {.hidden = o->dropout, .classifier = o->dropout, .lora = lora ? o->lora_dropout : 0.0f,
                             .attn = o->attn_dropout, .seed = o->seed};
     tcf_clf_ws_set_dropout(ws, &drop);
-    tcf_param params[512];
-    int np = 0;
     if (o->mode == TCF_MODE_FULL &&
         ((st = tcf_full_init(&full, m)) || (st = tcf_clf_ws_set_mode(ws, 0, tcf_full_grads(full)))))
         goto done;
@@ -572,11 +679,12 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
         goto done;
     }
     np += tcf_lora_params(l, params + np, 512 - np);
+    LR = (learner){.m = m, .l = l, .ws = ws, .full = full};
+    }
     tcf_adamw_cfg ac = tcf_adamw_defaults();
     ac.lr = o->lr, ac.weight_decay = o->weight_decay;
     /* head and full: no decay on biases and LayerNorm weights, as
      * transformers' Trainer (LoRA keeps decaying everything, as before) */
-    uint8_t no_decay[512];
     if (!lora) tcf_adamw_no_decay_by_name(params, np, no_decay), ac.no_decay = no_decay;
     if ((st = tcf_adamw_init(&opt, params, np, &ac))) goto done;
     order = malloc(sizeof(int) * ((size_t)tt.n + 1));
@@ -597,7 +705,10 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
     const int64_t warmup = (int64_t)llround(o->warmup_ratio * (double)total_steps);
     int64_t n_trainable = 0;
     for (int i = 0; i < np; i++) n_trainable += params[i].n;
-    if (lora)
+    if (decoder)
+        fprintf(log, "LoRA r=%d alpha=%g on %d modules (q k v o gate up down), score head %dx%d", o->lora_r,
+                (double)o->lora_alpha, TCF_LL_N * dm->cfg.layers, K, dm->cfg.hidden);
+    else if (lora)
         fprintf(log, "LoRA r=%d alpha=%g on %d modules, head %dx%d", o->lora_r, (double)o->lora_alpha, l->n_modules, K,
                 m->cfg.hidden);
     else
@@ -645,7 +756,7 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
     } else {
         history = cJSON_CreateArray();
         if (!history || (st = tcf_mkdirs(o->out_dir)) ||
-            (st = write_run_json(o->out_dir, o, base_abs, lab, history, 0))) {
+            (st = write_run_json(o->out_dir, o, base_abs, lab, history, 0, dm))) {
             if (!st) st = tcf_fail(TCF_ERR_NOMEM, "train: out of memory");
             goto done;
         }
@@ -655,7 +766,7 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
 #define CHECKPOINT(ep_, bi_, rng_, fin_)                                                                          \
     do {                                                                                                          \
         char *h_ = cJSON_PrintUnformatted(history);                                                              \
-        cs = (tcf_train_state){(ep_), (bi_), step, (rng_), tcf_clf_ws_calls(ws), best_f1, best_epoch, since_best, \
+        cs = (tcf_train_state){(ep_), (bi_), step, (rng_), learner_calls(&LR), best_f1, best_epoch, since_best,   \
                                loss_sum, loss_n, data_hash, (fin_), h_};                                         \
         st = h_ ? tcf_train_state_save(state_path, &cs, params, np, opt)                                          \
                 : tcf_fail(TCF_ERR_NOMEM, "train: out of memory");                                                \
@@ -678,15 +789,14 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
         int loss_n = ep == ep0 ? loss_n0 : 0;
         double t_ep = tcf_now(), last_print = 0;
         for (int bi = ep == ep0 ? bi0 : 0; bi < n_batches;) {
-            tcf_lora_zero_grad(l);
-            if (full) tcf_full_zero_grad(full);
+            learner_zero_grad(&LR);
             int micro = 0;
             for (; micro < o->accum && bi < n_batches; micro++, bi++) {
                 int s = starts[bi], B = tt.n - s < o->batch ? tt.n - s : o->batch;
                 int T = fill_batch(&tt, order + s, B, ids, mask, labels);
                 float loss = 0;
-                if ((st = tcf_clf_forward(m, l, ws, B, T, ids, mask, labels, cw, o->label_smoothing, 1, blogits,
-                                          &loss)))
+                if ((st = learner_forward(&LR, B, T, ids, mask, labels, cw, o->label_smoothing, 1, blogits, &loss,
+                                          nt)))
                     goto done;
                 if (!isfinite(loss)) {
                     st = tcf_fail(TCF_ERR_DIVERGED, "train: loss is %g at epoch %d step %lld; the best checkpoint "
@@ -720,7 +830,7 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
         if (tty) fputc('\n', log);
         /* validate */
         double t_v0 = tcf_now();
-        if ((st = predict_toks(m, l, ws, o->batch, &tv, probs))) goto done;
+        if ((st = predict_toks(&LR, o->batch, &tv, probs, nt))) goto done;
         t_valid += tcf_now() - t_v0;
         for (int i = 0; i < tv.n; i++) pred[i] = argmax(probs + (int64_t)i * K, K);
         tcf_metrics *mt = NULL;
@@ -740,14 +850,15 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
         tcf_metrics_free(mt);
         if (improved) {
             best_f1 = f1, best_epoch = ep, since_best = 0;
-            if (lora) st = tcf_adapter_save(l, o->out_dir, base_abs);
+            if (decoder) st = tcf_llama_adapter_save(dl, o->out_dir, base_abs);
+            else if (lora) st = tcf_adapter_save(l, o->out_dir, base_abs);
             else if (full) st = tcf_full_save(full, l, o->out_dir, base_abs, tcf_labels_names(lab));
             else st = tcf_head_save(l, o->out_dir);
             if (st) goto done;
         } else {
             since_best++;
         }
-        if ((st = write_run_json(o->out_dir, o, base_abs, lab, history, best_epoch))) goto done;
+        if ((st = write_run_json(o->out_dir, o, base_abs, lab, history, best_epoch, dm))) goto done;
         if (improved) fprintf(log, "saved epoch %d to %s\n", ep, o->out_dir);
         int stop = o->patience > 0 && since_best >= o->patience;
         loss_sum = 0, loss_n = 0;
@@ -762,8 +873,14 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
     /* the usual cost model per weight of the encoder's dense layers per
      * token: forward 2 FLOPs, input gradient 2 (LoRA, full), weight gradient
      * 2 (full); head only: the forward */
-    const double dense = (double)m->cfg.layers * (4.0 * m->cfg.hidden * m->cfg.hidden +
-                                                   2.0 * m->cfg.hidden * m->cfg.inter);
+    double dense;
+    if (decoder) {
+        const tcf_llama_config *dc = &dm->cfg;
+        const double C = dc->hidden, Q = (double)dc->heads * dc->head_dim, Kv = (double)dc->kv_heads * dc->head_dim;
+        dense = (double)dc->layers * (C * (Q + 2 * Kv) + Q * C + 3.0 * C * dc->inter);
+    } else {
+        dense = (double)m->cfg.layers * (4.0 * m->cfg.hidden * m->cfg.hidden + 2.0 * m->cfg.hidden * m->cfg.inter);
+    }
     const int fpw = full ? 6 : lora ? 4 : 2;
     fprintf(log, "best epoch %d: valid macro-F1 %.4f; trained on %lld examples (%lld padded tokens) in %.1f s "
             "(%.1f ex/s, %.1f GFLOP/s at %d x %.1fM dense weights per token), validation %.1f s\n", best_epoch,
@@ -778,6 +895,9 @@ done:
     tcf_clf_ws_free(ws);
     tcf_full_free(full);
     tcf_lora_free(l);
+    tcf_llama_lora_free(dl);
+    tcf_llama_free(dm);
+    free(params), free(no_decay);
     tcf_dataset_free(train), tcf_dataset_free(valid), tcf_dataset_free(all);
     tcf_tokenizer_free(tok);
     tcf_bert_free(m);
@@ -886,7 +1006,8 @@ tcf_status tcf_run_predict(tcf_run *r, int n, const char *const *texts, float *p
     toks t;
     tcf_status st = tokenize_all(r->tok, n, texts, NULL, r->max_len, r->n_threads, &t);
     if (st) return st;
-    st = predict_toks(r->m, r->l, r->ws, r->batch, &t, probs);
+    learner L = {.m = r->m, .l = r->l, .ws = r->ws};
+    st = predict_toks(&L, r->batch, &t, probs, r->n_threads);
     toks_free(&t);
     return st;
 }

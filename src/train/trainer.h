@@ -3,6 +3,11 @@
  * fine-tuning: tcf_train_mode) (train), and load
  * the result for evaluation and prediction (run).
  *
+ * Decoders (Llama / Qwen2 / Phi-3, model/llama.h) train through the same
+ * loop as LlamaForSequenceClassification + PEFT LoRA, optionally on a
+ * quantized frozen base (QLoRA); their adapter files are
+ * tcf_llama_adapter_save's.
+ *
  * A run directory holds:
  *   adapter_config.json, adapter_model.safetensors   the LoRA adapters and the
  *                                                    head, in PEFT's format
@@ -66,6 +71,13 @@ typedef struct {
     int resume;              /* continue out_dir's checkpoint (train_state.h) */
     int checkpoint_steps;    /* also checkpoint every N updates (0: off) */
     double checkpoint_secs;  /* checkpoint when this long since the last (0: off) */
+    /* Llama-family decoders (a .gguf file or a llama/qwen2/phi3 directory as
+     * model_dir; LoRA mode only, on q k v o gate up down of every layer):
+     * the frozen base's format, TCF_LLAMA_F32 (-1), TCF_LLAMA_KEEP (-2, the
+     * GGUF's blocks; the default) or a tcf_qtype (QLoRA on q8_0 / q4_0 /
+     * q4_1 / nf4); NF4 double quantization; recompute each layer's forward
+     * in the backward (activation memory of one layer; default on). */
+    int quant, double_quant, recompute;
     char *owned;             /* strings owned by tcf_train_opts_from_run */
 } tcf_train_opts;
 
