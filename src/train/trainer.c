@@ -744,7 +744,7 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
         }
         rng = rs.rng_epoch, best_f1 = rs.best_f1, best_epoch = rs.best_epoch, since_best = rs.since_best;
         ep0 = rs.epoch, bi0 = rs.batch_index, step = rs.step, loss_sum0 = rs.loss_sum, loss_n0 = rs.loss_n;
-        tcf_clf_ws_set_calls(ws, rs.dropout_calls);
+        if (ws) tcf_clf_ws_set_calls(ws, rs.dropout_calls);
         if (full) tcf_full_sync(full); /* the model's packed weights from the restored masters */
         if (ep0 > o->epochs || bi0 > nb) {
             st = tcf_fail(TCF_ERR_FORMAT, "%s: epoch %d batch %d is past the run's %d epochs of %d batches",

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# tcf train / eval / predict on a Llama-family decoder, end to end, on the tiny
+# random Llama (tests/fixtures/llama/tiny_llama) with a 400-token byte-level BPE
+# trained on the demo data (tests/ref/gen_tiny_decoder_tokenizer.py):
+#  - QLoRA on a q8_0 base: the loss falls, the run directory holds a PEFT
+#    adapter with the Llama key names, tcf eval on the validation file gives
+#    exactly the validation accuracy the trainer recorded for the best epoch,
+#    predict gives one JSON line per text, --resume of a finished run is a
+#    no-op, and an interrupted run resumed ends with the same adapter bytes;
+#  - nf4 + double quantization and f32 train too; recompute on/off give the
+#    same adapter bytes;
+#  - refused: --quant keep on a directory, --mode head, --init-adapter, an
+#    unknown --quant, a tokenizer larger than the vocabulary.
+. "$(dirname "$0")/lib_cli.sh"
+L=tests/fixtures/llama
+M="$TMP/tiny"
+mkdir -p "$M"
+cp "$L/tiny_llama/config.json" "$L/tiny_llama/model.safetensors" "$M/"
+cp "$L/tiny_decoder_tokenizer.json" "$M/tokenizer.json"
+N=$([ "$SANITIZED" = 1 ] && echo 48 || echo 400)
+head -1 data/demo/train.csv > "$TMP/train.csv"
+tail -n +2 data/demo/train.csv | head -n "$N" >> "$TMP/train.csv"
+head -1 data/demo/valid.csv > "$TMP/valid.csv"
+tail -n +2 data/demo/valid.csv | head -n 60 >> "$TMP/valid.csv"
+COMMON=(--train "$TMP/train.csv" --valid "$TMP/valid.csv" --epochs 2 --batch 16 --lr 3e-3 --max-len 48 --threads 2 --seed 7)
+
+expect_rc 0 "train q8_0" -- "$TCF" train --model "$M" --out "$TMP/r8" --quant q8_0 "${COMMON[@]}"
+grep -q "frozen base q8_0" "$TMP/err" && ok || bad "train log does not name the q8_0 base: $(head -c 300 "$TMP/err")"
+l1=$(grep -o 'epoch 1: train loss [0-9.]*' "$TMP/err" | awk '{print $5}')
+l2=$(grep -o 'epoch 2: train loss [0-9.]*' "$TMP/err" | awk '{print $5}')
+awk -v a="$l1" -v b="$l2" 'BEGIN { exit !(b < a) }' && ok || bad "train loss did not fall: $l1 -> $l2"
+for f in adapter_config.json adapter_model.safetensors tcf_run.json train_state.safetensors; do
+    [ -s "$TMP/r8/$f" ] && ok || bad "run directory lacks $f"
+done
+grep -q '"q_proj"' "$TMP/r8/adapter_config.json" && grep -q '"down_proj"' "$TMP/r8/adapter_config.json" && ok ||
+    bad "adapter_config.json lacks the Llama target modules"
+grep -aq 'base_model.model.model.layers.1.mlp.down_proj.lora_B.weight' "$TMP/r8/adapter_model.safetensors" &&
+    grep -aq 'base_model.model.score.weight' "$TMP/r8/adapter_model.safetensors" && ok ||
+    bad "adapter_model.safetensors lacks PEFT's Llama key names"
+grep -q '"architecture":.*"llama-sequence-classification"' "$TMP/r8/tcf_run.json" &&
+    grep -q '"base_quant":.*"q8_0"' "$TMP/r8/tcf_run.json" && ok || bad "tcf_run.json lacks architecture / base_quant"
+
+# eval on the validation file = the trainer's validation accuracy of the best epoch
+best=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.4f" % [h for h in r["history"] if h["epoch"]==r["best_epoch"]][0]["valid_accuracy"])' "$TMP/r8/tcf_run.json" 2>/dev/null ||
+       sed -n 's/.*"best_epoch":[^0-9]*\([0-9]*\).*/\1/p' "$TMP/r8/tcf_run.json")
+expect_rc 0 "eval" -- "$TCF" eval --model "$TMP/r8" --data "$TMP/valid.csv" --threads 2
+acc=$(grep -o 'accuracy [0-9.]*' "$TMP/out" | head -1 | awk '{print $2}')
+[ "$acc" = "$best" ] && ok || bad "eval accuracy $acc != the trainer's best validation accuracy $best"
+echo "  q8_0 QLoRA: train loss $l1 -> $l2, valid accuracy $acc (trainer: $best)"
+printf 'my card was charged twice\nhow do I reset my password\n' > "$TMP/texts.txt"
+expect_rc 0 "predict" -- "$TCF" predict --model "$TMP/r8" --input "$TMP/texts.txt" --threads 1
+[ "$(grep -c '"label"' "$TMP/out")" = 2 ] && ok || bad "predict wrote $(wc -l < "$TMP/out") lines"
+expect_rc 0 "resume finished" -- "$TCF" train --resume "$TMP/r8"
+expect_err "nothing to do" "resume of a finished run"
+
+# an interrupted run, resumed, ends with the same adapter
+TCF_TEST_KILL_AFTER_CHECKPOINT=2 "$TCF" train --model "$M" --out "$TMP/rk" --quant q8_0 --checkpoint-steps 5 \
+    "${COMMON[@]}" > /dev/null 2>&1
+[ $? = 137 ] && ok || bad "the kill hook did not fire"
+expect_rc 0 "resume killed" -- "$TCF" train --resume "$TMP/rk"
+cmp -s "$TMP/rk/adapter_model.safetensors" "$TMP/r8/adapter_model.safetensors" && ok ||
+    bad "resumed run's adapter differs from the uninterrupted run's"
+
+# other base formats; recompute does not change the result
+expect_rc 0 "train nf4+dq" -- "$TCF" train --model "$M" --out "$TMP/rn" --quant nf4 --double-quant "${COMMON[@]}"
+grep -q "frozen base nf4" "$TMP/err" && ok || bad "nf4 base not named"
+expect_rc 0 "eval nf4" -- "$TCF" eval --model "$TMP/rn" --data "$TMP/valid.csv" --threads 2
+expect_rc 0 "train f32" -- "$TCF" train --model "$M" --out "$TMP/rf" --quant f32 --no-recompute "${COMMON[@]}"
+expect_rc 0 "train f32 recompute" -- "$TCF" train --model "$M" --out "$TMP/rfr" --quant f32 "${COMMON[@]}"
+cmp -s "$TMP/rf/adapter_model.safetensors" "$TMP/rfr/adapter_model.safetensors" && ok ||
+    bad "recompute changed the trained adapter"
+
+# refusals: clear message, exit 1, no run directory
+expect_rc 1 "keep on a directory" -- "$TCF" train --model "$M" --out "$TMP/x1" --quant keep "${COMMON[@]}"
+expect_err "Q8_0, Q4_0 or Q4_1" "keep on a directory"
+[ ! -e "$TMP/x1" ] && ok || bad "a refused run left $TMP/x1"
+expect_rc 1 "head mode" -- "$TCF" train --model "$M" --out "$TMP/x2" --mode head "${COMMON[@]}"
+expect_err "decoders train in --mode lora only" "head mode on a decoder"
+expect_rc 2 "unknown quant" -- "$TCF" train --model "$M" --out "$TMP/x3" --quant q5_k "${COMMON[@]}"
+expect_err "--quant must be" "unknown quant"
+mkdir -p "$TMP/big"
+cp "$M/config.json" "$M/model.safetensors" "$TMP/big/"
+cp tests/fixtures/bpe/bytelevel.json "$TMP/big/tokenizer.json"
+expect_rc 1 "tokenizer larger than the vocabulary" -- "$TCF" train --model "$TMP/big" --out "$TMP/x4" --quant q8_0 "${COMMON[@]}"
+expect_err "vocabulary is 512" "tokenizer larger than the vocabulary"
+summary cli_decoder
