@@ -38,8 +38,18 @@ if a.bnb == "nf4":
     from transformers import BitsAndBytesConfig
     kw["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                                    bnb_4bit_compute_dtype=torch.float32)
-model = AutoModelForSequenceClassification.from_pretrained(d, gguf_file=f, num_labels=a.n_labels,
-                                                           torch_dtype=torch.float32, **kw)
+if kw:
+    # transformers refuses a quantization_config with a GGUF file: dequantize
+    # the GGUF once into a plain directory, then load that in 4 bits
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="peft_llama_")
+    AutoModelForSequenceClassification.from_pretrained(d, gguf_file=f, num_labels=a.n_labels,
+                                                       torch_dtype=torch.float32).save_pretrained(tmp)
+    import gc; gc.collect()
+    model = AutoModelForSequenceClassification.from_pretrained(tmp, num_labels=a.n_labels, **kw)
+else:
+    model = AutoModelForSequenceClassification.from_pretrained(d, gguf_file=f, num_labels=a.n_labels,
+                                                               torch_dtype=torch.float32)
 model.config.pad_token_id = 2
 cfg = LoraConfig(r=a.r, lora_alpha=a.alpha, lora_dropout=0.0, task_type="SEQ_CLS",
                  target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
@@ -76,4 +86,4 @@ for step in range(a.warmup + a.steps):
 dt = time.perf_counter() - t0
 print(json.dumps({"examples_per_s": a.steps * a.batch / dt, "tokens": tokens, "seconds": dt,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "last_loss": float(out.loss), "bnb": a.bnb, "torch": torch.__version__}))
+                  "last_loss": float(out.loss.detach()), "bnb": a.bnb, "torch": torch.__version__}))

@@ -25,6 +25,7 @@ tail -n +2 data/demo/valid.csv | head -n 60 >> "$TMP/valid.csv"
 COMMON=(--train "$TMP/train.csv" --valid "$TMP/valid.csv" --epochs 2 --batch 16 --lr 3e-3 --max-len 48 --threads 2 --seed 7)
 
 expect_rc 0 "train q8_0" -- "$TCF" train --model "$M" --out "$TMP/r8" --quant q8_0 "${COMMON[@]}"
+cp "$TMP/err" "$TMP/train8.log"
 grep -q "frozen base q8_0" "$TMP/err" && ok || bad "train log does not name the q8_0 base: $(head -c 300 "$TMP/err")"
 l1=$(grep -o 'epoch 1: train loss [0-9.]*' "$TMP/err" | awk '{print $5}')
 l2=$(grep -o 'epoch 2: train loss [0-9.]*' "$TMP/err" | awk '{print $5}')
@@ -41,8 +42,8 @@ grep -q '"architecture":.*"llama-sequence-classification"' "$TMP/r8/tcf_run.json
     grep -q '"base_quant":.*"q8_0"' "$TMP/r8/tcf_run.json" && ok || bad "tcf_run.json lacks architecture / base_quant"
 
 # eval on the validation file = the trainer's validation accuracy of the best epoch
-best=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.4f" % [h for h in r["history"] if h["epoch"]==r["best_epoch"]][0]["valid_accuracy"])' "$TMP/r8/tcf_run.json" 2>/dev/null ||
-       sed -n 's/.*"best_epoch":[^0-9]*\([0-9]*\).*/\1/p' "$TMP/r8/tcf_run.json")
+be=$(sed -n 's/^best epoch \([0-9]*\):.*/\1/p' "$TMP/train8.log")
+best=$(sed -n "s/^epoch $be: .*valid accuracy \([0-9.]*\),.*/\1/p" "$TMP/train8.log")
 expect_rc 0 "eval" -- "$TCF" eval --model "$TMP/r8" --data "$TMP/valid.csv" --threads 2
 acc=$(grep -o 'accuracy [0-9.]*' "$TMP/out" | head -1 | awk '{print $2}')
 [ "$acc" = "$best" ] && ok || bad "eval accuracy $acc != the trainer's best validation accuracy $best"
