@@ -41,11 +41,13 @@ if a.bnb == "nf4":
 if kw:
     # transformers refuses a quantization_config with a GGUF file: dequantize
     # the GGUF once into a plain directory, then load that in 4 bits
-    import tempfile
+    # (in a child process, so the f32 copy does not count in this one's peak RSS)
+    import subprocess, tempfile
     tmp = tempfile.mkdtemp(prefix="peft_llama_")
-    AutoModelForSequenceClassification.from_pretrained(d, gguf_file=f, num_labels=a.n_labels,
-                                                       torch_dtype=torch.float32).save_pretrained(tmp)
-    import gc; gc.collect()
+    subprocess.run([sys.executable, "-c", "import sys, torch; from transformers import "
+                    "AutoModelForSequenceClassification as M; M.from_pretrained(sys.argv[1], gguf_file=sys.argv[2], "
+                    "num_labels=int(sys.argv[3]), torch_dtype=torch.float32).save_pretrained(sys.argv[4])",
+                    d, f, str(a.n_labels), tmp], check=True)
     model = AutoModelForSequenceClassification.from_pretrained(tmp, num_labels=a.n_labels, **kw)
 else:
     model = AutoModelForSequenceClassification.from_pretrained(d, gguf_file=f, num_labels=a.n_labels,
