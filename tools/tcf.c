@@ -1268,7 +1268,7 @@ static int cmd_quantize(int argc, char **argv) {
     tcf_quantize_info info;
     double t0 = quantize_clock();
     if (tcf_quantize_model(model, outp, (tcf_ggml_type)t, &info)) return fail_lib("quantize");
-    fprintf(stderr, "tcf quantize: %s -> %s: %d tensors (%d %s, %d f32, %d f16 fallback), %.1f M weights, %.1f MB "
+    fprintf(stderr, "tcf quantize: %s -> %s: %d tensors (%d %s, %d kept f32, %d f16 fallback), %.1f M weights, %.1f MB "
                     "of tensors%s, %.2f s\n", info.source, outp, info.n_tensors, info.n_typed, type, info.n_f32,
             info.n_f16_fallback, (double)info.params / 1e6, (double)info.tensor_bytes / 1e6,
             info.has_tokenizer ? "" : ", no tokenizer", quantize_clock() - t0);

@@ -60,6 +60,7 @@ def make_tiny(d):
             else:
                 p.copy_(0.05 * torch.randn_like(p))
     m.half().save_pretrained(d)
+    os.remove(os.path.join(d, "generation_config.json"))  # not read by tcf or convert
     shutil.copy(TOK, os.path.join(d, "tokenizer.json"))
     return cfg
 
