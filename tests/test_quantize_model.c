@@ -16,6 +16,7 @@
  */
 #include "check.h"
 #include "base/sha256.h"
+#include "model/bert.h"
 #include "model/llama.h"
 #include "model/quantize.h"
 #include "tcf.h"
@@ -189,6 +190,56 @@ static void check_tokenize(const char *dir, const char *gguf_path) {
     tcf_tokenizer_free(b);
 }
 
+/* MiniLM (models/, when fetched): the f32 GGUF through tcf export's BERT
+ * writer loads with tcf_bert_load_gguf to the same hidden states; q8_0's
+ * mean-pooled features stay close. */
+static void check_bert(void) {
+    const char *dir = "models/all-MiniLM-L6-v2";
+    FILE *f = fopen("models/all-MiniLM-L6-v2/model.safetensors", "rb");
+    if (!f) {
+        printf("SKIP MiniLM part: %s absent (scripts/fetch_models.sh)\n", dir);
+        return;
+    }
+    fclose(f);
+    enum { B = 1, T = 8 };
+    const int32_t ids[T] = {101, 1045, 2215, 2000, 4651, 2769, 1012, 102};
+    const uint8_t mask[T] = {1, 1, 1, 1, 1, 1, 1, 1};
+    tcf_bert *ref = NULL;
+    CHECK(!tcf_bert_load(dir, &ref), "%s", tcf_last_error());
+    if (!ref) return;
+    const int C = ref->cfg.hidden;
+    float *h0 = malloc(sizeof(float) * T * C), *h1 = malloc(sizeof(float) * T * C);
+    float p0[512], p1[512];
+    CHECK(!tcf_bert_forward(ref, B, T, ids, mask, h0, 2), "%s", tcf_last_error());
+    tcf_bert_pool(&ref->cfg, B, T, mask, h0, TCF_POOL_MEAN, 1, p0);
+    static const char *types[] = {"f32", "q8_0"};
+    for (int k = 0; k < 2; k++) {
+        const char *o = out_path(k ? "minilm_q8.gguf" : "minilm_f32.gguf");
+        tcf_quantize_info info;
+        tcf_status st = tcf_quantize_model(dir, o, (tcf_ggml_type)tcf_quantize_type_parse(types[k]), &info);
+        CHECK(st == TCF_OK, "MiniLM %s: %s", types[k], tcf_last_error());
+        tcf_gguf *g = NULL;
+        tcf_bert *m = NULL;
+        if (!st) st = tcf_gguf_open(o, &g);
+        if (!st) st = tcf_bert_load_gguf(g, o, &m);
+        CHECK(st == TCF_OK, "MiniLM %s: load: %s", types[k], tcf_last_error());
+        if (!st && !tcf_bert_forward(m, B, T, ids, mask, h1, 2)) {
+            if (k == 0) {
+                CHECK(!memcmp(h0, h1, sizeof(float) * T * C), "MiniLM f32 GGUF: hidden states not bit-identical");
+                check_close("MiniLM dir vs f32 GGUF (hidden)", h1, h0, (long)T * C, 0, 0);
+            } else {
+                tcf_bert_pool(&m->cfg, B, T, mask, h1, TCF_POOL_MEAN, 1, p1);
+                check_close("MiniLM q8_0 GGUF vs dir (mean, normalized)", p1, p0, C, 2e-2, 0);
+            }
+        }
+        tcf_bert_free(m);
+        tcf_gguf_free(g);
+        remove(o);
+    }
+    free(h0), free(h1);
+    tcf_bert_free(ref);
+}
+
 int main(void) {
     if (!mkdtemp(tmp)) {
         perror("mkdtemp");
@@ -233,6 +284,8 @@ int main(void) {
               "%s", tcf_last_error());
         check_tensors(out_path(name), tag);
     }
+
+    check_bert();
 
     /* failures leave the existing output as it was, and no temp file */
     FILE *f = fopen(out_path("keep.gguf"), "w");
