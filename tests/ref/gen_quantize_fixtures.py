@@ -145,7 +145,30 @@ def fields(path):
     return r, {k: f.contents() for k, f in r.fields.items() if not k.startswith("GGUF.")}
 
 
+def fuzz_seeds():
+    """fuzz/seeds/quantize/: byte 0 even = GGUF image follows, byte 1 = type;
+    a llama GGUF with a key of every metadata type and small tensors."""
+    d = os.path.join(ROOT, "fuzz", "seeds", "quantize")
+    os.makedirs(d, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        p = os.path.join(tmp, "kv.gguf")
+        w = gguf.GGUFWriter(p, "llama")
+        w.add_uint8("t.u8", 7); w.add_int8("t.i8", -7); w.add_uint16("t.u16", 700); w.add_int16("t.i16", -700)
+        w.add_uint32("t.u32", 70000); w.add_int32("t.i32", -70000); w.add_float32("t.f32", 1.5)
+        w.add_uint64("t.u64", 2**40); w.add_int64("t.i64", -2**40); w.add_float64("t.f64", 2.25)
+        w.add_bool("t.bool", True); w.add_string("t.str", "h\u00e9llo")
+        w.add_array("t.arr_i16", [1, -2, 3]); w.add_array("t.arr_str", ["a", "b"])
+        w.add_array("t.arr_f32", [0.5, 1.5])
+        w.add_tensor("blk.0.attn_q.weight", np.linspace(-1, 1, 64 * 4, dtype=np.float32).reshape(4, 64))
+        w.add_tensor("blk.0.attn_norm.weight", np.ones(64, dtype=np.float32))
+        w.add_tensor("blk.0.ffn_down.weight", np.linspace(-1, 1, 40 * 2, dtype=np.float32).reshape(2, 40))
+        w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+        with open(p, "rb") as f, open(os.path.join(d, "kv_types.bin"), "wb") as o:
+            o.write(b"\x00\x05" + f.read())
+
+
 def main():
+    fuzz_seeds()
     os.makedirs(OUT, exist_ok=True)
     d = os.path.join(OUT, "tiny_tok")
     if os.path.isdir(d):
