@@ -60,8 +60,9 @@
  * weights and the pooler in the type; bert.pooling_type from
  * sentence-transformers' 1_Pooling/config.json (mean 1, cls 2) when present.
  *
- * GGUF in: every metadata key is copied in order (general.file_type and
- * general.quantization_version set anew), every tensor decoded to f32
+ * GGUF in: every metadata key is copied in order (general.file_type,
+ * general.quantization_version and a tcf export's tcf.export.type set
+ * anew), every tensor decoded to f32
  * (tcf_gguf_dequantize) and encoded again under the rules above.
  *
  * Not done: k-quants (gguf-py 0.19 has no Q4_K/Q6_K quantizer to check one
@@ -297,6 +298,9 @@ static tcf_status from_gguf(const char *in, tcf_gguf_writer *w, tcf_ggml_type ty
             st = tcf_gguf_put_u32(w, key, file_type(type)), seen_ft = 1;
         } else if (!strcmp(key, "general.quantization_version")) {
             st = tcf_gguf_put_u32(w, key, 2), seen_qv = 1;
+        } else if (!strcmp(key, "tcf.export.type")) { /* a tcf export: its type changes too */
+            const char *tn = tcf_ggml_type_name(type);
+            st = tcf_gguf_put_str(w, key, tn, strlen(tn));
         } else {
             st = copy_kv(w, in, key, tcf_gguf_kv_value(g, i));
         }
