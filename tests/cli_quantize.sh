@@ -39,6 +39,25 @@ for sp in "" --no-special; do
     cmp -s "$TMP/out" "$TMP/ids_dir" && ok || bad "tokenize $sp differs: $(diff "$TMP/out" "$TMP/ids_dir" | head -4)"
 done
 echo "  tokenize: $(wc -l < "$TMP/ids_dir") texts, same ids from the directory and the GGUF (with and without specials)"
+# the Qwen2 (NFC + Split) and Llama-3 (Split + TemplateProcessing BOS) byte-level
+# tokenizers of tests/fixtures/bpe on the same weights (bos_token_id 0 to match
+# their templates): pre qwen2 / llama-bpe, same ids from the GGUF
+for n in qwen2 llama3; do
+    mkdir -p "$TMP/tk_$n"
+    sed 's/"bos_token_id": 1/"bos_token_id": 0/' "$FQ/config.json" > "$TMP/tk_$n/config.json"
+    cp "$FQ/model.safetensors" "$TMP/tk_$n/"
+    cp tests/fixtures/bpe/$n.json "$TMP/tk_$n/tokenizer.json"
+    expect_rc 0 "quantize with the $n tokenizer" -- "$TCF" quantize --model "$TMP/tk_$n" --out "$TMP/tk_$n.gguf" --type q8_0
+    for sp in "" --no-special; do
+        expect_rc 0 "tokenize $n dir $sp" -- "$TCF" tokenize --model "$TMP/tk_$n" $sp --input "$TMP/texts.txt"
+        cp "$TMP/out" "$TMP/ids_dir"
+        expect_rc 0 "tokenize $n gguf $sp" -- "$TCF" tokenize --model "$TMP/tk_$n.gguf" $sp --input "$TMP/texts.txt"
+        cmp -s "$TMP/out" "$TMP/ids_dir" && ok || bad "$n tokenize $sp differs: $(diff "$TMP/out" "$TMP/ids_dir" | head -4)"
+    done
+done
+grep -q 'tokenizer.ggml.pre  string  "qwen2"' <("$TCF" inspect "$TMP/tk_qwen2.gguf") && ok || bad "qwen2 pre"
+grep -q 'tokenizer.ggml.pre  string  "llama-bpe"' <("$TCF" inspect "$TMP/tk_llama3.gguf") && ok || bad "llama3 pre"
+
 # embed: the f32 file gives the directory's features exactly
 expect_rc 0 "embed dir" -- "$TCF" embed --model "$FQ" --pooling last --threads 2 --input "$TMP/texts.txt"
 cp "$TMP/out" "$TMP/emb_dir"
@@ -67,6 +86,10 @@ bad_case "unknown model_type" 'model_type "gpt2" is not converted' 1 -- --model 
 bad_case "qwen2" "reads only llama's layout" 1 -- --model tests/fixtures/llama/tiny_qwen2 --type q8_0
 bad_case "truncated gguf" "trunc.gguf" 1 -- --model "$TMP/trunc.gguf" --type q8_0
 bad_case "missing input" "no such file" 1 -- --model "$TMP/nothing" --type q8_0
+mkdir -p "$TMP/spm"
+cp "$FQ/config.json" "$FQ/model.safetensors" "$TMP/spm/"
+cp tests/fixtures/bpe/metaspace.json "$TMP/spm/tokenizer.json"
+bad_case "SentencePiece-style tokenizer" "only byte-level BPE tokenizers" 1 -- --model "$TMP/spm" --type q8_0
 bad_case "nf4" "GGUF has no NF4 type" 2 -- --model "$FQ" --type nf4
 bad_case "q4_k" "--type must be f32, f16, bf16, q8_0, q4_0 or q4_1" 2 -- --model "$FQ" --type q4_k
 bad_case "no --type" "--type are required" 2 -- --model "$FQ"

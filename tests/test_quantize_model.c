@@ -16,6 +16,7 @@
  */
 #include "check.h"
 #include "base/sha256.h"
+#include "io/gguf_write.h"
 #include "model/bert.h"
 #include "model/llama.h"
 #include "model/quantize.h"
@@ -286,6 +287,44 @@ int main(void) {
     }
 
     check_bert();
+
+    /* a GGUF made here: an empty array is copied; a NaN weight is refused
+     * naming the tensor, with nothing written */
+    {
+        float wq[4 * 64], norm[64];
+        for (int i = 0; i < 4 * 64; i++) wq[i] = (float)(i % 17) / 17.0f - 0.5f;
+        for (int i = 0; i < 64; i++) norm[i] = 1.0f;
+        const int64_t ne_q[2] = {64, 4}, ne_n[1] = {64};
+        for (int nan = 0; nan < 2; nan++) {
+            tcf_gguf_writer *w = NULL;
+            if (nan) wq[70] = NAN;
+            CHECK(!tcf_gguf_writer_new(&w) && !tcf_gguf_put_str(w, "general.architecture", "llama", 5) &&
+                      !tcf_gguf_put_arr(w, "t.empty", TCF_GGUF_STRING, NULL, 0) &&
+                      !tcf_gguf_put_tensor(w, "blk.0.attn_q.weight", TCF_GGML_F32, 2, ne_q, wq, sizeof wq) &&
+                      !tcf_gguf_put_tensor(w, "blk.0.attn_norm.weight", TCF_GGML_F32, 1, ne_n, norm, sizeof norm) &&
+                      !tcf_gguf_writer_save(w, out_path("made.gguf")),
+                  "writing made.gguf: %s", tcf_last_error());
+            tcf_gguf_writer_free(w);
+            tcf_status st = tcf_quantize_model(out_path("made.gguf"), out_path("made_q.gguf"), TCF_GGML_Q4_0, NULL);
+            if (nan) {
+                CHECK(st == TCF_ERR_FORMAT && strstr(tcf_last_error(), "blk.0.attn_q.weight") &&
+                          strstr(tcf_last_error(), "not finite"),
+                      "NaN weight: %d %s", st, tcf_last_error());
+                CHECK(access(out_path("made_q.gguf"), F_OK) != 0, "NaN weight: a file was written");
+            } else {
+                tcf_gguf *g = NULL;
+                CHECK(st == TCF_OK && !tcf_gguf_open(out_path("made_q.gguf"), &g), "made.gguf: %s", tcf_last_error());
+                const tcf_gguf_value *v = g ? tcf_gguf_find(g, "t.empty") : NULL;
+                CHECK(v && tcf_gguf_value_type(v) == TCF_GGUF_ARRAY && tcf_gguf_array_len(v) == 0 &&
+                          tcf_gguf_array_type(v) == TCF_GGUF_STRING,
+                      "the empty array was not copied");
+                const tcf_gguf_tensor *t = g ? tcf_gguf_tensor_find(g, "blk.0.attn_q.weight") : NULL;
+                CHECK(t && t->type == TCF_GGML_Q4_0, "attn_q is not Q4_0");
+                tcf_gguf_free(g);
+                remove(out_path("made_q.gguf"));
+            }
+        }
+    }
 
     /* failures leave the existing output as it was, and no temp file */
     FILE *f = fopen(out_path("keep.gguf"), "w");

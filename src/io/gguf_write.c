@@ -161,8 +161,9 @@ tcf_status tcf_gguf_put_scalar(tcf_gguf_writer *w, const char *key, tcf_gguf_typ
 
 tcf_status tcf_gguf_put_arr(tcf_gguf_writer *w, const char *key, tcf_gguf_type elem, const void *v, int64_t n) {
     size_t es = scalar_size(elem), nb;
-    if (!es) return tcf_fail(TCF_ERR_ARG, "gguf writer: key '%s': type %d is not a fixed-size scalar", key, (int)elem);
-    if (n < 1) return tcf_fail(TCF_ERR_ARG, "gguf writer: key '%s': empty array", key);
+    if (!es && !(n == 0 && elem == TCF_GGUF_STRING))
+        return tcf_fail(TCF_ERR_ARG, "gguf writer: key '%s': type %d is not a fixed-size scalar", key, (int)elem);
+    if (n < 0) return tcf_fail(TCF_ERR_ARG, "gguf writer: key '%s': negative array length", key);
     if (!tcf_mul_ok(es, (size_t)n, &nb)) return tcf_fail(TCF_ERR_ARG, "gguf writer: key '%s': array too large", key);
     size_t mark;
     tcf_status st = begin_kv(w, key, TCF_GGUF_ARRAY, &mark);

@@ -43,7 +43,8 @@ tcf_status tcf_gguf_put_arr_i32(tcf_gguf_writer *w, const char *key, const int32
  * value of that type's width, little-endian. For copying a key of another
  * file verbatim (tcf quantize). */
 tcf_status tcf_gguf_put_scalar(tcf_gguf_writer *w, const char *key, tcf_gguf_type type, const void *v);
-/* An array of n (>= 1) values of a fixed-size element type, packed at v. */
+/* An array of n values of a fixed-size element type, packed at v; n may be
+ * 0 (then elem may also be TCF_GGUF_STRING and v NULL). */
 tcf_status tcf_gguf_put_arr(tcf_gguf_writer *w, const char *key, tcf_gguf_type elem, const void *v, int64_t n);
 
 /* A tensor of `type` with n_dims (1..4) dims ne in ggml order (ne[0] is the

@@ -252,7 +252,7 @@ static tcf_status copy_kv(tcf_gguf_writer *w, const char *label, const char *key
     }
     const uint64_t n = tcf_gguf_array_len(v);
     const tcf_gguf_type et = tcf_gguf_array_type(v);
-    if (n == 0) return TCF_OK; /* the writer has no empty arrays; nothing reads one */
+    if (n == 0) return tcf_gguf_put_arr(w, key, et, NULL, 0);
     if (et == TCF_GGUF_STRING) {
         const char **s = malloc(sizeof *s * n);
         if (!s) return tcf_fail(TCF_ERR_NOMEM, "%s: key '%s': out of memory", label, key);
@@ -366,7 +366,7 @@ static const char *const LLAMA3_SPLIT =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
     "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 static const char *const QWEN2_SPLIT =
-    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
     "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 static const char *jstr(const cJSON *o, const char *key) {
