@@ -51,8 +51,8 @@
  *   add_bos/add_eos/add_sep from the post_processor (TemplateProcessing's
  *   first/last special token of "single", RobertaProcessing) and then
  *   tokenizer_config.json's add_*_token; tokenizer.chat_template from
- *   tokenizer_config.json. Without tokenizer.json no tokenizer keys are
- *   written (the file then takes token ids only).
+ *   tokenizer_config.json or chat_template.jinja. Without tokenizer.json
+ *   no tokenizer keys are written (the file then takes token ids only).
  *
  * BERT from a directory (model_type bert) goes through tcf export's writer
  * (model/export.h): bert.* keys, WordPiece tokenizer.ggml.* plus
@@ -624,8 +624,8 @@ static tcf_status put_gpt2_tokenizer(tcf_gguf_writer *w, const char *dir, const 
         st = tcf_fail(TCF_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
-    for (int i = 0; i < n_merges; i++) {
-        const cJSON *m = cJSON_GetArrayItem(merges, i);
+    const cJSON *m = merges->child; /* walked, not indexed: cJSON_GetArrayItem is O(i) */
+    for (int i = 0; i < n_merges; i++, m = m->next) {
         const char *a = NULL, *b = NULL;
         if (cJSON_IsString(m)) {
             mg[i] = strdup(m->valuestring);
@@ -659,8 +659,17 @@ static tcf_status put_gpt2_tokenizer(tcf_gguf_writer *w, const char *dir, const 
         if (SP_ID_KEY[sp.id_kind[i]]) st = tcf_gguf_put_u32(w, SP_ID_KEY[sp.id_kind[i]], (uint32_t)sp.id[i]);
     for (int i = 0; i < sp.n_add && !st; i++)
         if (SP_ADD_KEY[sp.add_kind[i]]) st = tcf_gguf_put_bool(w, SP_ADD_KEY[sp.add_kind[i]], sp.add[i]);
+    /* SpecialVocab: tokenizer_config.json's chat_template, else (when there
+     * is a tokenizer_config.json) chat_template.jinja beside it */
     const char *chat = jstr(tc, "chat_template");
-    if (!st && chat) st = tcf_gguf_put_str(w, "tokenizer.chat_template", chat, strlen(chat));
+    char *jinja = NULL;
+    size_t jlen = 0;
+    if (!st && chat) {
+        st = tcf_gguf_put_str(w, "tokenizer.chat_template", chat, strlen(chat));
+    } else if (!st && tc && !tcf_path_join(cpath, sizeof cpath, dir, "chat_template.jinja") && tcf_file_exists(cpath)) {
+        if (!(st = tcf_read_file(cpath, &jinja, &jlen))) st = tcf_gguf_put_str(w, "tokenizer.chat_template", jinja, jlen);
+        free(jinja);
+    }
     if (!st) info->has_tokenizer = 1;
 done:
     for (int i = 0; tok && i < V; i++) free(tok[i]);
