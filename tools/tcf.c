@@ -12,6 +12,7 @@
 #include "model/llama.h"
 #include "train/trainer.h"
 #include "model/export.h"
+#include "model/quantize.h"
 #include "base/base.h"
 #include "base/atomic_file.h"
 #include "serve/server.h"
@@ -39,6 +40,7 @@ static const char *prog_usage =
     "  inspect    print the metadata and tensor table of a GGUF file\n"
     "  serve      HTTP API for a trained run (POST /v1/classify, /healthz, /metrics)\n"
     "  export     write a trained run as one .gguf file, or as a PEFT adapter\n"
+    "  quantize   convert a checkpoint (HF directory or .gguf) to one quantized .gguf\n"
     "\n"
     "tokenize, embed and predict read one text per line on stdin, or the texts of\n"
     "a CSV file given with --input. Nothing is written unless every input\n"
@@ -1227,6 +1229,79 @@ static int cmd_export(int argc, char **argv) {
     return 0;
 }
 
+static const char *quantize_usage =
+    "usage: tcf quantize --model IN --out OUT.gguf --type f32|f16|bf16|q8_0|q4_0|q4_1\n"
+    "\n"
+    "Writes one GGUF file in llama.cpp's layout, as its convert_hf_to_gguf.py\n"
+    "would, with the weight matrices in --type. IN is a Hugging Face directory\n"
+    "(config.json + model.safetensors [+ tokenizer.json]) of a Llama decoder\n"
+    "(model_type llama) or a BERT encoder (model_type bert), or a .gguf file of\n"
+    "architecture llama or bert (re-quantized: every tensor is decoded and\n"
+    "encoded again, so re-quantizing an already quantized file compounds the\n"
+    "error: quantize from the f16/f32 checkpoint when you have it).\n"
+    "Kept F32 whatever --type says: 1-D tensors (norms, biases), position and\n"
+    "token-type embeddings (llama.cpp reads them as F32); BERT token embeddings\n"
+    "too (tcf export's layout). A weight whose rows are not a multiple of 32\n"
+    "gets F16 instead of a 32-block type. q/k rows are permuted for llama.cpp's\n"
+    "RoPE; a byte-level BPE tokenizer.json becomes tokenizer.ggml.* (gpt2).\n"
+    "Qwen2 / Phi-3 are refused (tcf reads back only llama's GGUF layout); nf4\n"
+    "is tcf train's in-memory QLoRA format and has no GGUF type.\n"
+    "The file is written atomically: on failure nothing is left at --out.\n"
+    "\n"
+    "options:\n"
+    "  --model IN            HF model directory or .gguf file\n"
+    "  --out PATH            output .gguf\n"
+    "  --type T              f32, f16, bf16, q8_0, q4_0, q4_1\n"
+    "  -h, --help            this help\n";
+
+static double quantize_clock(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmd_quantize(int argc, char **argv) {
+    const char *model = NULL, *outp = NULL, *type = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(quantize_usage, stdout);
+            return 0;
+        } else if (!strcmp(a, "--model") && v) {
+            model = v, i++;
+        } else if (!strcmp(a, "--out") && v) {
+            outp = v, i++;
+        } else if (!strcmp(a, "--type") && v) {
+            type = v, i++;
+        } else {
+            fprintf(stderr, "tcf quantize: unknown or incomplete option '%s'\n%s", a, quantize_usage);
+            return 2;
+        }
+    }
+    if (!model || !outp || !type) {
+        fprintf(stderr, "tcf quantize: --model, --out and --type are required\n%s", quantize_usage);
+        return 2;
+    }
+    int t = tcf_quantize_type_parse(type);
+    if (t < 0 && !strcmp(type, "nf4")) {
+        fprintf(stderr, "tcf quantize: --type nf4: NF4 is the in-memory format of tcf train's QLoRA base "
+                        "(bitsandbytes' layout); GGUF has no NF4 type. Use q4_0 or q4_1 for a 4-bit file.\n");
+        return 2;
+    }
+    if (t < 0) {
+        fprintf(stderr, "tcf quantize: --type must be f32, f16, bf16, q8_0, q4_0 or q4_1, got '%s'\n", type);
+        return 2;
+    }
+    tcf_quantize_info info;
+    double t0 = quantize_clock();
+    if (tcf_quantize_model(model, outp, (tcf_ggml_type)t, &info)) return fail_lib("quantize");
+    fprintf(stderr, "tcf quantize: %s -> %s: %d tensors (%d %s, %d kept f32, %d f16 fallback), %.1f M weights, %.1f MB "
+                    "of tensors%s, %.2f s\n", info.source, outp, info.n_tensors, info.n_typed, type, info.n_f32,
+            info.n_f16_fallback, (double)info.params / 1e6, (double)info.tensor_bytes / 1e6,
+            info.has_tokenizer ? "" : ", no tokenizer", quantize_clock() - t0);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fputs(prog_usage, stderr);
@@ -1245,6 +1320,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "inspect")) return cmd_inspect(argc, argv);
     if (!strcmp(cmd, "serve")) return cmd_serve(argc, argv);
     if (!strcmp(cmd, "export")) return cmd_export(argc, argv);
+    if (!strcmp(cmd, "quantize")) return cmd_quantize(argc, argv);
     fprintf(stderr, "tcf: unknown command '%s'\n%s", cmd, prog_usage);
     return 2;
 }

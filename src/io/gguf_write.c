@@ -142,6 +142,36 @@ tcf_status tcf_gguf_put_arr_i32(tcf_gguf_writer *w, const char *key, const int32
     return end_kv(w, key, mark, ok);
 }
 
+/* Bytes of one value of a fixed-size type; 0 for string / array / unknown. */
+static size_t scalar_size(tcf_gguf_type t) {
+    switch (t) {
+    case TCF_GGUF_U8: case TCF_GGUF_I8: case TCF_GGUF_BOOL: return 1;
+    case TCF_GGUF_U16: case TCF_GGUF_I16: return 2;
+    case TCF_GGUF_U32: case TCF_GGUF_I32: case TCF_GGUF_F32: return 4;
+    case TCF_GGUF_U64: case TCF_GGUF_I64: case TCF_GGUF_F64: return 8;
+    default: return 0;
+    }
+}
+
+tcf_status tcf_gguf_put_scalar(tcf_gguf_writer *w, const char *key, tcf_gguf_type type, const void *v) {
+    size_t n = scalar_size(type);
+    if (!n) return tcf_fail(TCF_ERR_ARG, "gguf writer: key '%s': type %d is not a fixed-size scalar", key, (int)type);
+    return put_scalar(w, key, type, v, n);
+}
+
+tcf_status tcf_gguf_put_arr(tcf_gguf_writer *w, const char *key, tcf_gguf_type elem, const void *v, int64_t n) {
+    size_t es = scalar_size(elem), nb;
+    if (!es && !(n == 0 && elem == TCF_GGUF_STRING))
+        return tcf_fail(TCF_ERR_ARG, "gguf writer: key '%s': type %d is not a fixed-size scalar", key, (int)elem);
+    if (n < 0) return tcf_fail(TCF_ERR_ARG, "gguf writer: key '%s': negative array length", key);
+    if (!tcf_mul_ok(es, (size_t)n, &nb)) return tcf_fail(TCF_ERR_ARG, "gguf writer: key '%s': array too large", key);
+    size_t mark;
+    tcf_status st = begin_kv(w, key, TCF_GGUF_ARRAY, &mark);
+    if (st) return st;
+    int ok = put32(&w->kv, elem) && put64(&w->kv, (uint64_t)n) && put(&w->kv, v, nb);
+    return end_kv(w, key, mark, ok);
+}
+
 tcf_status tcf_gguf_put_tensor(tcf_gguf_writer *w, const char *name, tcf_ggml_type type, int n_dims,
                                const int64_t *ne, const void *data, size_t nbytes) {
     if (!name || !*name) return tcf_fail(TCF_ERR_ARG, "gguf writer: empty tensor name");

@@ -39,6 +39,14 @@ tcf_status tcf_gguf_put_arr_str(tcf_gguf_writer *w, const char *key, const char 
 /* An array of n i32 (n >= 1). */
 tcf_status tcf_gguf_put_arr_i32(tcf_gguf_writer *w, const char *key, const int32_t *v, int64_t n);
 
+/* Any fixed-size scalar type (u8..i64, f32, f64, bool): `v` points at one
+ * value of that type's width, little-endian. For copying a key of another
+ * file verbatim (tcf quantize). */
+tcf_status tcf_gguf_put_scalar(tcf_gguf_writer *w, const char *key, tcf_gguf_type type, const void *v);
+/* An array of n values of a fixed-size element type, packed at v; n may be
+ * 0 (then elem may also be TCF_GGUF_STRING and v NULL). */
+tcf_status tcf_gguf_put_arr(tcf_gguf_writer *w, const char *key, tcf_gguf_type elem, const void *v, int64_t n);
+
 /* A tensor of `type` with n_dims (1..4) dims ne in ggml order (ne[0] is the
  * row length, a multiple of the type's block size); data holds nbytes =
  * numel / block size * type size bytes, already encoded. */

@@ -29,6 +29,7 @@
 #include "base/base.h"
 #include "base/sha256.h"
 #include "io/gguf_write.h"
+#include "kern/qgemm.h"
 #include "kern/quantize.h"
 #include "train/adapter_io.h"
 #include "train/lora.h"
@@ -101,15 +102,22 @@ static tcf_status put_dense(tcf_gguf_writer *w, const char *name, tcf_ggml_type 
     case TCF_GGML_BF16: tcf_quantize_bf16(W, buf, n); break;
     case TCF_GGML_Q8_0: tcf_quantize_q8_0(W, buf, n); break;
     case TCF_GGML_Q4_0: tcf_quantize_q4_0(W, buf, n); break;
+    case TCF_GGML_Q4_1: {
+        tcf_qmat q; /* ggml's reference Q4_1 quantizer lives in kern/qgemm.c */
+        if ((st = tcf_qmat_quantize(&q, TCF_QTYPE_Q4_1, (int)out, (int)in, W, in, 0))) return st;
+        memcpy(buf, q.data, (size_t)(n / 32) * 20);
+        tcf_qmat_free(&q);
+        break;
+    }
     default: return tcf_fail(TCF_ERR_ARG, "tensor '%s': cannot encode %s", name, tcf_ggml_type_name(type));
     }
     int64_t ne[2] = {in, out};
     return tcf_gguf_put_tensor(w, name, type, 2, ne, buf, (size_t)(n / bs) * tcf_ggml_type_size(type));
 }
 
-/* The encoder, pooler and head in llama.cpp's names. */
-static tcf_status put_weights(tcf_gguf_writer *w, const tcf_classifier *c, tcf_ggml_type type) {
-    const tcf_bert *m = c->m;
+/* The encoder, pooler and head (when head_w) in llama.cpp's names. */
+static tcf_status put_weights(tcf_gguf_writer *w, const tcf_bert *m, const float *head_w, const float *head_b,
+                              int n_classes, tcf_ggml_type type) {
     const tcf_bert_config *cf = &m->cfg;
     const int64_t C = cf->hidden, I = cf->inter;
     tcf_status st;
@@ -145,10 +153,12 @@ static tcf_status put_weights(tcf_gguf_writer *w, const tcf_classifier *c, tcf_g
 #undef DENSE
 #undef VEC
     }
-    if (!st && ((st = put_dense(w, "cls.weight", type, m->pool_w, C, C, buf)) ||
-                (st = put_f32(w, "cls.bias", m->pool_b, C, 0)) ||
-                (st = put_f32(w, "cls.output.weight", c->head_w, c->n_classes, C)) ||
-                (st = put_f32(w, "cls.output.bias", c->head_b, c->n_classes, 0))))
+    if (!st && m->has_pooler &&
+        ((st = put_dense(w, "cls.weight", type, m->pool_w, C, C, buf)) || (st = put_f32(w, "cls.bias", m->pool_b, C, 0))))
+        goto done;
+    if (!st && head_w &&
+        ((st = put_f32(w, "cls.output.weight", head_w, n_classes, C)) ||
+         (st = put_f32(w, "cls.output.bias", head_b, n_classes, 0))))
         goto done;
 done:
     free(qkv), free(ao), free(fi), free(fo), free(buf);
@@ -160,9 +170,9 @@ done:
  * control tokens stay as they are), token types (1 normal, 3 control = an
  * added special token, 4 user-defined = an added non-special token, 5 unused
  * = a hole in the vocabulary), special ids. Then the verbatim tokenizer.json. */
-static tcf_status put_tokenizer(tcf_gguf_writer *w, const tcf_classifier *c, const char *json, size_t json_len,
-                                const char *json_path) {
-    const int V = c->m->cfg.vocab;
+static tcf_status put_tokenizer(tcf_gguf_writer *w, const tcf_bert *m, const tcf_tokenizer *tk, const char *json,
+                                size_t json_len, const char *json_path) {
+    const int V = m->cfg.vocab;
     cJSON *root = cJSON_ParseWithLength(json, json_len);
     if (!root) return tcf_fail(TCF_ERR_FORMAT, "%s: not JSON", json_path);
     char **tok = calloc((size_t)V, sizeof *tok);
@@ -179,7 +189,7 @@ static tcf_status put_tokenizer(tcf_gguf_writer *w, const tcf_classifier *c, con
         if (cJSON_IsNumber(id) && id->valueint >= 0 && id->valueint < V) type[id->valueint] = cJSON_IsTrue(sp) ? 3 : 4;
     }
     for (int i = 0; i < V && !st; i++) {
-        const char *t = tcf_tokenizer_token(c->tok, i);
+        const char *t = tcf_tokenizer_token(tk, i);
         char hole[32];
         if (!t) snprintf(hole, sizeof hole, "[PAD%d]", i), t = hole, type[i] = 5;
         size_t n = strlen(t);
@@ -195,7 +205,7 @@ static tcf_status put_tokenizer(tcf_gguf_writer *w, const tcf_classifier *c, con
         (st = tcf_gguf_put_str(w, "tokenizer.ggml.pre", "default", 7)) ||
         (st = tcf_gguf_put_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)tok, V)) ||
         (st = tcf_gguf_put_arr_i32(w, "tokenizer.ggml.token_type", type, V)) ||
-        (st = tcf_gguf_put_u32(w, "tokenizer.ggml.token_type_count", (uint32_t)c->m->cfg.type_vocab)))
+        (st = tcf_gguf_put_u32(w, "tokenizer.ggml.token_type_count", (uint32_t)m->cfg.type_vocab)))
         goto done;
     static const struct { const char *key, *tok; } special[] = {
         {"tokenizer.ggml.bos_token_id", "[CLS]"}, {"tokenizer.ggml.eos_token_id", "[SEP]"},
@@ -203,7 +213,7 @@ static tcf_status put_tokenizer(tcf_gguf_writer *w, const tcf_classifier *c, con
         {"tokenizer.ggml.padding_token_id", "[PAD]"}, {"tokenizer.ggml.mask_token_id", "[MASK]"},
     };
     for (size_t i = 0; i < sizeof special / sizeof *special && !st; i++) {
-        int32_t id = tcf_tokenizer_token_id(c->tok, special[i].tok);
+        int32_t id = tcf_tokenizer_token_id(tk, special[i].tok);
         if (id >= 0) st = tcf_gguf_put_u32(w, special[i].key, (uint32_t)id);
     }
     if (!st) st = tcf_gguf_put_str(w, "tokenizer.huggingface.json", json, json_len);
@@ -250,6 +260,28 @@ static tcf_status put_provenance(tcf_gguf_writer *w, const tcf_classifier *c, co
     return st;
 }
 
+tcf_status tcf_export_bert_hparams(tcf_gguf_writer *w, const tcf_bert_config *cf) {
+    tcf_status st;
+    if ((st = tcf_gguf_put_u32(w, "bert.context_length", (uint32_t)cf->max_pos)) ||
+        (st = tcf_gguf_put_u32(w, "bert.embedding_length", (uint32_t)cf->hidden)) ||
+        (st = tcf_gguf_put_u32(w, "bert.feed_forward_length", (uint32_t)cf->inter)) ||
+        (st = tcf_gguf_put_u32(w, "bert.block_count", (uint32_t)cf->layers)) ||
+        (st = tcf_gguf_put_u32(w, "bert.attention.head_count", (uint32_t)cf->heads)) ||
+        (st = tcf_gguf_put_f32(w, "bert.attention.layer_norm_epsilon", cf->ln_eps)) ||
+        (st = tcf_gguf_put_bool(w, "bert.attention.causal", 0)))
+        return st;
+    return TCF_OK;
+}
+
+tcf_status tcf_export_bert_tokenizer(tcf_gguf_writer *w, const tcf_bert *m, const tcf_tokenizer *tok, const char *json,
+                                     size_t json_len, const char *json_path) {
+    return put_tokenizer(w, m, tok, json, json_len, json_path);
+}
+
+tcf_status tcf_export_bert_weights(tcf_gguf_writer *w, const tcf_bert *m, tcf_ggml_type type) {
+    return put_weights(w, m, NULL, NULL, 0, type);
+}
+
 tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_type type) {
     if (type != TCF_GGML_F32 && type != TCF_GGML_F16 && type != TCF_GGML_BF16 && type != TCF_GGML_Q8_0 &&
         type != TCF_GGML_Q4_0)
@@ -287,18 +319,12 @@ tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_t
         (st = tcf_gguf_put_str(w, "general.name", "tcf classifier", 14)) ||
         (st = tcf_gguf_put_u32(w, "general.file_type", file_type(type))) ||
         (st = tcf_gguf_put_u32(w, "general.quantization_version", 2)) ||
-        (st = tcf_gguf_put_u32(w, "bert.context_length", (uint32_t)cf->max_pos)) ||
-        (st = tcf_gguf_put_u32(w, "bert.embedding_length", (uint32_t)cf->hidden)) ||
-        (st = tcf_gguf_put_u32(w, "bert.feed_forward_length", (uint32_t)cf->inter)) ||
-        (st = tcf_gguf_put_u32(w, "bert.block_count", (uint32_t)cf->layers)) ||
-        (st = tcf_gguf_put_u32(w, "bert.attention.head_count", (uint32_t)cf->heads)) ||
-        (st = tcf_gguf_put_f32(w, "bert.attention.layer_norm_epsilon", cf->ln_eps)) ||
-        (st = tcf_gguf_put_bool(w, "bert.attention.causal", 0)) ||
+        (st = tcf_export_bert_hparams(w, cf)) ||
         (st = tcf_gguf_put_u32(w, "bert.pooling_type", 4)) ||
         (st = tcf_gguf_put_arr_str(w, "bert.classifier.output_labels", labels, c->n_classes)) ||
-        (st = put_tokenizer(w, c, json, json_len, path)) ||
+        (st = put_tokenizer(w, c->m, c->tok, json, json_len, path)) ||
         (st = put_provenance(w, c, run_dir, base->valuestring, type)) ||
-        (st = put_weights(w, c, type)))
+        (st = put_weights(w, c->m, c->head_w, c->head_b, c->n_classes, type)))
         goto done;
     st = tcf_gguf_writer_save(w, out_path);
 done:

@@ -8,6 +8,8 @@
 #define TCF_EXPORT_H
 
 #include "tcf.h"
+#include "io/gguf_write.h"
+#include "model/bert.h"
 
 /* "f32" "f16" "bf16" "q8_0" "q4_0" -> the ggml type; -1 if unknown. */
 int tcf_export_type_parse(const char *name);
@@ -26,5 +28,17 @@ tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_t
  * base_model_name_or_path = the run's base model. Runs of --mode head/full
  * have no adapter: TCF_ERR_UNSUPPORTED. */
 tcf_status tcf_export_peft(const char *run_dir, const char *out_dir);
+
+/* The parts of llama.cpp's BERT layout that tcf export and tcf quantize
+ * share, appended to w: the bert.* hyper-parameters (context_length through
+ * attention.causal); the tokenizer (tokenizer.ggml.* in llama.cpp's
+ * WordPiece spelling, then the verbatim tokenizer.json as
+ * tokenizer.huggingface.json); the weights: embeddings, LayerNorms and
+ * biases F32, the encoder's dense weights and the pooler ("cls", when m has
+ * one) in `type` (F32 F16 BF16 Q8_0 Q4_0 Q4_1; rows must be whole blocks). */
+tcf_status tcf_export_bert_hparams(tcf_gguf_writer *w, const tcf_bert_config *cf);
+tcf_status tcf_export_bert_tokenizer(tcf_gguf_writer *w, const tcf_bert *m, const tcf_tokenizer *tok, const char *json,
+                                     size_t json_len, const char *json_path);
+tcf_status tcf_export_bert_weights(tcf_gguf_writer *w, const tcf_bert *m, tcf_ggml_type type);
 
 #endif /* TCF_EXPORT_H */

@@ -1,0 +1,43 @@
+/*
+ * quantize.h — `tcf quantize`: a checkpoint as one GGUF file in llama.cpp's
+ * layout, its weights in F32, F16, BF16, Q8_0, Q4_0 or Q4_1.
+ *
+ * Inputs: a Hugging Face directory (config.json + model.safetensors
+ * [+ tokenizer.json, tokenizer_config.json]) of a Llama decoder (model_type
+ * llama) or a BERT encoder (model_type bert), or a GGUF file of architecture
+ * llama or bert (re-quantized: every tensor is decoded to f32 and encoded
+ * again, so re-quantizing an already quantized file adds the new rounding
+ * on top of the old). Qwen2 and Phi-3 checkpoints are refused: tcf's GGUF
+ * loader reads only llama's layout, so it could not read what it wrote.
+ * The file layout, tensor types and tokenizer keys are described in
+ * src/model/quantize.c and docs/EXPORT.md.
+ */
+#ifndef TCF_QUANTIZE_MODEL_H
+#define TCF_QUANTIZE_MODEL_H
+
+#include "tcf.h"
+
+/* What a quantize run wrote (filled as far as it got). */
+typedef struct {
+    char source[32];         /* "hf llama", "hf bert", "gguf llama", "gguf bert" */
+    int n_tensors;           /* tensors written */
+    int n_typed;             /* ... in the requested type */
+    int n_f32;               /* ... kept F32 (1-D, norms, biases, embeddings llama.cpp keeps F32) */
+    int n_f16_fallback;      /* ... F16 because rows are not whole blocks of 32 */
+    int has_tokenizer;       /* tokenizer.ggml.* written (or copied) */
+    uint64_t params;         /* weights written */
+    uint64_t tensor_bytes;   /* bytes of tensor data written */
+} tcf_quantize_info;
+
+/* "f32" "f16" "bf16" "q8_0" "q4_0" "q4_1" -> the ggml type; -1 otherwise. */
+int tcf_quantize_type_parse(const char *name);
+
+/* Read `in` (see above), write `out` atomically with the dense weights in
+ * `type`: nothing is left at out on failure (an existing file there stays
+ * as it was). `info` may be NULL. Errors name the file, key or tensor and
+ * the cause: TCF_ERR_UNSUPPORTED for a model type or architecture it does
+ * not convert, TCF_ERR_FORMAT / TCF_ERR_IO from the readers for broken
+ * inputs, TCF_ERR_ARG for a bad type or out == in. */
+tcf_status tcf_quantize_model(const char *in, const char *out, tcf_ggml_type type, tcf_quantize_info *info);
+
+#endif /* TCF_QUANTIZE_MODEL_H */
