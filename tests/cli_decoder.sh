@@ -9,6 +9,7 @@
 #    no-op, and an interrupted run resumed ends with the same adapter bytes;
 #  - nf4 + double quantization and f32 train too; recompute on/off give the
 #    same adapter bytes;
+#  - tcf quantize's q4_0 file trains with --quant keep (its own blocks);
 #  - refused: --quant keep on a directory, --mode head, --init-adapter, an
 #    unknown --quant, a tokenizer larger than the vocabulary.
 . "$(dirname "$0")/lib_cli.sh"
@@ -70,6 +71,12 @@ expect_rc 0 "train f32" -- "$TCF" train --model "$M" --out "$TMP/rf" --quant f32
 expect_rc 0 "train f32 recompute" -- "$TCF" train --model "$M" --out "$TMP/rfr" --quant f32 "${COMMON[@]}"
 cmp -s "$TMP/rf/adapter_model.safetensors" "$TMP/rfr/adapter_model.safetensors" && ok ||
     bad "recompute changed the trained adapter"
+
+# the whole chain: an f16 directory -> tcf quantize q4_0 -> QLoRA on the file's own blocks
+expect_rc 0 "quantize q4_0" -- "$TCF" quantize --model "$M" --out "$TMP/tiny.q4_0.gguf" --type q4_0
+expect_rc 0 "train keep on a tcf-quantized GGUF" -- "$TCF" train --model "$TMP/tiny.q4_0.gguf" --out "$TMP/rq" "${COMMON[@]}"
+grep -q "frozen base q4_0" "$TMP/err" && ok || bad "keep on the q4_0 file did not train on q4_0 blocks"
+expect_rc 0 "eval keep" -- "$TCF" eval --model "$TMP/rq" --data "$TMP/valid.csv" --threads 2
 
 # refusals: clear message, exit 1, no run directory
 expect_rc 1 "keep on a directory" -- "$TCF" train --model "$M" --out "$TMP/x1" --quant keep "${COMMON[@]}"
