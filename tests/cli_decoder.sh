@@ -9,6 +9,7 @@
 #    no-op, and an interrupted run resumed ends with the same adapter bytes;
 #  - nf4 + double quantization and f32 train too; recompute on/off give the
 #    same adapter bytes;
+#  - an adapter tcf wrote gives, in Python PEFT, the probabilities tcf predicts;
 #  - tcf quantize's q4_0 file trains with --quant keep (its own blocks);
 #  - refused: --quant keep on a directory, --mode head, --init-adapter, an
 #    unknown --quant, a tokenizer larger than the vocabulary.
@@ -77,6 +78,27 @@ expect_rc 0 "quantize q4_0" -- "$TCF" quantize --model "$M" --out "$TMP/tiny.q4_
 expect_rc 0 "train keep on a tcf-quantized GGUF" -- "$TCF" train --model "$TMP/tiny.q4_0.gguf" --out "$TMP/rq" "${COMMON[@]}"
 grep -q "frozen base q4_0" "$TMP/err" && ok || bad "keep on the q4_0 file did not train on q4_0 blocks"
 expect_rc 0 "eval keep" -- "$TCF" eval --model "$TMP/rq" --data "$TMP/valid.csv" --threads 2
+
+# interchange: an adapter tcf trained, loaded by Python PEFT onto
+# LlamaForSequenceClassification (tests/ref/gen_decoder_peft_fixture.py), gave
+# peft_probs.json; tcf predict on that adapter must give the same
+P=$L/decoder_peft
+mkdir -p "$TMP/rp"
+cp "$P/adapter_config.json" "$P/adapter_model.safetensors" "$TMP/rp/"
+printf '{"format": "tcf-run", "version": 1, "base_model": "%s", "architecture": "llama-sequence-classification", "base_quant": "f32", "max_len": 48, "labels": %s, "train_config": {"mode": "lora"}}\n' \
+    "$M" "$(sed 's/^{"labels": //; s/}$//' "$P/labels.json")" > "$TMP/rp/tcf_run.json"
+expect_rc 0 "predict on the PEFT-checked adapter" -- "$TCF" predict --model "$TMP/rp" --input "$P/texts.txt" --top 100 --threads 1
+python3 - "$TMP/out" "$P/peft_probs.json" "$P/labels.json" > "$TMP/cmp" 2>&1 <<'PY'
+import json, sys
+labels = json.load(open(sys.argv[3]))["labels"]
+ref = json.load(open(sys.argv[2]))["probs"]
+got = [dict(json.loads(l)["top"]) for l in open(sys.argv[1])]
+d = max(abs(g[labels[k]] - r[k]) for g, r in zip(got, ref) for k in range(len(labels)))
+print("max |tcf - peft| probability %.3g over %d texts x %d classes" % (d, len(ref), len(labels)))
+sys.exit(0 if len(got) == len(ref) and d <= 1e-5 else 1)
+PY
+[ $? = 0 ] && ok || bad "tcf predict differs from PEFT on the same adapter: $(cat "$TMP/cmp")"
+echo "  $(cat "$TMP/cmp")"
 
 # refusals: clear message, exit 1, no run directory
 expect_rc 1 "keep on a directory" -- "$TCF" train --model "$M" --out "$TMP/x1" --quant keep "${COMMON[@]}"
