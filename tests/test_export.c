@@ -23,6 +23,7 @@
 #include "io/gguf_write.h"
 #include "model/export.h"
 #include "model/infer.h"
+#include "kern/kern.h"
 #include "tcf.h"
 
 #include <stdio.h>
@@ -106,14 +107,17 @@ static void load_texts(void) {
     if (f) fclose(f);
 }
 
-static int classify_opt(const char *path, int keep_f32, int *quantized, float *probs);
+static int classify_qp(const char *path, int keep_f32, int qpath, int *quantized, float *probs);
+static int classify_opt(const char *path, int keep_f32, int *quantized, float *probs) {
+    return classify_qp(path, keep_f32, TCF_QPATH_DECODE, quantized, probs);
+}
 static int classify(const char *path, float *probs) { return classify_opt(path, 0, NULL, probs); }
 
-/* keep_f32 as tcf_classifier_opts; *quantized: whether the encoder kept
- * quantized dense weights. */
-static int classify_opt(const char *path, int keep_f32, int *quantized, float *probs) {
+/* keep_f32 and qpath as tcf_classifier_opts; *quantized: whether the encoder
+ * kept quantized dense weights. All NT texts in one call (one batch). */
+static int classify_qp(const char *path, int keep_f32, int qpath, int *quantized, float *probs) {
     tcf_classifier *c;
-    tcf_classifier_opts o = {2, 0, 0, keep_f32};
+    tcf_classifier_opts o = {2, 0, 0, keep_f32, qpath};
     if (tcf_classifier_load(path, &o, &c)) {
         fprintf(stderr, "load %s: %s\n", path, tcf_last_error());
         return 0;
@@ -168,6 +172,72 @@ static void max_diff(const char *what, const float *a, const float *b, double bo
     }
     printf("  %-48s max |dp| = %.3g, top-1 agrees %d/%d\n", what, mx, agree, NT);
     CHECK(mx <= bound, "%s: max |dp| %g > %g", what, mx, bound);
+}
+
+/* Probabilities of each text classified alone (batch 1), with qpath. */
+static int classify_each(const char *path, int qpath, float *probs) {
+    tcf_classifier *c;
+    tcf_classifier_opts o = {2, 0, 0, 0, qpath};
+    if (tcf_classifier_load(path, &o, &c)) return 0;
+    int ok = 1;
+    for (int i = 0; i < NT && ok; i++) ok = !tcf_classifier_classify(c, 1, (const char *const *)texts + i, NULL, probs + i * K);
+    tcf_classifier_free(c);
+    return ok;
+}
+
+/* 3b. The integer path (TCF_QPATH_INT8: activations rounded to Q8_0) vs the
+ * exact decode path on a Q8_0 / Q4_0 export: close (the bound is the
+ * activations' rounding, ~1/254 relative per product, through 6 layers);
+ * AVX2 vs the scalar reference kernels (tcf_kern_force_scalar) on the
+ * integer path: within the same bound, not closer: the two forwards' f32
+ * inputs to each product differ in the last bits (summation order), which
+ * moves some activations across a Q8_0 rounding boundary, and those code
+ * changes propagate (the decode path, which rounds nothing, agrees to 3e-7
+ * here; the kernels themselves agree to 1e-6, test_qgemm); AUTO picks INT8 for products of
+ * at most TCF_QPATH_AUTO_ROWS rows and DECODE above, bit for bit; a qpath
+ * that is none of the three is refused. `decode` holds the decode path's
+ * probabilities (all texts in one batch). */
+static void test_qpath(const char *path, const char *type, const float *decode) {
+    char what[96];
+    float i8[NT * K], i8s[NT * K], a[NT * K], one_i8[NT * K], one_dec[NT * K];
+    int q = 0;
+    CHECK(classify_qp(path, 0, TCF_QPATH_INT8, &q, i8) && q, "classify %s int8", path);
+    snprintf(what, sizeof what, "%s int8 path vs decode path", type);
+    max_diff(what, i8, decode, 2e-2);
+    tcf_kern_force_scalar(1);
+    CHECK(classify_qp(path, 0, TCF_QPATH_INT8, &q, i8s), "classify %s int8 scalar", path);
+    tcf_kern_force_scalar(0);
+    snprintf(what, sizeof what, "%s int8 path AVX2 vs scalar reference", type);
+    max_diff(what, i8, i8s, 2.5e-2);
+
+    /* batch of NT texts: B*T > TCF_QPATH_AUTO_ROWS rows, so DECODE */
+    CHECK(classify_qp(path, 0, TCF_QPATH_AUTO, &q, a), "classify %s auto", path);
+    CHECK(!memcmp(a, decode, sizeof a), "%s: auto on a batch of %d texts differs from decode", type, NT);
+    /* one text at a time: short ones (<= TCF_QPATH_AUTO_ROWS tokens) take INT8 */
+    CHECK(classify_each(path, TCF_QPATH_AUTO, a) && classify_each(path, TCF_QPATH_INT8, one_i8) &&
+          classify_each(path, TCF_QPATH_DECODE, one_dec), "classify %s one by one", path);
+    tcf_classifier *c = NULL;
+    tcf_classifier_opts o = {1, 0, 0, 0, 0};
+    int n_short = 0, n_long = 0;
+    CHECK(!tcf_classifier_load(path, &o, &c), "load %s", path);
+    for (int i = 0; c && i < NT; i++) {
+        int32_t ids[256];
+        int n = 0;
+        const tcf_encode_opts eo = {1, tcf_classifier_max_len(c)};
+        CHECK(!tcf_tokenizer_encode(tcf_classifier_tokenizer(c), texts[i], strlen(texts[i]), &eo, ids, 256, &n), "encode");
+        const float *want = n <= TCF_QPATH_AUTO_ROWS ? one_i8 : one_dec;
+        n_short += n <= TCF_QPATH_AUTO_ROWS, n_long += n > TCF_QPATH_AUTO_ROWS;
+        CHECK(!memcmp(a + i * K, want + i * K, sizeof(float) * K), "%s text %d (%d tokens): auto took the wrong path",
+              type, i + 1, n);
+    }
+    tcf_classifier_free(c);
+    printf("  %-48s %d short texts on int8, %d long on decode\n", "auto path one text at a time", n_short, n_long);
+    CHECK(n_short > 0 && n_long > 0, "the texts should cover both paths (%d short, %d long)", n_short, n_long);
+    tcf_classifier *bad = (tcf_classifier *)1;
+    tcf_classifier_opts ob = {1, 0, 0, 0, 7};
+    tcf_status st = tcf_classifier_load(path, &ob, &bad);
+    CHECK(st == TCF_ERR_ARG && !bad && strstr(tcf_last_error(), "qpath 7"), "qpath 7: %s %s", tcf_status_name(st),
+          tcf_last_error());
 }
 
 /* 3. Export in each type and read back. */
@@ -231,6 +301,7 @@ static void test_export_types(const float *run_probs, char *f32_path) {
                   types[i].name, q_default, q_wide);
             snprintf(what, sizeof what, "%s in memory vs widened to f32", types[i].name);
             max_diff(what, probs, wide, 1e-6);
+            test_qpath(path, types[i].name, probs);
         }
         if (i == 0) strcpy(f32_path, path);
         else unlink(path);

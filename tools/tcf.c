@@ -499,26 +499,48 @@ static const char *train_usage =
     "  --resume RUN/          continue the interrupted run in RUN/\n"
     "  -h, --help             this help\n";
 
+#define QPATH_HELP                                                                     \
+    "--qpath: how a Q8_0 / Q4_0 export multiplies by its weights: decode (exact,\n"     \
+    "the probabilities of the widened f32 model), int8 (inputs rounded to Q8_0,\n"     \
+    "integer block dot products: faster, slightly different probabilities) or\n"     \
+    "auto (default: int8 for small batches, decode for large; docs/BENCHMARKS.md).\n"
+
 static const char *eval_usage =
     "usage: tcf eval --model RUN/ --data FILE [--report FILE.json] [--threads N]\n"
+    "                [--qpath auto|decode|int8]\n"
     "\n"
     "Prints accuracy, macro-F1 and per-class precision / recall / F1 of a trained\n"
     "run on a labelled file, and writes the full report (with the confusion\n"
-    "matrix) as JSON to --report.\n";
+    "matrix) as JSON to --report.\n"
+    QPATH_HELP;
 
 static const char *predict_usage =
-    "usage: tcf predict --model RUN/ [--top K] [--input FILE] [--threads N] < texts\n"
+    "usage: tcf predict --model RUN/ [--top K] [--input FILE] [--threads N]\n"
+    "                   [--qpath auto|decode|int8] < texts\n"
     "\n"
     "Reads one text per line (or JSON Lines objects with a \"text\" field, or a\n"
     "CSV file given with --input) and writes one JSON object per input:\n"
     "  {\"label\": ..., \"score\": ..., \"top\": [[label, score], ...]}\n"
-    "--top K sets how many classes \"top\" lists (default 3).\n";
+    "--top K sets how many classes \"top\" lists (default 3).\n"
+    QPATH_HELP;
 
 /* Generic flag lookup for the train / eval / predict commands. */
 static const char *flag_value(int argc, char **argv, int *i, const char *name) {
     if (strcmp(argv[*i], name)) return NULL;
     if (*i + 1 >= argc) return "";
     return argv[++*i];
+}
+
+/* --qpath auto|decode|int8 -> tcf_qpath. */
+static int parse_qpath(const char *s, int *out) {
+    static const char *names[] = {"auto", "decode", "int8"};
+    for (int i = 0; i < 3; i++)
+        if (s && !strcmp(s, names[i])) {
+            *out = i; /* TCF_QPATH_AUTO, _DECODE, _INT8 */
+            return 1;
+        }
+    fprintf(stderr, "tcf: --qpath needs auto, decode or int8, got '%s'\n", s ? s : "");
+    return 0;
 }
 
 static int parse_double(const char *flag, const char *s, double lo, double hi, double *out) {
@@ -651,7 +673,7 @@ static const char **label_names(const tcf_classifier *c) {
 
 static int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *report = NULL;
-    int threads = 0;
+    int threads = 0, qpath = TCF_QPATH_AUTO;
     for (int i = 2; i < argc; i++) {
         const char *v;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -660,6 +682,7 @@ static int cmd_eval(int argc, char **argv) {
         } else if ((v = flag_value(argc, argv, &i, "--model"))) model = v;
         else if ((v = flag_value(argc, argv, &i, "--data"))) data = v;
         else if ((v = flag_value(argc, argv, &i, "--report"))) report = v;
+        else if ((v = flag_value(argc, argv, &i, "--qpath"))) { if (!parse_qpath(v, &qpath)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--threads"))) { if (!parse_int("--threads", v, 1, 1024, &threads)) return 2; }
         else {
             fprintf(stderr, "tcf eval: unknown or incomplete option '%s'\n%s", argv[i], eval_usage);
@@ -678,7 +701,7 @@ static int cmd_eval(int argc, char **argv) {
     float *probs = NULL;
     int32_t *pred = NULL;
     int rc = 1;
-    tcf_classifier_opts co = {threads, 0, 0, 0};
+    tcf_classifier_opts co = {threads, 0, 0, 0, qpath};
     if (tcf_classifier_load(model, &co, &r) || !(names = label_names(r)) ||
         tcf_labels_from_names(names, tcf_classifier_n_classes(r), &labels) ||
         tcf_dataset_load(data, labels, &ds)) {
@@ -755,7 +778,7 @@ static void json_str(const char *s) {
 
 static int cmd_predict(int argc, char **argv) {
     const char *model = NULL, *in_path = NULL;
-    int threads = 0, top = 3;
+    int threads = 0, top = 3, qpath = TCF_QPATH_AUTO;
     for (int i = 2; i < argc; i++) {
         const char *v;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -763,6 +786,7 @@ static int cmd_predict(int argc, char **argv) {
             return 0;
         } else if ((v = flag_value(argc, argv, &i, "--model"))) model = v;
         else if ((v = flag_value(argc, argv, &i, "--input"))) in_path = v;
+        else if ((v = flag_value(argc, argv, &i, "--qpath"))) { if (!parse_qpath(v, &qpath)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--top"))) { if (!parse_int("--top", v, 1, 100000, &top)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--threads"))) { if (!parse_int("--threads", v, 1, 1024, &threads)) return 2; }
         else {
@@ -775,7 +799,7 @@ static int cmd_predict(int argc, char **argv) {
         return 2;
     }
     tcf_classifier *r = NULL;
-    tcf_classifier_opts co = {threads, 0, 0, 0};
+    tcf_classifier_opts co = {threads, 0, 0, 0, qpath};
     if (tcf_classifier_load(model, &co, &r)) return fail_lib("predict");
     input in;
     if (!read_input(&in, in_path, "text")) {
@@ -1021,6 +1045,7 @@ static const char *serve_usage =
     "                         (default 10)\n"
     "  --connection-limit N   concurrent connections (default 256)\n"
     "  --threads N            threads per model call (default: all cores)\n"
+    "  --qpath auto|decode|int8  products with Q8_0/Q4_0 weights (see tcf eval --help)\n"
     "  --verbose              one log line per request on stderr\n"
     "  -h, --help             this help\n";
 
@@ -1059,7 +1084,7 @@ static int cmd_serve(int argc, char **argv) {
     tcf_serve_opts so;
     tcf_serve_defaults(&so);
     const char *model = NULL, *key_file = NULL;
-    int threads = 0, pass_batch = 8, n;
+    int threads = 0, pass_batch = 8, n, qpath = TCF_QPATH_AUTO;
     double d;
     for (int i = 2; i < argc; i++) {
         const char *v;
@@ -1069,6 +1094,7 @@ static int cmd_serve(int argc, char **argv) {
         } else if ((v = flag_value(argc, argv, &i, "--model"))) model = v;
         else if ((v = flag_value(argc, argv, &i, "--host"))) so.host = v;
         else if ((v = flag_value(argc, argv, &i, "--api-key-file"))) key_file = v;
+        else if ((v = flag_value(argc, argv, &i, "--qpath"))) { if (!parse_qpath(v, &qpath)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--port"))) { if (!parse_int("--port", v, 0, 65535, &so.port)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--top-k"))) { if (!parse_int("--top-k", v, 1, 100000, &so.top_k)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--max-batch"))) { if (!parse_int("--max-batch", v, 1, 4096, &so.max_batch)) return 2; }
@@ -1094,7 +1120,7 @@ static int cmd_serve(int argc, char **argv) {
     char *key = NULL;
     if (key_file && !(key = read_api_key(key_file))) return 1;
     so.api_key = key;
-    tcf_classifier_opts co = {threads, pass_batch < so.max_batch ? pass_batch : so.max_batch, 0, 0};
+    tcf_classifier_opts co = {threads, pass_batch < so.max_batch ? pass_batch : so.max_batch, 0, 0, qpath};
     tcf_classifier *c = NULL;
     if (tcf_classifier_load(model, &co, &c)) {
         free(key);

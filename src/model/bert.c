@@ -24,6 +24,7 @@
 
 #include <assert.h>
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -682,13 +683,52 @@ static void gelu_task(void *vctx, int64_t begin, int64_t end, int tid) {
     tcf_gelu(g->y + begin * g->n_per, g->y + begin * g->n_per, (end - begin) * g->n_per);
 }
 
+/* Floats of the integer path's workspace (the Q8_0 copy of the widest
+ * input, K = max(C, I)). */
+static int64_t q8_ws_floats(const tcf_bert_config *c, int64_t BT) {
+    const int K = c->hidden > c->inter ? c->hidden : c->inter;
+    return K % 32 ? 0 : (int64_t)((tcf_qgemm_q8_work_size((int)BT, K) + sizeof(float) - 1) / sizeof(float));
+}
+
 size_t tcf_bert_forward_ws_floats(const tcf_bert_config *c, int B, int T, int n_threads) {
     if (n_threads <= 0) n_threads = tcf_default_threads();
     const int64_t BT = (int64_t)B * T;
     /* (BT, 3C) qkv, (BT, C) ctx and tmp, (BT, I) ffn, per thread (D, T) +
-     * (T, T) attention scratch */
+     * (T, T) attention scratch, the integer path's Q8_0 input */
     const int64_t per_thread = (int64_t)T * T + (int64_t)(c->hidden / c->heads) * T;
-    return (size_t)(BT * 3 * c->hidden + BT * c->hidden * 2 + BT * c->inter + (int64_t)n_threads * per_thread);
+    return (size_t)(BT * 3 * c->hidden + BT * c->hidden * 2 + BT * c->inter + (int64_t)n_threads * per_thread +
+                    q8_ws_floats(c, BT));
+}
+
+tcf_status tcf_bert_set_qpath(tcf_bert *m, int qpath) {
+    switch (qpath) {
+    case TCF_QPATH_AUTO: m->q8_rows = TCF_QPATH_AUTO_ROWS; return TCF_OK;
+    case TCF_QPATH_DECODE: m->q8_rows = 0; return TCF_OK;
+    case TCF_QPATH_INT8: m->q8_rows = INT_MAX; return TCF_OK;
+    default:
+        return tcf_fail(TCF_ERR_ARG, "qpath %d is not one of %d (auto), %d (decode), %d (int8)", qpath,
+                        TCF_QPATH_AUTO, TCF_QPATH_DECODE, TCF_QPATH_INT8);
+    }
+}
+
+/* Y (M, N) = X (M, K) @ W^T + b for dense weight `which` (0 qkv, 1 ao, 2 fi,
+ * 3 fo) of layer L: the packed f32 weight, or the quantized one by the path
+ * m->q8_rows picks for M rows. */
+static void dense(const tcf_bert *m, int l, int which, int M, const float *X, float *Y, void *q8ws,
+                  int n_threads) {
+    const tcf_bert_layer *L = &m->layer[l];
+    const int C = m->cfg.hidden, I = m->cfg.inter;
+    const struct { const float *wp, *b; int N, K; } d[4] = {
+        {L->qkv_wp, L->qkv_b, 3 * C, C}, {L->ao_wp, L->ao_b, C, C}, {L->fi_wp, L->fi_b, I, C}, {L->fo_wp, L->fo_b, C, I}};
+    if (!m->qdense) {
+        tcf_gemm_packed(M, d[which].N, d[which].K, X, d[which].K, d[which].wp, Y, d[which].N, d[which].b, 0, n_threads);
+        return;
+    }
+    const tcf_qmat *q = &m->qdense[4 * l + which];
+    if (M <= m->q8_rows && tcf_qgemm_q8_supported(q->type))
+        tcf_qgemm_q8(M, X, d[which].K, q, d[which].b, Y, d[which].N, 0, q8ws, n_threads);
+    else
+        tcf_qgemm(M, X, d[which].K, q, d[which].b, Y, d[which].N, 0, n_threads);
 }
 
 tcf_status tcf_bert_forward_ws(const tcf_bert *m, int B, int T, const int32_t *ids, const uint8_t *mask,
@@ -707,25 +747,22 @@ tcf_status tcf_bert_forward_ws(const tcf_bert *m, int B, int T, const int32_t *i
     const int64_t BT = (int64_t)B * T;
     float *qkv = ws, *ctxb = qkv + BT * 3 * C, *tmp = ctxb + BT * C, *ffn = tmp + BT * C;
     float *scratch = ffn + BT * I;
+    const int64_t per_thread = (int64_t)T * T + (int64_t)(C / c->heads) * T;
+    float *q8ws = scratch + (int64_t)n_threads * per_thread; /* q8_ws_floats(c, BT) */
 
     fwd_ctx f = {m, B, T, ids, mask, hidden, qkv, ctxb, scratch, NULL, NULL, tmp};
     tcf_parallel_for(BT, n_threads, embed_task, &f);
     for (int l = 0; l < c->layers; l++) {
         const tcf_bert_layer *L = &m->layer[l];
-        const tcf_qmat *q = m->qdense ? &m->qdense[4 * l] : NULL; /* qkv, ao, fi, fo */
-        if (q) tcf_qgemm((int)BT, hidden, C, &q[0], L->qkv_b, qkv, 3 * C, 0, n_threads);
-        else tcf_gemm_packed((int)BT, 3 * C, C, hidden, C, L->qkv_wp, qkv, 3 * C, L->qkv_b, 0, n_threads);
+        dense(m, l, 0, (int)BT, hidden, qkv, q8ws, n_threads);
         tcf_parallel_for_dyn((int64_t)B * c->heads, 1, n_threads, attn_task, &f);
-        if (q) tcf_qgemm((int)BT, ctxb, C, &q[1], L->ao_b, tmp, C, 0, n_threads);
-        else tcf_gemm_packed((int)BT, C, C, ctxb, C, L->ao_wp, tmp, C, L->ao_b, 0, n_threads);
+        dense(m, l, 1, (int)BT, ctxb, tmp, q8ws, n_threads);
         f.g = L->ln1_g, f.b = L->ln1_b;
         tcf_parallel_for(BT, n_threads, add_ln_task, &f);
-        if (q) tcf_qgemm((int)BT, hidden, C, &q[2], L->fi_b, ffn, I, 0, n_threads);
-        else tcf_gemm_packed((int)BT, I, C, hidden, C, L->fi_wp, ffn, I, L->fi_b, 0, n_threads);
+        dense(m, l, 2, (int)BT, hidden, ffn, q8ws, n_threads);
         gelu_ctx gc = {ffn, I};
         tcf_parallel_for(BT, n_threads, gelu_task, &gc);
-        if (q) tcf_qgemm((int)BT, ffn, I, &q[3], L->fo_b, tmp, C, 0, n_threads);
-        else tcf_gemm_packed((int)BT, C, I, ffn, I, L->fo_wp, tmp, C, L->fo_b, 0, n_threads);
+        dense(m, l, 3, (int)BT, ffn, tmp, q8ws, n_threads);
         f.g = L->ln2_g, f.b = L->ln2_b;
         tcf_parallel_for(BT, n_threads, add_ln_task, &f);
     }

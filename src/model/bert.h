@@ -45,6 +45,10 @@ typedef struct tcf_bert {
      * the order qkv (3C, C), ao (C, C), fi (I, C), fo (C, I) as nn.Linear
      * (out, in); the f32 *_wp are then NULL. NULL for an f32 model. */
     tcf_qmat *qdense;
+    /* Products with qdense of at most q8_rows rows (B*T) take the integer
+     * path (tcf_qgemm_q8: inputs rounded to Q8_0), larger ones the exact
+     * decode path (tcf_qgemm). 0 (the default): always exact. */
+    int q8_rows;
     /* One cached forward workspace, taken and given back atomically so that
      * concurrent forwards stay safe (a second one allocates its own). */
     struct tcf_ws {
@@ -105,6 +109,9 @@ void tcf_bert_embed_rows(const tcf_bert *m, int T, const int32_t *ids, int64_t b
 /* hidden (B, T, C) <- last hidden states of ids (B, T) under mask (B, T). */
 tcf_status tcf_bert_forward(const tcf_bert *m, int B, int T, const int32_t *ids,
                             const uint8_t *mask, float *hidden, int n_threads);
+
+/* Set m->q8_rows from a tcf_qpath (TCF_ERR_ARG for another value). */
+tcf_status tcf_bert_set_qpath(tcf_bert *m, int qpath);
 
 /* The same with a caller-owned workspace of
  * tcf_bert_forward_ws_floats(cfg, B, T, n_threads) floats (nothing is

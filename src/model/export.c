@@ -254,7 +254,7 @@ tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_t
     if (type != TCF_GGML_F32 && type != TCF_GGML_F16 && type != TCF_GGML_BF16 && type != TCF_GGML_Q8_0 &&
         type != TCF_GGML_Q4_0)
         return tcf_fail(TCF_ERR_ARG, "export: type %d is not one of f32 f16 bf16 q8_0 q4_0", (int)type);
-    tcf_classifier_opts o = {1, 1, 0, 0};
+    tcf_classifier_opts o = {1, 1, 0, 0, 0};
     tcf_classifier *c = NULL;
     tcf_gguf_writer *w = NULL;
     char *json = NULL, path[4096];

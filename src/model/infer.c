@@ -96,7 +96,7 @@ void tcf_classifier_free(tcf_classifier *c) {
 }
 
 tcf_status tcf_classifier_finish(tcf_classifier *c, const tcf_classifier_opts *opts) {
-    tcf_classifier_opts o = {0, 0, 0, 0};
+    tcf_classifier_opts o = {0, 0, 0, 0, 0};
     if (opts) o = *opts;
     if (!c->m->pool_w)
         return tcf_fail(TCF_ERR_UNSUPPORTED, "%s: the encoder has no pooler.dense (BertForSequenceClassification needs one)",
@@ -106,6 +106,8 @@ tcf_status tcf_classifier_finish(tcf_classifier *c, const tcf_classifier_opts *o
     if (o.max_len > 0 && o.max_len < c->max_len) c->max_len = o.max_len;
     if (c->max_len > c->m->cfg.max_pos) c->max_len = c->m->cfg.max_pos;
     if (c->max_len < 3) return tcf_fail(TCF_ERR_ARG, "%s: max_len %d is below 3", c->source, c->max_len);
+    tcf_status st = tcf_bert_set_qpath(c->m, o.qpath);
+    if (st) return tcf_fail_prefix(st, "%s", c->source);
     if (pthread_mutex_init(&c->lock, NULL)) return tcf_fail(TCF_ERR_NOMEM, "cannot create a mutex");
     c->lock_init = 1;
     tcf_clf_scratch *s = scratch_new(c);
