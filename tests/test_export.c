@@ -240,6 +240,69 @@ static void test_qpath(const char *path, const char *type, const float *decode) 
           tcf_last_error());
 }
 
+static void expect_load_fail(const char *what, const char *path, tcf_status want, const char *needle);
+
+/* Write `n` bytes at file offset `off` of a copy of `from` at `to`. */
+static int patch_copy(const char *from, const char *to, off_t off, const void *bytes, size_t n) {
+    if (!copy_file(from, to)) return 0;
+    FILE *f = fopen(to, "r+b");
+    int ok = f && fseeko(f, off, SEEK_SET) == 0 && fwrite(bytes, 1, n, f) == n;
+    if (f) ok = fclose(f) == 0 && ok;
+    return ok;
+}
+
+/* File offset of byte `at` of tensor `name` in the GGUF at path. */
+static off_t tensor_offset(const char *path, const char *name, size_t at) {
+    tcf_gguf *g = NULL;
+    off_t off = -1;
+    if (!tcf_gguf_open(path, &g)) {
+        const tcf_gguf_tensor *t = tcf_gguf_tensor_find(g, name);
+        if (t && at < t->nbytes) off = (off_t)(tcf_gguf_data_offset(g) + t->offset + at);
+    }
+    tcf_gguf_free(g);
+    return off;
+}
+
+/* 3c. A Q8_0 / Q4_0 export is used in place from the file's map
+ * (tcf_bert_load_gguf_mapped): its probabilities equal the earlier load's
+ * (widen every tensor to f32, then tcf_bert_quantize) bit for bit; a block
+ * scale or an F32 value that is not finite is refused naming the tensor.
+ * `mapped_probs`: the default load's probabilities (decode path). */
+static void test_mapped(const char *path, const char *type, tcf_qtype qt, const float *mapped_probs) {
+    tcf_classifier *c = NULL;
+    tcf_classifier_opts o = {2, 0, 0, 0, TCF_QPATH_DECODE};
+    CHECK(!tcf_classifier_load(path, &o, &c) && c->m->map && c->m->qdense && !c->m->qdense[1].owned &&
+              c->m->qdense[0].owned,
+          "%s: default load is mapped (views, q|k|v fused): %s", type, tcf_last_error());
+    tcf_classifier_free(c);
+    c = NULL;
+    o.keep_f32 = 1;
+    float old[NT * K];
+    CHECK(!tcf_classifier_load(path, &o, &c) && !c->m->map && !tcf_bert_quantize(c->m, qt) &&
+              !tcf_classifier_classify(c, NT, (const char *const *)texts, NULL, old),
+          "%s: widened + re-quantized load: %s", type, tcf_last_error());
+    tcf_classifier_free(c);
+    char what[96];
+    snprintf(what, sizeof what, "%s mapped vs widened + tcf_bert_quantize", type);
+    max_diff(what, mapped_probs, old, 0);
+    CHECK(!memcmp(mapped_probs, old, sizeof old), "%s: mapped load differs from the earlier load", type);
+    /* bad values in the file */
+    char p[160];
+    snprintf(p, sizeof p, "%s/bad_%s.gguf", tmp, type);
+    const uint8_t inf_f16[2] = {0x00, 0x7c}; /* +inf */
+    off_t off = tensor_offset(path, "blk.2.ffn_up.weight", (qt == TCF_QTYPE_Q8_0 ? 34 : 18) * 5);
+    CHECK(off > 0 && patch_copy(path, p, off, inf_f16, 2), "patch scale");
+    expect_load_fail("infinite block scale", p, TCF_ERR_FORMAT, "'blk.2.ffn_up.weight': block 5");
+    const float nan = NAN;
+    off = tensor_offset(path, "token_embd.weight", 4 * (384 * 2000 + 7));
+    CHECK(off > 0 && patch_copy(path, p, off, &nan, 4), "patch embedding");
+    expect_load_fail("NaN embedding", p, TCF_ERR_FORMAT, "'token_embd.weight': element 768007");
+    off = tensor_offset(path, "blk.4.layer_output_norm.bias", 4 * 3);
+    CHECK(off > 0 && patch_copy(path, p, off, &nan, 4), "patch bias");
+    expect_load_fail("NaN LayerNorm bias", p, TCF_ERR_FORMAT, "'blk.4.layer_output_norm.bias'");
+    unlink(p);
+}
+
 /* 3. Export in each type and read back. */
 static void test_export_types(const float *run_probs, char *f32_path) {
     static const struct { const char *name; double bound; } types[] = {
@@ -302,6 +365,7 @@ static void test_export_types(const float *run_probs, char *f32_path) {
             snprintf(what, sizeof what, "%s in memory vs widened to f32", types[i].name);
             max_diff(what, probs, wide, 1e-6);
             test_qpath(path, types[i].name, probs);
+            test_mapped(path, types[i].name, t == TCF_GGML_Q8_0 ? TCF_QTYPE_Q8_0 : TCF_QTYPE_Q4_0, probs);
         }
         if (i == 0) strcpy(f32_path, path);
         else unlink(path);

@@ -49,6 +49,9 @@ typedef struct tcf_bert {
      * path (tcf_qgemm_q8: inputs rounded to Q8_0), larger ones the exact
      * decode path (tcf_qgemm). 0 (the default): always exact. */
     int q8_rows;
+    /* tcf_bert_load_gguf_mapped: the file whose map the weights point into
+     * (freed with the model); NULL otherwise. */
+    tcf_gguf *map;
     /* One cached forward workspace, taken and given back atomically so that
      * concurrent forwards stay safe (a second one allocates its own). */
     struct tcf_ws {
@@ -67,6 +70,22 @@ void tcf_bert_free(tcf_bert *m);
  * to f32. The pooler is "cls" when present. `label` names the file in
  * errors; g may be freed after the call. */
 tcf_status tcf_bert_load_gguf(const tcf_gguf *g, const char *label, tcf_bert **out);
+
+/* The same for a file whose dense weights (q, k, v, attention output, FFN
+ * up and down) are all Q8_0 or all Q4_0 (a quantized `tcf export`): nothing
+ * is widened or re-quantized. The dense weights are tcf_qmat views of the
+ * file's blocks (q|k|v copied as they are into one fused weight per layer),
+ * the F32 tensors (embeddings, LayerNorms, biases) point into the map; only
+ * the fused q|k|v biases and the pooler (widened to f32) are allocated.
+ * Every value is checked finite (f16 block scales of the quantized ones);
+ * with `drop` the pages read for that check are given back
+ * (madvise(MADV_DONTNEED)) so that only what the forward touches stays
+ * resident: only for a map made by tcf_gguf_open. On success m owns g
+ * (tcf_bert_free frees it) and the forward gives the probabilities of
+ * tcf_bert_load_gguf + tcf_bert_quantize bit for bit; on failure g stays the
+ * caller's. TCF_ERR_UNSUPPORTED when the dense weights are of another type
+ * or a tensor that should be F32 is not. */
+tcf_status tcf_bert_load_gguf_mapped(tcf_gguf *g, const char *label, int drop, tcf_bert **out);
 
 /* llama.cpp's GGUF name of a transformers BERT parameter (without the
  * "bert." prefix), e.g. "encoder.layer.3.attention.self.query.weight" ->

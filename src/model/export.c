@@ -19,7 +19,8 @@
  * Types: the encoder's dense weights (q, k, v, attention output, FFN up and
  * down) and the pooler take the requested type; embeddings, LayerNorms,
  * biases and the head stay F32. Loading keeps Q8_0 / Q4_0 dense weights
- * quantized in memory (tcf_bert_quantize; opts->keep_f32 widens them) and
+ * quantized, used in place from the file's map with every F32 tensor
+ * (tcf_bert_load_gguf_mapped; opts->keep_f32 widens them instead), and
  * widens every other type to f32.
  * Not done: Q4_K and other k-quants, an abstain threshold (nothing serves
  * one yet), exporting --mode full / head runs to PEFT.
@@ -340,7 +341,17 @@ tcf_status tcf_classifier_load_gguf(const char *path, const tcf_classifier_opts 
                       (long long)ver, TCF_EXPORT_FORMAT);
         goto fail;
     }
-    if ((st = tcf_bert_load_gguf(g, path, &c->m))) goto fail;
+    /* Q8_0 / Q4_0 dense weights stay quantized: the encoder is built on the
+     * file's map (tcf_bert_load_gguf_mapped: blocks used in place, F32
+     * tensors pointed at), which then lives as long as the model. Other types
+     * (and keep_f32) are widened to f32. */
+    const tcf_gguf_tensor *wq = tcf_gguf_tensor_find(g, "blk.0.attn_q.weight");
+    const int mapped = wq && !(opts && opts->keep_f32) && (wq->type == TCF_GGML_Q8_0 || wq->type == TCF_GGML_Q4_0);
+    if (mapped) {
+        if ((st = tcf_bert_load_gguf_mapped(g, path, 1, &c->m))) goto fail;
+    } else if ((st = tcf_bert_load_gguf(g, path, &c->m))) {
+        goto fail;
+    }
     if (!c->m->has_pooler) {
         st = tcf_fail(TCF_ERR_FORMAT, "%s: tensor 'cls.weight' (the pooler) is missing", path);
         goto fail;
@@ -407,27 +418,13 @@ tcf_status tcf_classifier_load_gguf(const char *path, const tcf_classifier_opts 
         st = tcf_fail(TCF_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
     }
-    /* Q8_0 / Q4_0 dense weights stay quantized: quantizing the widened
-     * values again gives the file's bytes (every block's scale is exactly
-     * representable and its codes round back to themselves), and the
-     * quantized forward is bit-identical to the f32 one on the decoded
-     * weights (kern/qgemm.c), so only memory changes. */
-    const tcf_gguf_tensor *wq = tcf_gguf_tensor_find(g, "blk.0.attn_q.weight");
-    const int qt = !wq || (opts && opts->keep_f32) ? -1
-                   : wq->type == TCF_GGML_Q8_0   ? TCF_QTYPE_Q8_0
-                   : wq->type == TCF_GGML_Q4_0   ? TCF_QTYPE_Q4_0
-                                                 : -1;
-    tcf_gguf_free(g); /* unmapped first: its pages no longer count while quantizing */
+    if (!mapped) tcf_gguf_free(g); /* else c->m owns it */
     g = NULL;
-    if (qt >= 0 && (st = tcf_bert_quantize(c->m, (tcf_qtype)qt))) {
-        tcf_fail_prefix(st, "%s: keeping the dense weights quantized", path);
-        goto fail;
-    }
     if ((st = tcf_classifier_finish(c, opts))) goto fail;
     *out = c;
     return TCF_OK;
 fail:
-    tcf_gguf_free(g);
+    if (!(c->m && c->m->map == g)) tcf_gguf_free(g); /* else freed with c->m */
     tcf_classifier_free(c);
     return st;
 }
