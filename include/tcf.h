@@ -369,6 +369,10 @@ const char *tcf_classifier_label(const tcf_classifier *c, int k);
 /* The tokenizer (owned by c), e.g. to count tokens before classifying. */
 const tcf_tokenizer *tcf_classifier_tokenizer(const tcf_classifier *c);
 int tcf_classifier_max_len(const tcf_classifier *c);
+/* The abstain threshold stored in an export (`tcf export --abstain-below P`):
+ * a text whose top probability is below it should be answered "abstain".
+ * < 0 when the model carries none (run directories, exports without it). */
+double tcf_classifier_abstain_below(const tcf_classifier *c);
 
 /* Class probabilities of n texts: probs (n, n_classes), rows summing to 1.
  * lens may be NULL (texts are NUL-terminated). Safe to call concurrently

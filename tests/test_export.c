@@ -315,7 +315,7 @@ static void test_export_types(const float *run_probs, char *f32_path) {
         char path[160], what[64];
         snprintf(path, sizeof path, "%s/m_%s.gguf", tmp, types[i].name);
         int t = tcf_export_type_parse(types[i].name);
-        tcf_status st = tcf_export_gguf(run, path, (tcf_ggml_type)t);
+        tcf_status st = tcf_export_gguf(run, path, (tcf_ggml_type)t, -1);
         CHECK(!st, "export %s: %s", types[i].name, tcf_last_error());
         if (st) continue;
         tcf_gguf *g = NULL;
@@ -456,14 +456,57 @@ static void test_bad(const char *f32_path) {
     unlink(p);
     /* failed exports leave nothing */
     snprintf(p, sizeof p, "%s/no/such/dir.gguf", tmp);
-    CHECK(tcf_export_gguf(run, p, TCF_GGML_Q8_0) == TCF_ERR_IO && strstr(tcf_last_error(), p), "export to missing dir: %s",
+    CHECK(tcf_export_gguf(run, p, TCF_GGML_Q8_0, -1) == TCF_ERR_IO && strstr(tcf_last_error(), p), "export to missing dir: %s",
           tcf_last_error());
     CHECK(!tcf_file_exists(p), "partial file left");
     snprintf(p, sizeof p, "%s/x.gguf", tmp);
-    CHECK(tcf_export_gguf(tmp, p, TCF_GGML_F32) != TCF_OK && strstr(tcf_last_error(), "not a tcf run directory"),
+    CHECK(tcf_export_gguf(tmp, p, TCF_GGML_F32, -1) != TCF_OK && strstr(tcf_last_error(), "not a tcf run directory"),
           "export of a non-run: %s", tcf_last_error());
     CHECK(!tcf_file_exists(p), "file left after a failed export");
     CHECK(tcf_export_type_parse("q4_k") == -1 && tcf_export_type_parse("q8_0") == TCF_GGML_Q8_0, "type names");
+}
+
+/* 4b. The abstain threshold: `--abstain-below P` stores tcf.abstain_below,
+ * read back by tcf_classifier_abstain_below (none: < 0, also for run
+ * directories); thresholds outside [0, 1] or NaN are refused at export (no
+ * file), and a file whose key is out of range or not a float at load. */
+static void test_abstain(void) {
+    char p[160], q[160];
+    snprintf(p, sizeof p, "%s/abstain.gguf", tmp);
+    snprintf(q, sizeof q, "%s/abstain_bad.gguf", tmp);
+    tcf_classifier *c = NULL;
+    CHECK(!tcf_classifier_load(run, NULL, &c) && tcf_classifier_abstain_below(c) < 0, "run dir: no threshold");
+    tcf_classifier_free(c);
+    CHECK(!tcf_export_gguf(run, p, TCF_GGML_Q4_0, 0.4), "export --abstain-below 0.4: %s", tcf_last_error());
+    c = NULL;
+    CHECK(!tcf_classifier_load(p, NULL, &c) && fabs(tcf_classifier_abstain_below(c) - 0.4) < 1e-7,
+          "threshold read back: %g", c ? tcf_classifier_abstain_below(c) : -9);
+    tcf_classifier_free(c);
+    const double bad[] = {1.5, NAN, INFINITY, 1.0000001};
+    for (int i = 0; i < 4; i++) {
+        CHECK(tcf_export_gguf(run, q, TCF_GGML_Q4_0, bad[i]) == TCF_ERR_ARG && strstr(tcf_last_error(), "abstain"),
+              "threshold %g: %s", bad[i], tcf_last_error());
+        CHECK(!tcf_file_exists(q), "threshold %g left a file", bad[i]);
+    }
+    /* patch the stored value (f32 after the key and its type) */
+    char *d;
+    size_t n;
+    CHECK(!tcf_read_file(p, &d, &n), "read");
+    const char *key = "tcf.abstain_below";
+    off_t at = -1;
+    for (size_t i = 0; i + strlen(key) + 8 <= n && at < 0; i++)
+        if (!memcmp(d + i, key, strlen(key))) at = (off_t)(i + strlen(key));
+    free(d);
+    CHECK(at > 0, "key not found in the file");
+    const float two = 2.0f, nan = NAN;
+    CHECK(patch_copy(p, q, at + 4, &two, 4), "patch");
+    expect_load_fail("threshold 2 in the file", q, TCF_ERR_FORMAT, "'tcf.abstain_below' = 2 is not in [0, 1]");
+    CHECK(patch_copy(p, q, at + 4, &nan, 4), "patch");
+    expect_load_fail("NaN threshold in the file", q, TCF_ERR_FORMAT, "'tcf.abstain_below'");
+    const uint32_t u32 = 4; /* GGUF type u32 */
+    CHECK(patch_copy(p, q, at, &u32, 4), "patch");
+    expect_load_fail("threshold of type u32", q, TCF_ERR_FORMAT, "'tcf.abstain_below' is u32");
+    unlink(p), unlink(q);
 }
 
 /* 5. PEFT export. */
@@ -524,6 +567,7 @@ int main(void) {
     test_peft_logits(run_probs);
     test_export_types(run_probs, f32_path);
     if (*f32_path) test_bad(f32_path);
+    test_abstain();
     test_peft_export();
     rm_rf(tmp);
     for (int i = 0; i < NT; i++) free(texts[i]);

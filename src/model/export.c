@@ -22,8 +22,10 @@
  * quantized, used in place from the file's map with every F32 tensor
  * (tcf_bert_load_gguf_mapped; opts->keep_f32 widens them instead), and
  * widens every other type to f32.
- * Not done: Q4_K and other k-quants, an abstain threshold (nothing serves
- * one yet), exporting --mode full / head runs to PEFT.
+ * tcf.abstain_below (optional) is the score under which `tcf serve` and
+ * `tcf predict` report "abstain" (tcf_classifier_abstain_below).
+ * Not done: Q4_K and other k-quants, exporting --mode full / head runs to
+ * PEFT.
  */
 #include "model/export.h"
 #include "model/infer.h"
@@ -251,10 +253,13 @@ static tcf_status put_provenance(tcf_gguf_writer *w, const tcf_classifier *c, co
     return st;
 }
 
-tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_type type) {
+tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_type type, double abstain_below) {
     if (type != TCF_GGML_F32 && type != TCF_GGML_F16 && type != TCF_GGML_BF16 && type != TCF_GGML_Q8_0 &&
         type != TCF_GGML_Q4_0)
         return tcf_fail(TCF_ERR_ARG, "export: type %d is not one of f32 f16 bf16 q8_0 q4_0", (int)type);
+    /* NaN fails both comparisons; any negative means no threshold */
+    if (!(abstain_below < 0) && !(abstain_below >= 0 && abstain_below <= 1))
+        return tcf_fail(TCF_ERR_ARG, "export: abstain threshold %g is not in [0, 1]", abstain_below);
     tcf_classifier_opts o = {1, 1, 0, 0, 0};
     tcf_classifier *c = NULL;
     tcf_gguf_writer *w = NULL;
@@ -294,6 +299,7 @@ tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_t
         (st = tcf_gguf_put_arr_str(w, "bert.classifier.output_labels", labels, c->n_classes)) ||
         (st = put_tokenizer(w, c, json, json_len, path)) ||
         (st = put_provenance(w, c, run_dir, base->valuestring, type)) ||
+        (abstain_below >= 0 && (st = tcf_gguf_put_f32(w, "tcf.abstain_below", (float)abstain_below))) ||
         (st = put_weights(w, c, type)))
         goto done;
     st = tcf_gguf_writer_save(w, out_path);
@@ -412,6 +418,21 @@ tcf_status tcf_classifier_load_gguf(const char *path, const tcf_classifier_opts 
         st = tcf_fail(TCF_ERR_FORMAT, "%s: the tokenizer has %d tokens but token_embd.weight only %d rows", path,
                       tcf_tokenizer_vocab_size(c->tok), c->m->cfg.vocab);
         goto fail;
+    }
+    const tcf_gguf_value *ab = tcf_gguf_find(g, "tcf.abstain_below");
+    if (ab) {
+        double v;
+        if (tcf_gguf_value_type(ab) != TCF_GGUF_F32 && tcf_gguf_value_type(ab) != TCF_GGUF_F64) {
+            st = tcf_fail(TCF_ERR_FORMAT, "%s: key 'tcf.abstain_below' is %s, not f32", path,
+                          tcf_gguf_type_name(tcf_gguf_value_type(ab)));
+            goto fail;
+        }
+        if ((st = tcf_gguf_value_f64(ab, &v))) goto fail;
+        if (!(v >= 0 && v <= 1)) {
+            st = tcf_fail(TCF_ERR_FORMAT, "%s: key 'tcf.abstain_below' = %g is not in [0, 1]", path, v);
+            goto fail;
+        }
+        c->has_abstain = 1, c->abstain_below = v;
     }
     const tcf_gguf_value *rj = tcf_gguf_find(g, "tcf.run_json");
     if (rj && !tcf_gguf_value_str(rj, &s, &len) && !(c->run_json = strdup(s))) {

@@ -260,6 +260,7 @@ const char *tcf_classifier_label(const tcf_classifier *c, int k) {
 }
 const tcf_tokenizer *tcf_classifier_tokenizer(const tcf_classifier *c) { return c->tok; }
 int tcf_classifier_max_len(const tcf_classifier *c) { return c->max_len; }
+double tcf_classifier_abstain_below(const tcf_classifier *c) { return c->has_abstain ? c->abstain_below : -1; }
 
 /* ---- classify --------------------------------------------------------------------------- */
 
