@@ -14,7 +14,7 @@
  *
  *   build/bench_classify --model RUN/|MODEL.gguf --texts FILE --threads N
  *       [--n 0] [--n1 0] [--batch 32] [--warmup 8] [--repeat 1]
- *       [--probs-out PREFIX] [--engine NAME]
+ *       [--probs-out PREFIX] [--engine NAME] [--qpath auto|decode|int8]
  */
 #define _GNU_SOURCE
 #include "tcf.h"
@@ -84,7 +84,7 @@ static int write_f32(const char *path, const float *x, size_t n) {
 
 int main(int argc, char **argv) {
     const char *model = NULL, *texts_path = NULL, *out = NULL, *engine = "tcf";
-    int threads = 1, n_lim = 0, n1 = 0, batch = 32, warmup = 8, repeat = 1;
+    int threads = 1, n_lim = 0, n1 = 0, batch = 32, warmup = 8, repeat = 1, qpath = TCF_QPATH_AUTO;
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
         if (!strcmp(a, "--model")) model = v;
@@ -97,6 +97,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--batch")) batch = atoi(v);
         else if (!strcmp(a, "--warmup")) warmup = atoi(v);
         else if (!strcmp(a, "--repeat")) repeat = atoi(v);
+        else if (!strcmp(a, "--qpath")) qpath = !strcmp(v, "decode") ? TCF_QPATH_DECODE : !strcmp(v, "int8") ? TCF_QPATH_INT8 : !strcmp(v, "auto") ? TCF_QPATH_AUTO : -1;
         else {
             fprintf(stderr, "bench_classify: unknown option %s\n", a);
             return 2;
@@ -104,7 +105,8 @@ int main(int argc, char **argv) {
     }
     if (!model || !texts_path || threads < 1 || batch < 1 || repeat < 1) {
         fprintf(stderr, "usage: bench_classify --model RUN --texts FILE [--threads N] [--n N] [--n1 N] "
-                        "[--batch 32] [--warmup 8] [--repeat 1] [--probs-out PREFIX] [--engine NAME]\n");
+                        "[--batch 32] [--warmup 8] [--repeat 1] [--probs-out PREFIX] [--engine NAME] "
+                        "[--qpath auto|decode|int8]\n");
         return 2;
     }
     int n = 0;
@@ -118,7 +120,7 @@ int main(int argc, char **argv) {
     if (warmup > n) warmup = n;
     double t_load = now_s();
     tcf_classifier *c = NULL;
-    tcf_classifier_opts o = {threads, batch, 0, 0};
+    tcf_classifier_opts o = {threads, batch, 0, 0, qpath};
     CHECK(tcf_classifier_load(model, &o, &c));
     t_load = now_s() - t_load;
     const int K = tcf_classifier_n_classes(c);

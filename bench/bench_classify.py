@@ -175,6 +175,9 @@ def cmd_report(a):
                     "batch": rs[0]["bN"]["batch"]}
     threads = sorted({k[1] for k in med})
     engines = [e for e in NAMES if any((e, th) in med for th in threads)]
+    engines[1:1] = sorted({k[0] for k in med if k[0].startswith("tcf_") and k[0] not in NAMES})
+    for e in engines:
+        NAMES.setdefault(e, e.replace("tcf_", "tcf ").replace("-", " "))
     v0 = next(iter(med.values()))
     out = [f"batch 1: {v0['n1']} texts one at a time; batch {v0['batch']}: {v0['nN']} texts; medians of "
            f"{min(v['reps'] for v in med.values())} runs", "",

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # run_classify.sh — classifier inference benchmark: tcf (run dir, and any
-# exported .gguf variants given in GGUF="q8_0:FILE q4_0:FILE") vs torch f32,
+# exported .gguf variants given in GGUF="NAME:FILE[:QPATH] ...", e.g.
+# "q8_0:b77.q8_0.gguf q4_0-int8:b77.q4_0.gguf:int8"; QPATH auto (default),
+# decode or int8 as tcf --qpath) vs torch f32,
 # onnxruntime fp32 and onnxruntime int8 (quantize_dynamic) on the same trained
 # classifier, same texts, same batches, same threads, one run.
 #
@@ -45,8 +47,10 @@ for th in $THREADS; do
     build/bench_classify --model "$RUN" --texts "$OUT/texts.txt" --threads "$th" --n "$N" --n1 "$N1" \
         --batch "$BATCH" --repeat "$REPEAT" --probs-out "$OUT/p_t$th" >> "$RES"
     for v in ${GGUF:-}; do
-        build/bench_classify --model "${v#*:}" --engine "tcf_${v%%:*}" --texts "$OUT/texts.txt" --threads "$th" \
-            --n "$N" --n1 "$N1" --batch "$BATCH" --repeat "$REPEAT" --probs-out "$OUT/p_t$th" >> "$RES"
+        IFS=: read -r name file qpath <<< "$v"
+        build/bench_classify --model "$file" --engine "tcf_$name" --texts "$OUT/texts.txt" --threads "$th" \
+            --n "$N" --n1 "$N1" --batch "$BATCH" --repeat "$REPEAT" --qpath "${qpath:-auto}" \
+            --probs-out "$OUT/p_t$th" >> "$RES"
     done
     "${PEER_ENV[@]}" "$PY" bench/bench_classify.py run --run "$RUN" --texts "$OUT/texts.txt" --threads "$th" \
         --n "$N" --n1 "$N1" --batch "$BATCH" --repeat "$REPEAT" --onnx "$ONNX" --onnx-int8 "$ONNX8" \

@@ -37,7 +37,7 @@ int main(int argc, char **argv) {
     }
 
     tcf_classifier *clf = NULL;
-    tcf_classifier_opts opts = {0, 0, 0, 0}; /* all cores, batches of 32, the trained max length */
+    tcf_classifier_opts opts = {0, 0, 0, 0, 0}; /* all cores, batches of 32, the trained max length */
     if (tcf_classifier_load(argv[1], &opts, &clf) != TCF_OK) {
         fprintf(stderr, "%s: %s\n", argv[0], tcf_last_error());
         return 1;

@@ -328,6 +328,23 @@ tcf_status tcf_model_embed_ids(const tcf_model *m, int n, const int32_t *const *
 
 typedef struct tcf_classifier tcf_classifier;
 
+/* How the encoder multiplies by Q8_0 / Q4_0 dense weights kept quantized in
+ * memory (an export of that type loaded without keep_f32).
+ *   TCF_QPATH_DECODE  exact: weight blocks decoded to f32 panels on the fly;
+ *                     the probabilities equal those of the model widened to
+ *                     f32 at load.
+ *   TCF_QPATH_INT8    llama.cpp style: each product's input rows rounded to
+ *                     Q8_0 (8-bit codes, one f16 scale per 32 values) and
+ *                     multiplied by integer block dot products; faster, at
+ *                     the price of rounding the activations (accuracy per
+ *                     path: docs/BENCHMARKS.md).
+ *   TCF_QPATH_AUTO    INT8 for products of at most TCF_QPATH_AUTO_ROWS rows
+ *                     (batch x tokens), DECODE above: the faster path at
+ *                     each size as measured on AVX2 (docs/BENCHMARKS.md).
+ * f32 / f16 / bf16 models are unaffected. */
+typedef enum { TCF_QPATH_AUTO = 0, TCF_QPATH_DECODE = 1, TCF_QPATH_INT8 = 2 } tcf_qpath;
+#define TCF_QPATH_AUTO_ROWS 12
+
 typedef struct {
     int n_threads;   /* threads per classify call; <= 0: all cores */
     int max_batch;   /* texts per forward pass; <= 0: 32 */
@@ -338,6 +355,7 @@ typedef struct {
                         quantized in memory (the forward multiplies through
                         them; same probabilities as widening them) unless
                         this is set: then they are widened to f32 at load */
+    int qpath;       /* tcf_qpath for quantized dense weights; 0: AUTO */
 } tcf_classifier_opts;
 
 /* Load `path`: a run directory or a .gguf file written by `tcf export`.
@@ -351,6 +369,10 @@ const char *tcf_classifier_label(const tcf_classifier *c, int k);
 /* The tokenizer (owned by c), e.g. to count tokens before classifying. */
 const tcf_tokenizer *tcf_classifier_tokenizer(const tcf_classifier *c);
 int tcf_classifier_max_len(const tcf_classifier *c);
+/* The abstain threshold stored in an export (`tcf export --abstain-below P`):
+ * a text whose top probability is below it should be answered "abstain".
+ * < 0 when the model carries none (run directories, exports without it). */
+double tcf_classifier_abstain_below(const tcf_classifier *c);
 
 /* Class probabilities of n texts: probs (n, n_classes), rows summing to 1.
  * lens may be NULL (texts are NUL-terminated). Safe to call concurrently

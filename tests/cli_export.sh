@@ -95,6 +95,46 @@ if [ -f "$SMOL" ]; then
 else
     echo "  SKIP wrong-architecture case ($SMOL absent)"
 fi
+# the abstain threshold: stored by export, used by predict and as serve's default
+expect_rc 0 "export --abstain-below" -- "$TCF" export --model "$RUN" --out "$TMP/ma.gguf" --type q4_0 --abstain-below 0.9
+expect_rc 0 "inspect abstain" -- "$TCF" inspect "$TMP/ma.gguf"
+grep -q '^  tcf.abstain_below  f32  0.89999997' "$TMP/out" && ok || bad "inspect lacks tcf.abstain_below 0.9: $(grep abstain "$TMP/out")"
+expect_rc 0 "predict with the model's threshold" -- "$TCF" predict --model "$TMP/ma.gguf" --threads 2 --input "$PEFT/texts.txt"
+n_abst=$(grep -c '"abstain": \(true\|false\)}$' "$TMP/out")
+[ "$n_abst" = 8 ] && ok || bad "predict wrote abstain on $n_abst of 8 lines: $(head -2 "$TMP/out")"
+awk -F'"score": ' '{split($2, a, ","); want = (a[1] < 0.9) ? "true" : "false"; if ($0 !~ ("\"abstain\": " want "}$")) bad++}
+    END {exit bad > 0}' "$TMP/out" && ok || bad "abstain is not (score < 0.9): $(head -3 "$TMP/out")"
+expect_rc 0 "predict --abstain-below 0 overrides" -- "$TCF" predict --model "$TMP/ma.gguf" --threads 2 --abstain-below 0 --input "$PEFT/texts.txt"
+[ "$(grep -c '"abstain": false}$' "$TMP/out")" = 8 ] && ok || bad "--abstain-below 0 did not override: $(head -2 "$TMP/out")"
+expect_rc 0 "predict without a threshold" -- "$TCF" predict --model "$TMP/m4.gguf" --threads 2 --input "$PEFT/texts.txt"
+grep -q abstain "$TMP/out" && bad "abstain written for a model without a threshold" || ok
+if command -v curl >/dev/null; then
+    for flag in "" "--abstain-below 0"; do
+        "$TCF" serve --model "$TMP/ma.gguf" --port 0 --threads 2 $flag 2>"$TMP/serve.log" &
+        spid=$!
+        for _ in $(seq 100); do grep -qs 'listening on' "$TMP/serve.log" && break; sleep 0.1; done
+        port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$TMP/serve.log")
+        curl -s --max-time 60 -H 'Content-Type: application/json' -d '{"text": "hello"}' \
+            "http://127.0.0.1:$port/v1/classify" > "$TMP/body"
+        kill -TERM "$spid"; wait "$spid"
+        if [ -z "$flag" ]; then
+            score=$(sed -n 's/.*"score": \([0-9.e-]*\),.*/\1/p' "$TMP/body")
+            want=$(awk -v s="$score" 'BEGIN {print (s < 0.9) ? "true" : "false"}')
+            grep -q "\"abstain\": $want" "$TMP/body" && ok || bad "serve default threshold: $(cat "$TMP/body")"
+        else
+            grep -q '"abstain": false' "$TMP/body" && ok || bad "serve --abstain-below 0 did not override: $(cat "$TMP/body")"
+        fi
+    done
+else
+    echo "  SKIP serve threshold cases (no curl)"
+fi
+rm -f "$TMP/ma.gguf"
+for v in 1.5 -0.1 nan x; do
+    expect_rc 2 "export --abstain-below $v" -- "$TCF" export --model "$RUN" --out "$TMP/x.gguf" --abstain-below "$v"
+    expect_err "--abstain-below needs a number in [0, 1]" "bad threshold $v named"
+done
+[ ! -e "$TMP/x.gguf" ] && ok || bad "bad threshold left x.gguf"
+expect_rc 2 "abstain with peft" -- "$TCF" export --format peft --model "$RUN" --out "$TMP/x" --abstain-below 0.5
 expect_rc 2 "bad type" -- "$TCF" export --model "$RUN" --out "$TMP/x.gguf" --type q3_k
 expect_err "--type must be" "bad type message"
 expect_rc 2 "type with peft" -- "$TCF" export --format peft --model "$RUN" --out "$TMP/x" --type f16

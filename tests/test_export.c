@@ -23,6 +23,7 @@
 #include "io/gguf_write.h"
 #include "model/export.h"
 #include "model/infer.h"
+#include "kern/kern.h"
 #include "tcf.h"
 
 #include <stdio.h>
@@ -106,14 +107,17 @@ static void load_texts(void) {
     if (f) fclose(f);
 }
 
-static int classify_opt(const char *path, int keep_f32, int *quantized, float *probs);
+static int classify_qp(const char *path, int keep_f32, int qpath, int *quantized, float *probs);
+static int classify_opt(const char *path, int keep_f32, int *quantized, float *probs) {
+    return classify_qp(path, keep_f32, TCF_QPATH_DECODE, quantized, probs);
+}
 static int classify(const char *path, float *probs) { return classify_opt(path, 0, NULL, probs); }
 
-/* keep_f32 as tcf_classifier_opts; *quantized: whether the encoder kept
- * quantized dense weights. */
-static int classify_opt(const char *path, int keep_f32, int *quantized, float *probs) {
+/* keep_f32 and qpath as tcf_classifier_opts; *quantized: whether the encoder
+ * kept quantized dense weights. All NT texts in one call (one batch). */
+static int classify_qp(const char *path, int keep_f32, int qpath, int *quantized, float *probs) {
     tcf_classifier *c;
-    tcf_classifier_opts o = {2, 0, 0, keep_f32};
+    tcf_classifier_opts o = {2, 0, 0, keep_f32, qpath};
     if (tcf_classifier_load(path, &o, &c)) {
         fprintf(stderr, "load %s: %s\n", path, tcf_last_error());
         return 0;
@@ -170,6 +174,135 @@ static void max_diff(const char *what, const float *a, const float *b, double bo
     CHECK(mx <= bound, "%s: max |dp| %g > %g", what, mx, bound);
 }
 
+/* Probabilities of each text classified alone (batch 1), with qpath. */
+static int classify_each(const char *path, int qpath, float *probs) {
+    tcf_classifier *c;
+    tcf_classifier_opts o = {2, 0, 0, 0, qpath};
+    if (tcf_classifier_load(path, &o, &c)) return 0;
+    int ok = 1;
+    for (int i = 0; i < NT && ok; i++) ok = !tcf_classifier_classify(c, 1, (const char *const *)texts + i, NULL, probs + i * K);
+    tcf_classifier_free(c);
+    return ok;
+}
+
+/* 3b. The integer path (TCF_QPATH_INT8: activations rounded to Q8_0) vs the
+ * exact decode path on a Q8_0 / Q4_0 export: close (the bound is the
+ * activations' rounding, ~1/254 relative per product, through 6 layers);
+ * AVX2 vs the scalar reference kernels (tcf_kern_force_scalar) on the
+ * integer path: within the same bound, not closer: the two forwards' f32
+ * inputs to each product differ in the last bits (summation order), which
+ * moves some activations across a Q8_0 rounding boundary, and those code
+ * changes propagate (the decode path, which rounds nothing, agrees to 3e-7
+ * here; the kernels themselves agree to 1e-6, test_qgemm); AUTO picks INT8 for products of
+ * at most TCF_QPATH_AUTO_ROWS rows and DECODE above, bit for bit; a qpath
+ * that is none of the three is refused. `decode` holds the decode path's
+ * probabilities (all texts in one batch). */
+static void test_qpath(const char *path, const char *type, const float *decode) {
+    char what[96];
+    float i8[NT * K], i8s[NT * K], a[NT * K], one_i8[NT * K], one_dec[NT * K];
+    int q = 0;
+    CHECK(classify_qp(path, 0, TCF_QPATH_INT8, &q, i8) && q, "classify %s int8", path);
+    snprintf(what, sizeof what, "%s int8 path vs decode path", type);
+    max_diff(what, i8, decode, 2e-2);
+    tcf_kern_force_scalar(1);
+    CHECK(classify_qp(path, 0, TCF_QPATH_INT8, &q, i8s), "classify %s int8 scalar", path);
+    tcf_kern_force_scalar(0);
+    snprintf(what, sizeof what, "%s int8 path AVX2 vs scalar reference", type);
+    max_diff(what, i8, i8s, 2.5e-2);
+
+    /* batch of NT texts: B*T > TCF_QPATH_AUTO_ROWS rows, so DECODE */
+    CHECK(classify_qp(path, 0, TCF_QPATH_AUTO, &q, a), "classify %s auto", path);
+    CHECK(!memcmp(a, decode, sizeof a), "%s: auto on a batch of %d texts differs from decode", type, NT);
+    /* one text at a time: short ones (<= TCF_QPATH_AUTO_ROWS tokens) take INT8 */
+    CHECK(classify_each(path, TCF_QPATH_AUTO, a) && classify_each(path, TCF_QPATH_INT8, one_i8) &&
+          classify_each(path, TCF_QPATH_DECODE, one_dec), "classify %s one by one", path);
+    tcf_classifier *c = NULL;
+    tcf_classifier_opts o = {1, 0, 0, 0, 0};
+    int n_short = 0, n_long = 0;
+    CHECK(!tcf_classifier_load(path, &o, &c), "load %s", path);
+    for (int i = 0; c && i < NT; i++) {
+        int32_t ids[256];
+        int n = 0;
+        const tcf_encode_opts eo = {1, tcf_classifier_max_len(c)};
+        CHECK(!tcf_tokenizer_encode(tcf_classifier_tokenizer(c), texts[i], strlen(texts[i]), &eo, ids, 256, &n), "encode");
+        const float *want = n <= TCF_QPATH_AUTO_ROWS ? one_i8 : one_dec;
+        n_short += n <= TCF_QPATH_AUTO_ROWS, n_long += n > TCF_QPATH_AUTO_ROWS;
+        CHECK(!memcmp(a + i * K, want + i * K, sizeof(float) * K), "%s text %d (%d tokens): auto took the wrong path",
+              type, i + 1, n);
+    }
+    tcf_classifier_free(c);
+    printf("  %-48s %d short texts on int8, %d long on decode\n", "auto path one text at a time", n_short, n_long);
+    CHECK(n_short > 0 && n_long > 0, "the texts should cover both paths (%d short, %d long)", n_short, n_long);
+    tcf_classifier *bad = (tcf_classifier *)1;
+    tcf_classifier_opts ob = {1, 0, 0, 0, 7};
+    tcf_status st = tcf_classifier_load(path, &ob, &bad);
+    CHECK(st == TCF_ERR_ARG && !bad && strstr(tcf_last_error(), "qpath 7"), "qpath 7: %s %s", tcf_status_name(st),
+          tcf_last_error());
+}
+
+static void expect_load_fail(const char *what, const char *path, tcf_status want, const char *needle);
+
+/* Write `n` bytes at file offset `off` of a copy of `from` at `to`. */
+static int patch_copy(const char *from, const char *to, off_t off, const void *bytes, size_t n) {
+    if (!copy_file(from, to)) return 0;
+    FILE *f = fopen(to, "r+b");
+    int ok = f && fseeko(f, off, SEEK_SET) == 0 && fwrite(bytes, 1, n, f) == n;
+    if (f) ok = fclose(f) == 0 && ok;
+    return ok;
+}
+
+/* File offset of byte `at` of tensor `name` in the GGUF at path. */
+static off_t tensor_offset(const char *path, const char *name, size_t at) {
+    tcf_gguf *g = NULL;
+    off_t off = -1;
+    if (!tcf_gguf_open(path, &g)) {
+        const tcf_gguf_tensor *t = tcf_gguf_tensor_find(g, name);
+        if (t && at < t->nbytes) off = (off_t)(tcf_gguf_data_offset(g) + t->offset + at);
+    }
+    tcf_gguf_free(g);
+    return off;
+}
+
+/* 3c. A Q8_0 / Q4_0 export is used in place from the file's map
+ * (tcf_bert_load_gguf_mapped): its probabilities equal the earlier load's
+ * (widen every tensor to f32, then tcf_bert_quantize) bit for bit; a block
+ * scale or an F32 value that is not finite is refused naming the tensor.
+ * `mapped_probs`: the default load's probabilities (decode path). */
+static void test_mapped(const char *path, const char *type, tcf_qtype qt, const float *mapped_probs) {
+    tcf_classifier *c = NULL;
+    tcf_classifier_opts o = {2, 0, 0, 0, TCF_QPATH_DECODE};
+    CHECK(!tcf_classifier_load(path, &o, &c) && c->m->map && c->m->qdense && !c->m->qdense[1].owned &&
+              c->m->qdense[0].owned,
+          "%s: default load is mapped (views, q|k|v fused): %s", type, tcf_last_error());
+    tcf_classifier_free(c);
+    c = NULL;
+    o.keep_f32 = 1;
+    float old[NT * K];
+    CHECK(!tcf_classifier_load(path, &o, &c) && !c->m->map && !tcf_bert_quantize(c->m, qt) &&
+              !tcf_classifier_classify(c, NT, (const char *const *)texts, NULL, old),
+          "%s: widened + re-quantized load: %s", type, tcf_last_error());
+    tcf_classifier_free(c);
+    char what[96];
+    snprintf(what, sizeof what, "%s mapped vs widened + tcf_bert_quantize", type);
+    max_diff(what, mapped_probs, old, 0);
+    CHECK(!memcmp(mapped_probs, old, sizeof old), "%s: mapped load differs from the earlier load", type);
+    /* bad values in the file */
+    char p[160];
+    snprintf(p, sizeof p, "%s/bad_%s.gguf", tmp, type);
+    const uint8_t inf_f16[2] = {0x00, 0x7c}; /* +inf */
+    off_t off = tensor_offset(path, "blk.2.ffn_up.weight", (qt == TCF_QTYPE_Q8_0 ? 34 : 18) * 5);
+    CHECK(off > 0 && patch_copy(path, p, off, inf_f16, 2), "patch scale");
+    expect_load_fail("infinite block scale", p, TCF_ERR_FORMAT, "'blk.2.ffn_up.weight': block 5");
+    const float nan = NAN;
+    off = tensor_offset(path, "token_embd.weight", 4 * (384 * 2000 + 7));
+    CHECK(off > 0 && patch_copy(path, p, off, &nan, 4), "patch embedding");
+    expect_load_fail("NaN embedding", p, TCF_ERR_FORMAT, "'token_embd.weight': element 768007");
+    off = tensor_offset(path, "blk.4.layer_output_norm.bias", 4 * 3);
+    CHECK(off > 0 && patch_copy(path, p, off, &nan, 4), "patch bias");
+    expect_load_fail("NaN LayerNorm bias", p, TCF_ERR_FORMAT, "'blk.4.layer_output_norm.bias'");
+    unlink(p);
+}
+
 /* 3. Export in each type and read back. */
 static void test_export_types(const float *run_probs, char *f32_path) {
     static const struct { const char *name; double bound; } types[] = {
@@ -182,7 +315,7 @@ static void test_export_types(const float *run_probs, char *f32_path) {
         char path[160], what[64];
         snprintf(path, sizeof path, "%s/m_%s.gguf", tmp, types[i].name);
         int t = tcf_export_type_parse(types[i].name);
-        tcf_status st = tcf_export_gguf(run, path, (tcf_ggml_type)t);
+        tcf_status st = tcf_export_gguf(run, path, (tcf_ggml_type)t, -1);
         CHECK(!st, "export %s: %s", types[i].name, tcf_last_error());
         if (st) continue;
         tcf_gguf *g = NULL;
@@ -231,6 +364,8 @@ static void test_export_types(const float *run_probs, char *f32_path) {
                   types[i].name, q_default, q_wide);
             snprintf(what, sizeof what, "%s in memory vs widened to f32", types[i].name);
             max_diff(what, probs, wide, 1e-6);
+            test_qpath(path, types[i].name, probs);
+            test_mapped(path, types[i].name, t == TCF_GGML_Q8_0 ? TCF_QTYPE_Q8_0 : TCF_QTYPE_Q4_0, probs);
         }
         if (i == 0) strcpy(f32_path, path);
         else unlink(path);
@@ -321,14 +456,57 @@ static void test_bad(const char *f32_path) {
     unlink(p);
     /* failed exports leave nothing */
     snprintf(p, sizeof p, "%s/no/such/dir.gguf", tmp);
-    CHECK(tcf_export_gguf(run, p, TCF_GGML_Q8_0) == TCF_ERR_IO && strstr(tcf_last_error(), p), "export to missing dir: %s",
+    CHECK(tcf_export_gguf(run, p, TCF_GGML_Q8_0, -1) == TCF_ERR_IO && strstr(tcf_last_error(), p), "export to missing dir: %s",
           tcf_last_error());
     CHECK(!tcf_file_exists(p), "partial file left");
     snprintf(p, sizeof p, "%s/x.gguf", tmp);
-    CHECK(tcf_export_gguf(tmp, p, TCF_GGML_F32) != TCF_OK && strstr(tcf_last_error(), "not a tcf run directory"),
+    CHECK(tcf_export_gguf(tmp, p, TCF_GGML_F32, -1) != TCF_OK && strstr(tcf_last_error(), "not a tcf run directory"),
           "export of a non-run: %s", tcf_last_error());
     CHECK(!tcf_file_exists(p), "file left after a failed export");
     CHECK(tcf_export_type_parse("q4_k") == -1 && tcf_export_type_parse("q8_0") == TCF_GGML_Q8_0, "type names");
+}
+
+/* 4b. The abstain threshold: `--abstain-below P` stores tcf.abstain_below,
+ * read back by tcf_classifier_abstain_below (none: < 0, also for run
+ * directories); thresholds outside [0, 1] or NaN are refused at export (no
+ * file), and a file whose key is out of range or not a float at load. */
+static void test_abstain(void) {
+    char p[160], q[160];
+    snprintf(p, sizeof p, "%s/abstain.gguf", tmp);
+    snprintf(q, sizeof q, "%s/abstain_bad.gguf", tmp);
+    tcf_classifier *c = NULL;
+    CHECK(!tcf_classifier_load(run, NULL, &c) && tcf_classifier_abstain_below(c) < 0, "run dir: no threshold");
+    tcf_classifier_free(c);
+    CHECK(!tcf_export_gguf(run, p, TCF_GGML_Q4_0, 0.4), "export --abstain-below 0.4: %s", tcf_last_error());
+    c = NULL;
+    CHECK(!tcf_classifier_load(p, NULL, &c) && fabs(tcf_classifier_abstain_below(c) - 0.4) < 1e-7,
+          "threshold read back: %g", c ? tcf_classifier_abstain_below(c) : -9);
+    tcf_classifier_free(c);
+    const double bad[] = {1.5, NAN, INFINITY, 1.0000001};
+    for (int i = 0; i < 4; i++) {
+        CHECK(tcf_export_gguf(run, q, TCF_GGML_Q4_0, bad[i]) == TCF_ERR_ARG && strstr(tcf_last_error(), "abstain"),
+              "threshold %g: %s", bad[i], tcf_last_error());
+        CHECK(!tcf_file_exists(q), "threshold %g left a file", bad[i]);
+    }
+    /* patch the stored value (f32 after the key and its type) */
+    char *d;
+    size_t n;
+    CHECK(!tcf_read_file(p, &d, &n), "read");
+    const char *key = "tcf.abstain_below";
+    off_t at = -1;
+    for (size_t i = 0; i + strlen(key) + 8 <= n && at < 0; i++)
+        if (!memcmp(d + i, key, strlen(key))) at = (off_t)(i + strlen(key));
+    free(d);
+    CHECK(at > 0, "key not found in the file");
+    const float two = 2.0f, nan = NAN;
+    CHECK(patch_copy(p, q, at + 4, &two, 4), "patch");
+    expect_load_fail("threshold 2 in the file", q, TCF_ERR_FORMAT, "'tcf.abstain_below' = 2 is not in [0, 1]");
+    CHECK(patch_copy(p, q, at + 4, &nan, 4), "patch");
+    expect_load_fail("NaN threshold in the file", q, TCF_ERR_FORMAT, "'tcf.abstain_below'");
+    const uint32_t u32 = 4; /* GGUF type u32 */
+    CHECK(patch_copy(p, q, at, &u32, 4), "patch");
+    expect_load_fail("threshold of type u32", q, TCF_ERR_FORMAT, "'tcf.abstain_below' is u32");
+    unlink(p), unlink(q);
 }
 
 /* 5. PEFT export. */
@@ -389,6 +567,7 @@ int main(void) {
     test_peft_logits(run_probs);
     test_export_types(run_probs, f32_path);
     if (*f32_path) test_bad(f32_path);
+    test_abstain();
     test_peft_export();
     rm_rf(tmp);
     for (int i = 0; i < NT; i++) free(texts[i]);

@@ -104,7 +104,7 @@ int main(void) {
     tcf_run_free(r);
 
     tcf_classifier *c = NULL;
-    tcf_classifier_opts o = {2, 8, 0, 0};
+    tcf_classifier_opts o = {2, 8, 0, 0, 0};
     CHECK(tcf_classifier_load(dir, &o, &c) == TCF_OK, "load: %s", tcf_last_error());
     if (!c) return check_summary("test_infer");
     CHECK(tcf_classifier_n_classes(c) == K, "K");

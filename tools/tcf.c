@@ -517,26 +517,50 @@ static const char *train_usage =
     "                         (faster, ~L times the activation memory); by default\n"
     "                         each layer's forward runs again in the backward\n";
 
+#define QPATH_HELP                                                                     \
+    "--qpath: how a Q8_0 / Q4_0 export multiplies by its weights: decode (exact,\n"     \
+    "the probabilities of the widened f32 model), int8 (inputs rounded to Q8_0,\n"     \
+    "integer block dot products: faster, slightly different probabilities) or\n"     \
+    "auto (default: int8 for small batches, decode for large; docs/BENCHMARKS.md).\n"
+
 static const char *eval_usage =
     "usage: tcf eval --model RUN/ --data FILE [--report FILE.json] [--threads N]\n"
+    "                [--qpath auto|decode|int8]\n"
     "\n"
     "Prints accuracy, macro-F1 and per-class precision / recall / F1 of a trained\n"
     "run on a labelled file, and writes the full report (with the confusion\n"
-    "matrix) as JSON to --report.\n";
+    "matrix) as JSON to --report.\n"
+    QPATH_HELP;
 
 static const char *predict_usage =
-    "usage: tcf predict --model RUN/ [--top K] [--input FILE] [--threads N] < texts\n"
+    "usage: tcf predict --model RUN/ [--top K] [--input FILE] [--threads N]\n"
+    "                   [--abstain-below P] [--qpath auto|decode|int8] < texts\n"
     "\n"
     "Reads one text per line (or JSON Lines objects with a \"text\" field, or a\n"
     "CSV file given with --input) and writes one JSON object per input:\n"
-    "  {\"label\": ..., \"score\": ..., \"top\": [[label, score], ...]}\n"
-    "--top K sets how many classes \"top\" lists (default 3).\n";
+    "  {\"label\": ..., \"score\": ..., \"top\": [[label, score], ...][, \"abstain\": B]}\n"
+    "--top K sets how many classes \"top\" lists (default 3). \"abstain\" is true when\n"
+    "the score is below --abstain-below P (default: the model's tcf.abstain_below;\n"
+    "absent when neither is set).\n"
+    QPATH_HELP;
 
 /* Generic flag lookup for the train / eval / predict commands. */
 static const char *flag_value(int argc, char **argv, int *i, const char *name) {
     if (strcmp(argv[*i], name)) return NULL;
     if (*i + 1 >= argc) return "";
     return argv[++*i];
+}
+
+/* --qpath auto|decode|int8 -> tcf_qpath. */
+static int parse_qpath(const char *s, int *out) {
+    static const char *names[] = {"auto", "decode", "int8"};
+    for (int i = 0; i < 3; i++)
+        if (s && !strcmp(s, names[i])) {
+            *out = i; /* TCF_QPATH_AUTO, _DECODE, _INT8 */
+            return 1;
+        }
+    fprintf(stderr, "tcf: --qpath needs auto, decode or int8, got '%s'\n", s ? s : "");
+    return 0;
 }
 
 static int parse_double(const char *flag, const char *s, double lo, double hi, double *out) {
@@ -680,7 +704,7 @@ static const char **label_names(const tcf_classifier *c) {
 
 static int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *report = NULL;
-    int threads = 0;
+    int threads = 0, qpath = TCF_QPATH_AUTO;
     for (int i = 2; i < argc; i++) {
         const char *v;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -689,6 +713,7 @@ static int cmd_eval(int argc, char **argv) {
         } else if ((v = flag_value(argc, argv, &i, "--model"))) model = v;
         else if ((v = flag_value(argc, argv, &i, "--data"))) data = v;
         else if ((v = flag_value(argc, argv, &i, "--report"))) report = v;
+        else if ((v = flag_value(argc, argv, &i, "--qpath"))) { if (!parse_qpath(v, &qpath)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--threads"))) { if (!parse_int("--threads", v, 1, 1024, &threads)) return 2; }
         else {
             fprintf(stderr, "tcf eval: unknown or incomplete option '%s'\n%s", argv[i], eval_usage);
@@ -707,7 +732,7 @@ static int cmd_eval(int argc, char **argv) {
     float *probs = NULL;
     int32_t *pred = NULL;
     int rc = 1;
-    tcf_classifier_opts co = {threads, 0, 0, 0};
+    tcf_classifier_opts co = {threads, 0, 0, 0, qpath};
     if (tcf_classifier_load(model, &co, &r) || !(names = label_names(r)) ||
         tcf_labels_from_names(names, tcf_classifier_n_classes(r), &labels) ||
         tcf_dataset_load(data, labels, &ds)) {
@@ -784,7 +809,8 @@ static void json_str(const char *s) {
 
 static int cmd_predict(int argc, char **argv) {
     const char *model = NULL, *in_path = NULL;
-    int threads = 0, top = 3;
+    int threads = 0, top = 3, qpath = TCF_QPATH_AUTO;
+    double abstain = -1;
     for (int i = 2; i < argc; i++) {
         const char *v;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -792,6 +818,8 @@ static int cmd_predict(int argc, char **argv) {
             return 0;
         } else if ((v = flag_value(argc, argv, &i, "--model"))) model = v;
         else if ((v = flag_value(argc, argv, &i, "--input"))) in_path = v;
+        else if ((v = flag_value(argc, argv, &i, "--abstain-below"))) { if (!parse_double("--abstain-below", v, 0, 1, &abstain)) return 2; }
+        else if ((v = flag_value(argc, argv, &i, "--qpath"))) { if (!parse_qpath(v, &qpath)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--top"))) { if (!parse_int("--top", v, 1, 100000, &top)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--threads"))) { if (!parse_int("--threads", v, 1, 1024, &threads)) return 2; }
         else {
@@ -804,8 +832,9 @@ static int cmd_predict(int argc, char **argv) {
         return 2;
     }
     tcf_classifier *r = NULL;
-    tcf_classifier_opts co = {threads, 0, 0, 0};
+    tcf_classifier_opts co = {threads, 0, 0, 0, qpath};
     if (tcf_classifier_load(model, &co, &r)) return fail_lib("predict");
+    if (abstain < 0) abstain = tcf_classifier_abstain_below(r);
     input in;
     if (!read_input(&in, in_path, "text")) {
         free_input(&in);
@@ -858,7 +887,9 @@ static int cmd_predict(int argc, char **argv) {
             json_str(names[idx[a]]);
             printf(", %.6f]", p[idx[a]]);
         }
-        fputs("]}\n", stdout);
+        fputs("]", stdout);
+        if (abstain >= 0) printf(", \"abstain\": %s", p[idx[0]] < abstain ? "true" : "false");
+        fputs("}\n", stdout);
     }
     for (int i = 0; i < in.n; i++) cJSON_Delete(objs[i]);
     free(objs), free(idx), free(probs), free(names);
@@ -1033,7 +1064,8 @@ static const char *serve_usage =
     "                         /v1/classify and /metrics\n"
     "  --top-k K              classes listed in \"top\" (default 3; per request: \"top_k\")\n"
     "  --abstain-below P      add \"abstain\": true/false to each result, true when\n"
-    "                         its score is below P (0..1; default: no field)\n"
+    "                         its score is below P (0..1; default: the model's\n"
+    "                         tcf.abstain_below if it has one, else no field)\n"
     "  --max-batch N          texts per model call (default 32)\n"
     "  --pass-batch N         texts per forward pass within a call (default 8): a\n"
     "                         call's texts are sorted by length and run N at a\n"
@@ -1050,6 +1082,7 @@ static const char *serve_usage =
     "                         (default 10)\n"
     "  --connection-limit N   concurrent connections (default 256)\n"
     "  --threads N            threads per model call (default: all cores)\n"
+    "  --qpath auto|decode|int8  products with Q8_0/Q4_0 weights (see tcf eval --help)\n"
     "  --verbose              one log line per request on stderr\n"
     "  -h, --help             this help\n";
 
@@ -1088,7 +1121,7 @@ static int cmd_serve(int argc, char **argv) {
     tcf_serve_opts so;
     tcf_serve_defaults(&so);
     const char *model = NULL, *key_file = NULL;
-    int threads = 0, pass_batch = 8, n;
+    int threads = 0, pass_batch = 8, n, qpath = TCF_QPATH_AUTO, abstain_flag = 0;
     double d;
     for (int i = 2; i < argc; i++) {
         const char *v;
@@ -1098,6 +1131,7 @@ static int cmd_serve(int argc, char **argv) {
         } else if ((v = flag_value(argc, argv, &i, "--model"))) model = v;
         else if ((v = flag_value(argc, argv, &i, "--host"))) so.host = v;
         else if ((v = flag_value(argc, argv, &i, "--api-key-file"))) key_file = v;
+        else if ((v = flag_value(argc, argv, &i, "--qpath"))) { if (!parse_qpath(v, &qpath)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--port"))) { if (!parse_int("--port", v, 0, 65535, &so.port)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--top-k"))) { if (!parse_int("--top-k", v, 1, 100000, &so.top_k)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--max-batch"))) { if (!parse_int("--max-batch", v, 1, 4096, &so.max_batch)) return 2; }
@@ -1109,7 +1143,7 @@ static int cmd_serve(int argc, char **argv) {
         else if ((v = flag_value(argc, argv, &i, "--timeout-s"))) { if (!parse_int("--timeout-s", v, 1, 86400, &so.timeout_s)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--connection-limit"))) { if (!parse_int("--connection-limit", v, 1, 100000, &so.connection_limit)) return 2; }
         else if ((v = flag_value(argc, argv, &i, "--threads"))) { if (!parse_int("--threads", v, 1, 1024, &threads)) return 2; }
-        else if ((v = flag_value(argc, argv, &i, "--abstain-below"))) { if (!parse_double("--abstain-below", v, 0, 1, &d)) return 2; so.abstain_below = d; }
+        else if ((v = flag_value(argc, argv, &i, "--abstain-below"))) { if (!parse_double("--abstain-below", v, 0, 1, &d)) return 2; so.abstain_below = d, abstain_flag = 1; }
         else if (!strcmp(argv[i], "--verbose")) so.verbose = 1;
         else {
             fprintf(stderr, "tcf serve: unknown or incomplete option '%s'\n%s", argv[i], serve_usage);
@@ -1123,12 +1157,13 @@ static int cmd_serve(int argc, char **argv) {
     char *key = NULL;
     if (key_file && !(key = read_api_key(key_file))) return 1;
     so.api_key = key;
-    tcf_classifier_opts co = {threads, pass_batch < so.max_batch ? pass_batch : so.max_batch, 0, 0};
+    tcf_classifier_opts co = {threads, pass_batch < so.max_batch ? pass_batch : so.max_batch, 0, 0, qpath};
     tcf_classifier *c = NULL;
     if (tcf_classifier_load(model, &co, &c)) {
         free(key);
         return fail_lib("serve");
     }
+    if (!abstain_flag && tcf_classifier_abstain_below(c) >= 0) so.abstain_below = tcf_classifier_abstain_below(c);
     /* SIGTERM / SIGINT are taken by sigwait below: block them before any
      * thread starts so that every thread inherits the mask. */
     sigset_t sigs;
@@ -1165,6 +1200,7 @@ static int cmd_serve(int argc, char **argv) {
 
 static const char *export_usage =
     "usage: tcf export --model RUN/ --out MODEL.gguf [--type f32|f16|bf16|q8_0|q4_0]\n"
+    "                  [--abstain-below P]\n"
     "       tcf export --format peft --model RUN/ --out DIR/\n"
     "\n"
     "gguf (default): merges the LoRA adapters into the base weights and writes\n"
@@ -1181,11 +1217,15 @@ static const char *export_usage =
     "  --model RUN/          run directory written by tcf train\n"
     "  --out PATH            output file (gguf) or directory (peft)\n"
     "  --type T              f32 (default), f16, bf16, q8_0, q4_0 (gguf only)\n"
+    "  --abstain-below P     store the abstain threshold P (0..1) in the file\n"
+    "                        (tcf.abstain_below): tcf serve and tcf predict then\n"
+    "                        report \"abstain\": true when the top score is below P\n"
     "  --format gguf|peft    what to write (default gguf)\n"
     "  -h, --help            this help\n";
 
 static int cmd_export(int argc, char **argv) {
     const char *model = NULL, *outp = NULL, *type = NULL, *format = "gguf";
+    double abstain = -1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -1199,6 +1239,9 @@ static int cmd_export(int argc, char **argv) {
             type = v, i++;
         } else if (!strcmp(a, "--format") && v) {
             format = v, i++;
+        } else if (!strcmp(a, "--abstain-below") && v) {
+            if (!parse_double("--abstain-below", v, 0, 1, &abstain)) return 2;
+            i++;
         } else {
             fprintf(stderr, "tcf export: unknown or incomplete option '%s'\n%s", a, export_usage);
             return 2;
@@ -1209,8 +1252,8 @@ static int cmd_export(int argc, char **argv) {
         return 2;
     }
     if (!strcmp(format, "peft")) {
-        if (type) {
-            fprintf(stderr, "tcf export: --type applies to --format gguf only\n");
+        if (type || abstain >= 0) {
+            fprintf(stderr, "tcf export: --type and --abstain-below apply to --format gguf only\n");
             return 2;
         }
         if (tcf_export_peft(model, outp)) return fail_lib("export");
@@ -1225,7 +1268,7 @@ static int cmd_export(int argc, char **argv) {
         fprintf(stderr, "tcf export: --type must be f32, f16, bf16, q8_0 or q4_0, got '%s'\n", type);
         return 2;
     }
-    if (tcf_export_gguf(model, outp, (tcf_ggml_type)t)) return fail_lib("export");
+    if (tcf_export_gguf(model, outp, (tcf_ggml_type)t, abstain)) return fail_lib("export");
     return 0;
 }
 

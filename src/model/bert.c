@@ -24,11 +24,14 @@
 
 #include <assert.h>
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* ---- config.json --------------------------------------------------------- */
 
@@ -393,16 +396,14 @@ static int64_t gguf_rows(const tcf_gguf *g, const char *name, int64_t cols) {
     return t && t->n_dims == 2 && t->ne[0] == cols ? t->ne[1] : -1;
 }
 
-tcf_status tcf_bert_load_gguf(const tcf_gguf *g, const char *label, tcf_bert **out) {
-    *out = NULL;
+/* m->cfg and m->has_pooler from a BERT GGUF's keys and tensor shapes. */
+static tcf_status gguf_config(const tcf_gguf *g, const char *label, tcf_bert *m) {
     const char *arch;
     tcf_status st = tcf_gguf_get_str(g, "general.architecture", &arch);
     if (st) return st;
     if (strcmp(arch, "bert"))
         return tcf_fail(TCF_ERR_UNSUPPORTED, "%s: key 'general.architecture' is \"%s\" (supported: bert)", label,
                         arch);
-    tcf_bert *m = calloc(1, sizeof *m);
-    if (!m) return tcf_fail(TCF_ERR_NOMEM, "out of memory");
     tcf_bert_config *c = &m->cfg;
     double eps;
     if ((st = gguf_int(g, label, "bert.embedding_length", 1, 1 << 16, &c->hidden)) ||
@@ -411,32 +412,202 @@ tcf_status tcf_bert_load_gguf(const tcf_gguf *g, const char *label, tcf_bert **o
         (st = gguf_int(g, label, "bert.feed_forward_length", 1, 1 << 20, &c->inter)) ||
         (st = gguf_int(g, label, "bert.context_length", 1, 1 << 20, &c->max_pos)) ||
         (st = tcf_gguf_get_f64(g, "bert.attention.layer_norm_epsilon", &eps)))
-        goto fail;
-    if (c->hidden % c->heads) {
-        st = tcf_fail(TCF_ERR_FORMAT, "%s: bert.embedding_length %d is not a multiple of bert.attention.head_count %d",
-                      label, c->hidden, c->heads);
-        goto fail;
-    }
-    if (!(eps > 0 && eps < 1)) {
-        st = tcf_fail(TCF_ERR_FORMAT, "%s: key 'bert.attention.layer_norm_epsilon' = %g is not in (0, 1)", label, eps);
-        goto fail;
-    }
+        return st;
+    if (c->hidden % c->heads)
+        return tcf_fail(TCF_ERR_FORMAT, "%s: bert.embedding_length %d is not a multiple of bert.attention.head_count %d",
+                        label, c->hidden, c->heads);
+    if (!(eps > 0 && eps < 1))
+        return tcf_fail(TCF_ERR_FORMAT, "%s: key 'bert.attention.layer_norm_epsilon' = %g is not in (0, 1)", label, eps);
     c->ln_eps = (float)eps;
     int64_t V = gguf_rows(g, "token_embd.weight", c->hidden), TV = gguf_rows(g, "token_types.weight", c->hidden);
-    if (V < 1 || V > (1 << 24) || TV < 1 || TV > (1 << 16)) {
-        st = tcf_fail(TCF_ERR_FORMAT, "%s: tensors 'token_embd.weight' and 'token_types.weight' must be 2-D with rows of "
-                      "bert.embedding_length = %d", label, c->hidden);
-        goto fail;
-    }
+    if (V < 1 || V > (1 << 24) || TV < 1 || TV > (1 << 16))
+        return tcf_fail(TCF_ERR_FORMAT, "%s: tensors 'token_embd.weight' and 'token_types.weight' must be 2-D with rows "
+                        "of bert.embedding_length = %d", label, c->hidden);
     c->vocab = (int)V, c->type_vocab = (int)TV;
     int64_t pad = 0;
     if (tcf_gguf_find(g, "tokenizer.ggml.padding_token_id") &&
         (st = tcf_gguf_get_i64(g, "tokenizer.ggml.padding_token_id", &pad)))
-        goto fail;
+        return st;
     c->pad_id = pad >= 0 && pad < c->vocab ? (int)pad : 0;
     m->has_pooler = tcf_gguf_tensor_find(g, "cls.weight") != NULL;
+    return TCF_OK;
+}
+
+tcf_status tcf_bert_load_gguf(const tcf_gguf *g, const char *label, tcf_bert **out) {
+    *out = NULL;
+    tcf_bert *m = calloc(1, sizeof *m);
+    if (!m) return tcf_fail(TCF_ERR_NOMEM, "out of memory");
+    tcf_status st = gguf_config(g, label, m);
+    if (st) goto fail;
     wsrc src = {NULL, g, label, ""};
     if ((st = alloc_and_load(m, &src))) goto fail;
+    *out = m;
+    return TCF_OK;
+fail:
+    tcf_bert_free(m);
+    return st;
+}
+
+/* ---- GGUF, mapped --------------------------------------------------------- */
+
+/* Drop the pages of [p, p + n) from this process's resident set (whole
+ * pages inside the range only): the mapping is a read-only private file map
+ * never written, so they come back from the page cache on the next touch. */
+static void drop_pages(const void *p, size_t n) {
+    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), a = ((uintptr_t)p + pg - 1) & ~(pg - 1),
+                    e = ((uintptr_t)p + n) & ~(pg - 1);
+    if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
+/* Every value finite; scanned in 1 MB pieces whose pages are dropped after
+ * (when `drop`), so checking a 47 MB embedding does not make it resident. */
+static tcf_status check_finite_f32(const char *label, const char *name, const float *x, int64_t n, int drop) {
+    const int64_t piece = (1 << 20) / sizeof(float);
+    for (int64_t i0 = 0; i0 < n; i0 += piece) {
+        const int64_t i1 = i0 + piece < n ? i0 + piece : n;
+        for (int64_t i = i0; i < i1; i++)
+            if (!isfinite(x[i]))
+                return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s': element %lld is %g (not finite)", label, name,
+                                (long long)i, (double)x[i]);
+        if (drop) drop_pages(x + i0, sizeof(float) * (size_t)(i1 - i0));
+    }
+    return TCF_OK;
+}
+
+/* An F32 tensor of the file (torch shape (d0) or (d0, d1)) in place. */
+static tcf_status view_f32(const tcf_gguf *g, const char *label, const char *hf, int64_t d0, int64_t d1, int drop,
+                           float **out) {
+    char gname[128];
+    if (!tcf_bert_gguf_name(hf, gname, sizeof gname))
+        return tcf_fail(TCF_ERR_ARG, "%s: no GGUF name for tensor '%s'", label, hf);
+    const tcf_gguf_tensor *t = tcf_gguf_tensor_find(g, gname);
+    if (!t) return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' is missing", label, gname);
+    int64_t dims[TCF_GGUF_MAX_DIMS];
+    for (int i = 0; i < t->n_dims; i++) dims[i] = t->ne[t->n_dims - 1 - i];
+    int ok = d1 ? (t->n_dims == 2 && dims[0] == d0 && dims[1] == d1) : (t->n_dims == 1 && dims[0] == d0);
+    if (!ok) return shape_error(label, gname, t->n_dims, dims, d0, d1);
+    if (t->type != TCF_GGML_F32)
+        return tcf_fail(TCF_ERR_UNSUPPORTED, "%s: tensor '%s' is %s (a quantized export keeps it F32)", label, gname,
+                        tcf_ggml_type_name(t->type) ? tcf_ggml_type_name(t->type) : "?");
+    if ((uintptr_t)t->data % sizeof(float))
+        return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' is not 4-byte aligned in the file", label, gname);
+    tcf_status st = check_finite_f32(label, gname, t->data, t->numel, drop);
+    if (st) return st;
+    *out = (float *)t->data; /* read-only map: never written (inference only) */
+    return TCF_OK;
+}
+
+/* A dense weight (out, in) of type qt in place, its block scales checked. */
+static tcf_status view_dense(const tcf_gguf *g, const char *label, const char *hf, tcf_qtype qt, int out, int in,
+                             tcf_qmat *W) {
+    char gname[128];
+    if (!tcf_bert_gguf_name(hf, gname, sizeof gname))
+        return tcf_fail(TCF_ERR_ARG, "%s: no GGUF name for tensor '%s'", label, hf);
+    const tcf_gguf_tensor *t = tcf_gguf_tensor_find(g, gname);
+    if (!t) return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' is missing", label, gname);
+    const tcf_ggml_type want = qt == TCF_QTYPE_Q8_0 ? TCF_GGML_Q8_0 : TCF_GGML_Q4_0;
+    if (t->type != want)
+        return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' is %s, the other dense weights %s", label, gname,
+                        tcf_ggml_type_name(t->type) ? tcf_ggml_type_name(t->type) : "?", tcf_ggml_type_name(want));
+    if (t->n_dims != 2 || t->ne[0] != in || t->ne[1] != out) {
+        int64_t dims[2] = {t->ne[1], t->ne[0]};
+        return shape_error(label, gname, t->n_dims < 2 ? t->n_dims : 2, dims, out, in);
+    }
+    tcf_status st = tcf_qmat_from_gguf(W, t);
+    if (st) return tcf_fail_prefix(st, "%s", label);
+    /* codes are integers: the weights are finite iff every block's f16
+     * scale is (exponent bits not all ones) */
+    const size_t bb = qt == TCF_QTYPE_Q8_0 ? 34 : 18, nb = t->nbytes / bb;
+    for (size_t b = 0; b < nb; b++) {
+        const uint8_t *p = W->data + b * bb;
+        if ((p[1] & 0x7c) == 0x7c)
+            return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s': block %zu has a scale that is not finite", label, gname, b);
+    }
+    return TCF_OK;
+}
+
+tcf_status tcf_bert_load_gguf_mapped(tcf_gguf *g, const char *label, int drop, tcf_bert **out) {
+    *out = NULL;
+    const tcf_gguf_tensor *wq = tcf_gguf_tensor_find(g, "blk.0.attn_q.weight");
+    if (!wq || (wq->type != TCF_GGML_Q8_0 && wq->type != TCF_GGML_Q4_0))
+        return tcf_fail(TCF_ERR_UNSUPPORTED, "%s: the dense weights are not Q8_0 or Q4_0 (tensor 'blk.0.attn_q.weight')",
+                        label);
+    const tcf_qtype qt = wq->type == TCF_GGML_Q8_0 ? TCF_QTYPE_Q8_0 : TCF_QTYPE_Q4_0;
+    tcf_bert *m = calloc(1, sizeof *m);
+    if (!m) return tcf_fail(TCF_ERR_NOMEM, "out of memory");
+    tcf_status st = gguf_config(g, label, m);
+    if (st) goto fail;
+    const tcf_bert_config *c = &m->cfg;
+    const int C = c->hidden, I = c->inter, L = c->layers;
+    /* owned: the fused q|k|v biases (L, 3C) and, when present, the pooler
+     * widened to f32 (C, C) + (C) (it takes the dense type in the file) */
+    m->n_params = (int64_t)L * 3 * C + (m->has_pooler ? (int64_t)C * C + C : 0);
+    m->layer = calloc((size_t)L, sizeof *m->layer);
+    m->qdense = calloc((size_t)(4 * L), sizeof *m->qdense);
+    m->params = malloc(sizeof(float) * (size_t)m->n_params);
+    if (!m->layer || !m->qdense || !m->params) {
+        st = tcf_fail(TCF_ERR_NOMEM, "%s: out of memory", label);
+        goto fail;
+    }
+    if ((st = view_f32(g, label, "embeddings.word_embeddings.weight", c->vocab, C, drop, &m->wte)) ||
+        (st = view_f32(g, label, "embeddings.position_embeddings.weight", c->max_pos, C, drop, &m->wpe)) ||
+        (st = view_f32(g, label, "embeddings.token_type_embeddings.weight", c->type_vocab, C, drop, &m->wtt)) ||
+        (st = view_f32(g, label, "embeddings.LayerNorm.weight", C, 0, 0, &m->emb_ln_g)) ||
+        (st = view_f32(g, label, "embeddings.LayerNorm.bias", C, 0, 0, &m->emb_ln_b)))
+        goto fail;
+    if (m->has_pooler) {
+        wsrc src = {NULL, g, label, ""};
+        m->pool_w = m->params + (int64_t)L * 3 * C;
+        m->pool_b = m->pool_w + (int64_t)C * C;
+        if ((st = load_tensor(&src, "pooler.dense.weight", m->pool_w, C, C)) ||
+            (st = load_tensor(&src, "pooler.dense.bias", m->pool_b, C, 0)))
+            goto fail;
+    }
+    for (int l = 0; l < L; l++) {
+        tcf_bert_layer *Ly = &m->layer[l];
+        tcf_qmat *q = &m->qdense[4 * l], qkv[3];
+        char n[128];
+        Ly->qkv_b = m->params + (int64_t)l * 3 * C;
+#define NAME(suffix) (snprintf(n, sizeof n, "encoder.layer.%d.%s", l, suffix), n)
+        static const char *const parts[3] = {"query", "key", "value"};
+        for (int i = 0; i < 3; i++) {
+            char wn[96], bn[96];
+            float *b;
+            snprintf(wn, sizeof wn, "attention.self.%s.weight", parts[i]);
+            snprintf(bn, sizeof bn, "attention.self.%s.bias", parts[i]);
+            if ((st = view_dense(g, label, NAME(wn), qt, C, C, &qkv[i])) || (st = view_f32(g, label, NAME(bn), C, 0, 0, &b)))
+                goto fail;
+            memcpy(Ly->qkv_b + i * C, b, sizeof(float) * (size_t)C);
+        }
+        /* q, k and v are separate tensors in the file (biases between
+         * them): their blocks are copied, as they are, into one (3C, C)
+         * weight so that each layer makes one product for all three */
+        const size_t rb = qkv[0].row_bytes, one = rb * (size_t)C;
+        uint8_t *fused = malloc(3 * one);
+        if (!fused) {
+            st = tcf_fail(TCF_ERR_NOMEM, "%s: out of memory", label);
+            goto fail;
+        }
+        for (int i = 0; i < 3; i++) memcpy(fused + i * one, qkv[i].data, one);
+        if ((st = tcf_qmat_view(&q[0], qt, 3 * C, C, fused, 3 * one, NAME("attention.self.qkv")))) {
+            free(fused);
+            goto fail;
+        }
+        q[0].owned = fused;
+        if ((st = view_dense(g, label, NAME("attention.output.dense.weight"), qt, C, C, &q[1])) ||
+            (st = view_dense(g, label, NAME("intermediate.dense.weight"), qt, I, C, &q[2])) ||
+            (st = view_dense(g, label, NAME("output.dense.weight"), qt, C, I, &q[3])) ||
+            (st = view_f32(g, label, NAME("attention.output.dense.bias"), C, 0, 0, &Ly->ao_b)) ||
+            (st = view_f32(g, label, NAME("attention.output.LayerNorm.weight"), C, 0, 0, &Ly->ln1_g)) ||
+            (st = view_f32(g, label, NAME("attention.output.LayerNorm.bias"), C, 0, 0, &Ly->ln1_b)) ||
+            (st = view_f32(g, label, NAME("intermediate.dense.bias"), I, 0, 0, &Ly->fi_b)) ||
+            (st = view_f32(g, label, NAME("output.dense.bias"), C, 0, 0, &Ly->fo_b)) ||
+            (st = view_f32(g, label, NAME("output.LayerNorm.weight"), C, 0, 0, &Ly->ln2_g)) ||
+            (st = view_f32(g, label, NAME("output.LayerNorm.bias"), C, 0, 0, &Ly->ln2_b)))
+            goto fail;
+#undef NAME
+    }
+    m->map = g;
     *out = m;
     return TCF_OK;
 fail:
@@ -455,6 +626,7 @@ void tcf_bert_free(tcf_bert *m) {
     free(m->params);
     free(m->bwd_mem);
     free(m->layer);
+    tcf_gguf_free(m->map);
     free(m);
 }
 
@@ -682,13 +854,52 @@ static void gelu_task(void *vctx, int64_t begin, int64_t end, int tid) {
     tcf_gelu(g->y + begin * g->n_per, g->y + begin * g->n_per, (end - begin) * g->n_per);
 }
 
+/* Floats of the integer path's workspace (the Q8_0 copy of the widest
+ * input, K = max(C, I)). */
+static int64_t q8_ws_floats(const tcf_bert_config *c, int64_t BT) {
+    const int K = c->hidden > c->inter ? c->hidden : c->inter;
+    return K % 32 ? 0 : (int64_t)((tcf_qgemm_q8_work_size((int)BT, K) + sizeof(float) - 1) / sizeof(float));
+}
+
 size_t tcf_bert_forward_ws_floats(const tcf_bert_config *c, int B, int T, int n_threads) {
     if (n_threads <= 0) n_threads = tcf_default_threads();
     const int64_t BT = (int64_t)B * T;
     /* (BT, 3C) qkv, (BT, C) ctx and tmp, (BT, I) ffn, per thread (D, T) +
-     * (T, T) attention scratch */
+     * (T, T) attention scratch, the integer path's Q8_0 input */
     const int64_t per_thread = (int64_t)T * T + (int64_t)(c->hidden / c->heads) * T;
-    return (size_t)(BT * 3 * c->hidden + BT * c->hidden * 2 + BT * c->inter + (int64_t)n_threads * per_thread);
+    return (size_t)(BT * 3 * c->hidden + BT * c->hidden * 2 + BT * c->inter + (int64_t)n_threads * per_thread +
+                    q8_ws_floats(c, BT));
+}
+
+tcf_status tcf_bert_set_qpath(tcf_bert *m, int qpath) {
+    switch (qpath) {
+    case TCF_QPATH_AUTO: m->q8_rows = TCF_QPATH_AUTO_ROWS; return TCF_OK;
+    case TCF_QPATH_DECODE: m->q8_rows = 0; return TCF_OK;
+    case TCF_QPATH_INT8: m->q8_rows = INT_MAX; return TCF_OK;
+    default:
+        return tcf_fail(TCF_ERR_ARG, "qpath %d is not one of %d (auto), %d (decode), %d (int8)", qpath,
+                        TCF_QPATH_AUTO, TCF_QPATH_DECODE, TCF_QPATH_INT8);
+    }
+}
+
+/* Y (M, N) = X (M, K) @ W^T + b for dense weight `which` (0 qkv, 1 ao, 2 fi,
+ * 3 fo) of layer L: the packed f32 weight, or the quantized one by the path
+ * m->q8_rows picks for M rows. */
+static void dense(const tcf_bert *m, int l, int which, int M, const float *X, float *Y, void *q8ws,
+                  int n_threads) {
+    const tcf_bert_layer *L = &m->layer[l];
+    const int C = m->cfg.hidden, I = m->cfg.inter;
+    const struct { const float *wp, *b; int N, K; } d[4] = {
+        {L->qkv_wp, L->qkv_b, 3 * C, C}, {L->ao_wp, L->ao_b, C, C}, {L->fi_wp, L->fi_b, I, C}, {L->fo_wp, L->fo_b, C, I}};
+    if (!m->qdense) {
+        tcf_gemm_packed(M, d[which].N, d[which].K, X, d[which].K, d[which].wp, Y, d[which].N, d[which].b, 0, n_threads);
+        return;
+    }
+    const tcf_qmat *q = &m->qdense[4 * l + which];
+    if (M <= m->q8_rows && tcf_qgemm_q8_supported(q->type))
+        tcf_qgemm_q8(M, X, d[which].K, q, d[which].b, Y, d[which].N, 0, q8ws, n_threads);
+    else
+        tcf_qgemm(M, X, d[which].K, q, d[which].b, Y, d[which].N, 0, n_threads);
 }
 
 tcf_status tcf_bert_forward_ws(const tcf_bert *m, int B, int T, const int32_t *ids, const uint8_t *mask,
@@ -707,25 +918,22 @@ tcf_status tcf_bert_forward_ws(const tcf_bert *m, int B, int T, const int32_t *i
     const int64_t BT = (int64_t)B * T;
     float *qkv = ws, *ctxb = qkv + BT * 3 * C, *tmp = ctxb + BT * C, *ffn = tmp + BT * C;
     float *scratch = ffn + BT * I;
+    const int64_t per_thread = (int64_t)T * T + (int64_t)(C / c->heads) * T;
+    float *q8ws = scratch + (int64_t)n_threads * per_thread; /* q8_ws_floats(c, BT) */
 
     fwd_ctx f = {m, B, T, ids, mask, hidden, qkv, ctxb, scratch, NULL, NULL, tmp};
     tcf_parallel_for(BT, n_threads, embed_task, &f);
     for (int l = 0; l < c->layers; l++) {
         const tcf_bert_layer *L = &m->layer[l];
-        const tcf_qmat *q = m->qdense ? &m->qdense[4 * l] : NULL; /* qkv, ao, fi, fo */
-        if (q) tcf_qgemm((int)BT, hidden, C, &q[0], L->qkv_b, qkv, 3 * C, 0, n_threads);
-        else tcf_gemm_packed((int)BT, 3 * C, C, hidden, C, L->qkv_wp, qkv, 3 * C, L->qkv_b, 0, n_threads);
+        dense(m, l, 0, (int)BT, hidden, qkv, q8ws, n_threads);
         tcf_parallel_for_dyn((int64_t)B * c->heads, 1, n_threads, attn_task, &f);
-        if (q) tcf_qgemm((int)BT, ctxb, C, &q[1], L->ao_b, tmp, C, 0, n_threads);
-        else tcf_gemm_packed((int)BT, C, C, ctxb, C, L->ao_wp, tmp, C, L->ao_b, 0, n_threads);
+        dense(m, l, 1, (int)BT, ctxb, tmp, q8ws, n_threads);
         f.g = L->ln1_g, f.b = L->ln1_b;
         tcf_parallel_for(BT, n_threads, add_ln_task, &f);
-        if (q) tcf_qgemm((int)BT, hidden, C, &q[2], L->fi_b, ffn, I, 0, n_threads);
-        else tcf_gemm_packed((int)BT, I, C, hidden, C, L->fi_wp, ffn, I, L->fi_b, 0, n_threads);
+        dense(m, l, 2, (int)BT, hidden, ffn, q8ws, n_threads);
         gelu_ctx gc = {ffn, I};
         tcf_parallel_for(BT, n_threads, gelu_task, &gc);
-        if (q) tcf_qgemm((int)BT, ffn, I, &q[3], L->fo_b, tmp, C, 0, n_threads);
-        else tcf_gemm_packed((int)BT, C, I, ffn, I, L->fo_wp, tmp, C, L->fo_b, 0, n_threads);
+        dense(m, l, 3, (int)BT, ffn, tmp, q8ws, n_threads);
         f.g = L->ln2_g, f.b = L->ln2_b;
         tcf_parallel_for(BT, n_threads, add_ln_task, &f);
     }

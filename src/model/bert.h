@@ -45,6 +45,13 @@ typedef struct tcf_bert {
      * the order qkv (3C, C), ao (C, C), fi (I, C), fo (C, I) as nn.Linear
      * (out, in); the f32 *_wp are then NULL. NULL for an f32 model. */
     tcf_qmat *qdense;
+    /* Products with qdense of at most q8_rows rows (B*T) take the integer
+     * path (tcf_qgemm_q8: inputs rounded to Q8_0), larger ones the exact
+     * decode path (tcf_qgemm). 0 (the default): always exact. */
+    int q8_rows;
+    /* tcf_bert_load_gguf_mapped: the file whose map the weights point into
+     * (freed with the model); NULL otherwise. */
+    tcf_gguf *map;
     /* One cached forward workspace, taken and given back atomically so that
      * concurrent forwards stay safe (a second one allocates its own). */
     struct tcf_ws {
@@ -63,6 +70,22 @@ void tcf_bert_free(tcf_bert *m);
  * to f32. The pooler is "cls" when present. `label` names the file in
  * errors; g may be freed after the call. */
 tcf_status tcf_bert_load_gguf(const tcf_gguf *g, const char *label, tcf_bert **out);
+
+/* The same for a file whose dense weights (q, k, v, attention output, FFN
+ * up and down) are all Q8_0 or all Q4_0 (a quantized `tcf export`): nothing
+ * is widened or re-quantized. The dense weights are tcf_qmat views of the
+ * file's blocks (q|k|v copied as they are into one fused weight per layer),
+ * the F32 tensors (embeddings, LayerNorms, biases) point into the map; only
+ * the fused q|k|v biases and the pooler (widened to f32) are allocated.
+ * Every value is checked finite (f16 block scales of the quantized ones);
+ * with `drop` the pages read for that check are given back
+ * (madvise(MADV_DONTNEED)) so that only what the forward touches stays
+ * resident: only for a map made by tcf_gguf_open. On success m owns g
+ * (tcf_bert_free frees it) and the forward gives the probabilities of
+ * tcf_bert_load_gguf + tcf_bert_quantize bit for bit; on failure g stays the
+ * caller's. TCF_ERR_UNSUPPORTED when the dense weights are of another type
+ * or a tensor that should be F32 is not. */
+tcf_status tcf_bert_load_gguf_mapped(tcf_gguf *g, const char *label, int drop, tcf_bert **out);
 
 /* llama.cpp's GGUF name of a transformers BERT parameter (without the
  * "bert." prefix), e.g. "encoder.layer.3.attention.self.query.weight" ->
@@ -105,6 +128,9 @@ void tcf_bert_embed_rows(const tcf_bert *m, int T, const int32_t *ids, int64_t b
 /* hidden (B, T, C) <- last hidden states of ids (B, T) under mask (B, T). */
 tcf_status tcf_bert_forward(const tcf_bert *m, int B, int T, const int32_t *ids,
                             const uint8_t *mask, float *hidden, int n_threads);
+
+/* Set m->q8_rows from a tcf_qpath (TCF_ERR_ARG for another value). */
+tcf_status tcf_bert_set_qpath(tcf_bert *m, int qpath);
 
 /* The same with a caller-owned workspace of
  * tcf_bert_forward_ws_floats(cfg, B, T, n_threads) floats (nothing is

@@ -19,10 +19,13 @@
  * Types: the encoder's dense weights (q, k, v, attention output, FFN up and
  * down) and the pooler take the requested type; embeddings, LayerNorms,
  * biases and the head stay F32. Loading keeps Q8_0 / Q4_0 dense weights
- * quantized in memory (tcf_bert_quantize; opts->keep_f32 widens them) and
+ * quantized, used in place from the file's map with every F32 tensor
+ * (tcf_bert_load_gguf_mapped; opts->keep_f32 widens them instead), and
  * widens every other type to f32.
- * Not done: Q4_K and other k-quants, an abstain threshold (nothing serves
- * one yet), exporting --mode full / head runs to PEFT.
+ * tcf.abstain_below (optional) is the score under which `tcf serve` and
+ * `tcf predict` report "abstain" (tcf_classifier_abstain_below).
+ * Not done: Q4_K and other k-quants, exporting --mode full / head runs to
+ * PEFT.
  */
 #include "model/export.h"
 #include "model/infer.h"
@@ -282,11 +285,14 @@ tcf_status tcf_export_bert_weights(tcf_gguf_writer *w, const tcf_bert *m, tcf_gg
     return put_weights(w, m, NULL, NULL, 0, type);
 }
 
-tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_type type) {
+tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_type type, double abstain_below) {
     if (type != TCF_GGML_F32 && type != TCF_GGML_F16 && type != TCF_GGML_BF16 && type != TCF_GGML_Q8_0 &&
         type != TCF_GGML_Q4_0)
         return tcf_fail(TCF_ERR_ARG, "export: type %d is not one of f32 f16 bf16 q8_0 q4_0", (int)type);
-    tcf_classifier_opts o = {1, 1, 0, 0};
+    /* NaN fails both comparisons; any negative means no threshold */
+    if (!(abstain_below < 0) && !(abstain_below >= 0 && abstain_below <= 1))
+        return tcf_fail(TCF_ERR_ARG, "export: abstain threshold %g is not in [0, 1]", abstain_below);
+    tcf_classifier_opts o = {1, 1, 0, 0, 0};
     tcf_classifier *c = NULL;
     tcf_gguf_writer *w = NULL;
     char *json = NULL, path[4096];
@@ -324,6 +330,7 @@ tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_t
         (st = tcf_gguf_put_arr_str(w, "bert.classifier.output_labels", labels, c->n_classes)) ||
         (st = put_tokenizer(w, c->m, c->tok, json, json_len, path)) ||
         (st = put_provenance(w, c, run_dir, base->valuestring, type)) ||
+        (abstain_below >= 0 && (st = tcf_gguf_put_f32(w, "tcf.abstain_below", (float)abstain_below))) ||
         (st = put_weights(w, c->m, c->head_w, c->head_b, c->n_classes, type)))
         goto done;
     st = tcf_gguf_writer_save(w, out_path);
@@ -371,7 +378,17 @@ tcf_status tcf_classifier_load_gguf(const char *path, const tcf_classifier_opts 
                       (long long)ver, TCF_EXPORT_FORMAT);
         goto fail;
     }
-    if ((st = tcf_bert_load_gguf(g, path, &c->m))) goto fail;
+    /* Q8_0 / Q4_0 dense weights stay quantized: the encoder is built on the
+     * file's map (tcf_bert_load_gguf_mapped: blocks used in place, F32
+     * tensors pointed at), which then lives as long as the model. Other types
+     * (and keep_f32) are widened to f32. */
+    const tcf_gguf_tensor *wq = tcf_gguf_tensor_find(g, "blk.0.attn_q.weight");
+    const int mapped = wq && !(opts && opts->keep_f32) && (wq->type == TCF_GGML_Q8_0 || wq->type == TCF_GGML_Q4_0);
+    if (mapped) {
+        if ((st = tcf_bert_load_gguf_mapped(g, path, 1, &c->m))) goto fail;
+    } else if ((st = tcf_bert_load_gguf(g, path, &c->m))) {
+        goto fail;
+    }
     if (!c->m->has_pooler) {
         st = tcf_fail(TCF_ERR_FORMAT, "%s: tensor 'cls.weight' (the pooler) is missing", path);
         goto fail;
@@ -433,32 +450,33 @@ tcf_status tcf_classifier_load_gguf(const char *path, const tcf_classifier_opts 
                       tcf_tokenizer_vocab_size(c->tok), c->m->cfg.vocab);
         goto fail;
     }
+    const tcf_gguf_value *ab = tcf_gguf_find(g, "tcf.abstain_below");
+    if (ab) {
+        double v;
+        if (tcf_gguf_value_type(ab) != TCF_GGUF_F32 && tcf_gguf_value_type(ab) != TCF_GGUF_F64) {
+            st = tcf_fail(TCF_ERR_FORMAT, "%s: key 'tcf.abstain_below' is %s, not f32", path,
+                          tcf_gguf_type_name(tcf_gguf_value_type(ab)));
+            goto fail;
+        }
+        if ((st = tcf_gguf_value_f64(ab, &v))) goto fail;
+        if (!(v >= 0 && v <= 1)) {
+            st = tcf_fail(TCF_ERR_FORMAT, "%s: key 'tcf.abstain_below' = %g is not in [0, 1]", path, v);
+            goto fail;
+        }
+        c->has_abstain = 1, c->abstain_below = v;
+    }
     const tcf_gguf_value *rj = tcf_gguf_find(g, "tcf.run_json");
     if (rj && !tcf_gguf_value_str(rj, &s, &len) && !(c->run_json = strdup(s))) {
         st = tcf_fail(TCF_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
     }
-    /* Q8_0 / Q4_0 dense weights stay quantized: quantizing the widened
-     * values again gives the file's bytes (every block's scale is exactly
-     * representable and its codes round back to themselves), and the
-     * quantized forward is bit-identical to the f32 one on the decoded
-     * weights (kern/qgemm.c), so only memory changes. */
-    const tcf_gguf_tensor *wq = tcf_gguf_tensor_find(g, "blk.0.attn_q.weight");
-    const int qt = !wq || (opts && opts->keep_f32) ? -1
-                   : wq->type == TCF_GGML_Q8_0   ? TCF_QTYPE_Q8_0
-                   : wq->type == TCF_GGML_Q4_0   ? TCF_QTYPE_Q4_0
-                                                 : -1;
-    tcf_gguf_free(g); /* unmapped first: its pages no longer count while quantizing */
+    if (!mapped) tcf_gguf_free(g); /* else c->m owns it */
     g = NULL;
-    if (qt >= 0 && (st = tcf_bert_quantize(c->m, (tcf_qtype)qt))) {
-        tcf_fail_prefix(st, "%s: keeping the dense weights quantized", path);
-        goto fail;
-    }
     if ((st = tcf_classifier_finish(c, opts))) goto fail;
     *out = c;
     return TCF_OK;
 fail:
-    tcf_gguf_free(g);
+    if (!(c->m && c->m->map == g)) tcf_gguf_free(g); /* else freed with c->m */
     tcf_classifier_free(c);
     return st;
 }

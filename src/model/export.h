@@ -19,8 +19,11 @@ int tcf_export_type_parse(const char *name);
  * pooler dense weights in `type` (F32 F16 BF16 Q8_0 Q4_0), everything else
  * F32, plus tokenizer, labels and provenance (base model path and sha256,
  * training data sha256 when the file is still there, tcf_run.json, tcf
- * version, export time). On failure nothing is left at out_path. */
-tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_type type);
+ * version, export time), and, when abstain_below >= 0, the abstain threshold
+ * tcf.abstain_below (a top score below it means "abstain"; must be in
+ * [0, 1], else TCF_ERR_ARG; < 0: no key). On failure nothing is left at
+ * out_path. */
+tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_type type, double abstain_below);
 
 /* Write a LoRA run's adapter to out_dir in PEFT's format
  * (adapter_config.json + adapter_model.safetensors, the head under

@@ -105,7 +105,7 @@ void tcf_classifier_free(tcf_classifier *c) {
 }
 
 tcf_status tcf_classifier_finish(tcf_classifier *c, const tcf_classifier_opts *opts) {
-    tcf_classifier_opts o = {0, 0, 0, 0};
+    tcf_classifier_opts o = {0, 0, 0, 0, 0};
     if (opts) o = *opts;
     if (c->m && !c->m->pool_w)
         return tcf_fail(TCF_ERR_UNSUPPORTED, "%s: the encoder has no pooler.dense (BertForSequenceClassification needs one)",
@@ -116,6 +116,8 @@ tcf_status tcf_classifier_finish(tcf_classifier *c, const tcf_classifier_opts *o
     const int max_pos = c->m ? c->m->cfg.max_pos : c->dm->cfg.max_pos;
     if (c->max_len > max_pos) c->max_len = max_pos;
     if (c->max_len < 3) return tcf_fail(TCF_ERR_ARG, "%s: max_len %d is below 3", c->source, c->max_len);
+    tcf_status st = c->m ? tcf_bert_set_qpath(c->m, o.qpath) : TCF_OK; /* decoders: exact decode only */
+    if (st) return tcf_fail_prefix(st, "%s", c->source);
     if (pthread_mutex_init(&c->lock, NULL)) return tcf_fail(TCF_ERR_NOMEM, "cannot create a mutex");
     c->lock_init = 1;
     tcf_clf_scratch *s = scratch_new(c);
@@ -308,6 +310,7 @@ const char *tcf_classifier_label(const tcf_classifier *c, int k) {
 }
 const tcf_tokenizer *tcf_classifier_tokenizer(const tcf_classifier *c) { return c->tok; }
 int tcf_classifier_max_len(const tcf_classifier *c) { return c->max_len; }
+double tcf_classifier_abstain_below(const tcf_classifier *c) { return c->has_abstain ? c->abstain_below : -1; }
 
 /* ---- classify --------------------------------------------------------------------------- */
 

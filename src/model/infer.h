@@ -41,6 +41,8 @@ struct tcf_classifier {
     char **labels;            /* (K) NUL-terminated, owned */
     int max_len, max_batch, n_threads;
     char *run_json;           /* provenance: the run's tcf_run.json text (may be NULL) */
+    int has_abstain;          /* the export holds tcf.abstain_below (0: none; run dirs) */
+    double abstain_below;     /* its value, in [0, 1] */
     char *source;             /* the path it was loaded from */
     /* free scratch list; calls take one (or allocate one) and give it back */
     pthread_mutex_t lock;
