@@ -11,7 +11,7 @@
 #    same adapter bytes;
 #  - an adapter tcf wrote gives, in Python PEFT, the probabilities tcf predicts;
 #  - tcf quantize's q4_0 file trains with --quant keep (its own blocks);
-#  - refused: --quant keep on a directory, --mode head, --init-adapter, an
+#  - refused: --quant keep on a directory, --mode head, an
 #    unknown --quant, a tokenizer larger than the vocabulary.
 . "$(dirname "$0")/lib_cli.sh"
 L=tests/fixtures/llama
@@ -99,6 +99,13 @@ sys.exit(0 if len(got) == len(ref) and d <= 1e-5 else 1)
 PY
 [ $? = 0 ] && ok || bad "tcf predict differs from PEFT on the same adapter: $(cat "$TMP/cmp")"
 echo "  $(cat "$TMP/cmp")"
+
+# continue from a decoder adapter; a rank that does not match is refused
+expect_rc 0 "init-adapter" -- "$TCF" train --model "$M" --out "$TMP/ri" --quant q8_0 --init-adapter "$TMP/r8" "${COMMON[@]}"
+l0=$(grep -o 'epoch 1: train loss [0-9.]*' "$TMP/err" | awk '{print $5}')
+awk -v a="$l0" -v b="$l2" 'BEGIN { exit !(a < b + 0.2) }' && ok || bad "starting from the adapter did not start near its loss: $l0 vs $l2"
+expect_rc 1 "init-adapter rank" -- "$TCF" train --model "$M" --out "$TMP/x5" --quant q8_0 --init-adapter "$TMP/r8" --lora-r 4 "${COMMON[@]}"
+expect_err "r=8 alpha=16" "init-adapter rank mismatch"
 
 # refusals: clear message, exit 1, no run directory
 expect_rc 1 "keep on a directory" -- "$TCF" train --model "$M" --out "$TMP/x1" --quant keep "${COMMON[@]}"

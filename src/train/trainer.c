@@ -565,9 +565,9 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
         return tcf_fail(TCF_ERR_IO, "%s: %s", o->model_dir, strerror(errno));
     const int decoder = tcf_llama_handles(o->model_dir);
     if (decoder) {
-        if (o->mode != TCF_MODE_LORA || o->init_adapter || o->lora_dropout > 0 || o->use_rslora) {
+        if (o->mode != TCF_MODE_LORA || o->lora_dropout > 0 || o->use_rslora) {
             st = tcf_fail(TCF_ERR_UNSUPPORTED, "train: %s is a decoder; decoders train in --mode lora only, without "
-                          "--init-adapter, --lora-dropout or --rslora (not implemented)", o->model_dir);
+                          "--lora-dropout or --rslora (not implemented)", o->model_dir);
             goto done;
         }
         tcf_llama_load_opts lo_ = {o->quant, o->double_quant};
@@ -658,6 +658,26 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
             (st = tcf_llama_lora_init_head(dl, K, dm->cfg.hidden)))
             goto done;
         tcf_llama_lora_init_default(dl, o->seed);
+        if (o->init_adapter) { /* start from a decoder adapter (tcf's or PEFT's) */
+            tcf_llama_lora *src = NULL;
+            if ((st = tcf_llama_adapter_load(o->init_adapter, &dm->cfg, &src))) {
+                tcf_fail_prefix(st, "--init-adapter");
+                goto done;
+            }
+            if (src->r != dl->r || src->scale != dl->scale || src->n_labels != K) {
+                st = tcf_fail(TCF_ERR_ARG, "--init-adapter %s: r=%d alpha=%g with %d classes, but this run has r=%d "
+                              "alpha=%g and %d labels", o->init_adapter, src->r, (double)(src->scale * src->r),
+                              src->n_labels, dl->r, (double)o->lora_alpha, K);
+                tcf_llama_lora_free(src);
+                goto done;
+            }
+            for (int i = 0; i < dl->layers * TCF_LL_N; i++) {
+                memcpy(dl->A[i], src->A[i], sizeof(float) * (size_t)(dl->B[i] - dl->A[i]));
+                memcpy(dl->B[i], src->B[i], sizeof(float) * (size_t)(dl->dA[i] - dl->B[i]));
+            }
+            memcpy(dl->score, src->score, sizeof(float) * (size_t)K * dm->cfg.hidden);
+            tcf_llama_lora_free(src);
+        }
         np = tcf_llama_lora_params(dl, params, pcap);
         LR = (learner){.dm = dm, .dl = dl, .recompute = o->recompute};
     } else {
