@@ -686,6 +686,29 @@ static void lw_dims(const tcf_llama_config *c, int which, int *in, int *out) {
     }
 }
 
+/* From this many rows on, a quantized weight is decoded whole into a packed
+ * f32 copy for the call and the product runs on the f32 kernel: the same
+ * bits as tcf_qgemm (decode + tcf_gemm_packed), and at training sizes
+ * faster (the decode is paid once per call, not per row block and thread). */
+#define DECODE_WHOLE_ROWS 16
+
+/* W decoded and packed: as the forward's W^T (trans 1) or as the
+ * backward's W (out x in); NULL when out of memory. */
+static float *decode_packed(const tcf_qmat *W, int backward) {
+    const size_t n = (size_t)W->N * W->K;
+    float *tmp = malloc(sizeof(float) * n);
+    float *p = malloc(sizeof(float) * (backward ? tcf_gemm_packed_size(W->K, W->N) : tcf_gemm_packed_size(W->N, W->K)));
+    if (!tmp || !p) {
+        free(tmp), free(p);
+        return NULL;
+    }
+    tcf_qmat_dequant_rows(W, 0, W->N, tmp);
+    if (backward) tcf_gemm_pack_b(W->N, W->K, tmp, W->K, 0, p); /* B = W (out, in) */
+    else tcf_gemm_pack_b(W->K, W->N, tmp, W->K, 1, p);          /* B = W^T (in, out) */
+    free(tmp);
+    return p;
+}
+
 void tcf_llama_linear(const tcf_llama *m, int l, int which, int M, const float *X, float *Y, int accumulate,
                       int n_threads) {
     const tcf_llama_layer *L = &m->layer[l];
@@ -695,7 +718,10 @@ void tcf_llama_linear(const tcf_llama *m, int l, int which, int M, const float *
     if (m->quant >= 0) {
         const tcf_qmat *W = which == TCF_LW_QKV ? &L->qkv_q : which == TCF_LW_O ? &L->o_q
                           : which == TCF_LW_GU  ? &L->gu_q  : &L->down_q;
-        tcf_qgemm(M, X, in, W, bias, Y, out, accumulate, n_threads);
+        float *p = M >= DECODE_WHOLE_ROWS ? decode_packed(W, 0) : NULL;
+        if (p) tcf_gemm_packed(M, out, in, X, in, p, Y, out, bias, accumulate, n_threads);
+        else tcf_qgemm(M, X, in, W, bias, Y, out, accumulate, n_threads);
+        free(p);
         return;
     }
     const float *wp = which == TCF_LW_QKV ? L->qkv_wp : which == TCF_LW_O ? L->o_wp
@@ -711,7 +737,10 @@ void tcf_llama_linear_bwd(const tcf_llama *m, int l, int which, int M, const flo
     if (m->quant >= 0) {
         const tcf_qmat *W = which == TCF_LW_QKV ? &L->qkv_q : which == TCF_LW_O ? &L->o_q
                           : which == TCF_LW_GU  ? &L->gu_q  : &L->down_q;
-        tcf_qgemm_bwd(M, dY, out, W, dX, in, accumulate, n_threads);
+        float *p = M >= DECODE_WHOLE_ROWS ? decode_packed(W, 1) : NULL;
+        if (p) tcf_gemm_packed(M, in, out, dY, out, p, dX, in, NULL, accumulate, n_threads);
+        else tcf_qgemm_bwd(M, dY, out, W, dX, in, accumulate, n_threads);
+        free(p);
         return;
     }
     const float *bp = which == TCF_LW_QKV ? L->qkv_bp : which == TCF_LW_O ? L->o_bp
