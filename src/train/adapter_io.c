@@ -68,6 +68,7 @@ typedef struct {
     const void *ctx;
 } config_fields;
 
+/* adapter_config.json in PEFT's style (json.dumps(indent=2, sort_keys=True)). */
 static tcf_status config_json_fields(const config_fields *c, const char *base_model_path, char **out,
                                      size_t *len) {
     FILE *f = open_memstream(out, len);
@@ -118,44 +119,43 @@ static void bert_targets(FILE *f, const void *ctx) {
     }
 }
 
-/* adapter_config.json in PEFT's style (json.dumps(indent=2, sort_keys=True)). */
-static tcf_status config_json(const tcf_lora *l, const char *base_model_path, char **out, size_t *len) {
-    config_fields c = {l->r, l->use_rslora, l->alpha, l->dropout, bert_targets, l};
-    return config_json_fields(&c, base_model_path, out, len);
-}
-
-tcf_status tcf_adapter_save(const tcf_lora *l, const char *dir, const char *base_model_path) {
-    if (!l || !dir || !*dir) return tcf_fail(TCF_ERR_ARG, "adapter save: no adapter or directory");
+/* Write the n tensors p (their values, under their names) as the weights
+ * file and the config c as adapter_config.json in dir: weights first, config
+ * last (see adapter_io.h). */
+static tcf_status save_files(const char *dir, const tcf_param *p, int n, const config_fields *c,
+                             const char *base_model_path) {
     char wpath[4096], cpath[4096];
     tcf_status st = tcf_path_join(wpath, sizeof wpath, dir, WEIGHTS_NAME);
     if (st == TCF_OK) st = tcf_path_join(cpath, sizeof cpath, dir, CONFIG_NAME);
     if (st == TCF_OK) st = tcf_mkdirs(dir);
     if (st != TCF_OK) return st;
-
-    int cap = 2 * l->n_modules + 2;
-    tcf_param *p = calloc((size_t)cap, sizeof *p);
-    tcf_st_tensor *t = calloc((size_t)cap, sizeof *t);
+    tcf_st_tensor *t = calloc((size_t)n + 1, sizeof *t);
     char *json = NULL;
     size_t json_len = 0;
-    if (!p || !t) {
-        st = tcf_fail(TCF_ERR_NOMEM, "%s: out of memory", dir);
-        goto done;
-    }
-    /* tcf_lora_params only fills its name table; the values are not touched. */
-    int n = tcf_lora_params((tcf_lora *)l, p, cap);
+    if (!t) return tcf_fail(TCF_ERR_NOMEM, "%s: out of memory", dir);
     for (int i = 0; i < n; i++) {
-        t[i] = (tcf_st_tensor){.name = p[i].name, .dtype = TCF_DTYPE_F32, .n_dims = p[i].ndim,
-                               .data = p[i].w};
+        t[i] = (tcf_st_tensor){.name = p[i].name, .dtype = TCF_DTYPE_F32, .n_dims = p[i].ndim, .data = p[i].w};
         for (int d = 0; d < p[i].ndim; d++) t[i].shape[d] = p[i].shape[d];
     }
     static const char *const meta[2] = {"format", "pt"};
     st = tcf_safetensors_write(wpath, t, n, meta, 1);
-    if (st == TCF_OK) st = config_json(l, base_model_path, &json, &json_len);
+    if (st == TCF_OK) st = config_json_fields(c, base_model_path, &json, &json_len);
     if (st == TCF_OK) st = tcf_atomic_write_file(cpath, json, json_len);
-done:
     free(json);
-    free(p);
     free(t);
+    return st;
+}
+
+tcf_status tcf_adapter_save(const tcf_lora *l, const char *dir, const char *base_model_path) {
+    if (!l || !dir || !*dir) return tcf_fail(TCF_ERR_ARG, "adapter save: no adapter or directory");
+    int cap = 2 * l->n_modules + 2;
+    tcf_param *p = calloc((size_t)cap, sizeof *p);
+    if (!p) return tcf_fail(TCF_ERR_NOMEM, "%s: out of memory", dir);
+    /* tcf_lora_params only fills its name table; the values are not touched. */
+    int n = tcf_lora_params((tcf_lora *)l, p, cap);
+    config_fields c = {l->r, l->use_rslora, l->alpha, l->dropout, bert_targets, l};
+    tcf_status st = save_files(dir, p, n, &c, base_model_path);
+    free(p);
     return st;
 }
 
@@ -436,34 +436,13 @@ static void llama_targets(FILE *f, const void *ctx) {
 
 tcf_status tcf_llama_adapter_save(tcf_llama_lora *lo, const char *dir, const char *base_model_path) {
     if (!lo || !lo->score || !dir || !*dir) return tcf_fail(TCF_ERR_ARG, "adapter save: no adapter, head or directory");
-    char wpath[4096], cpath[4096];
-    tcf_status st = tcf_path_join(wpath, sizeof wpath, dir, WEIGHTS_NAME);
-    if (st == TCF_OK) st = tcf_path_join(cpath, sizeof cpath, dir, CONFIG_NAME);
-    if (st == TCF_OK) st = tcf_mkdirs(dir);
-    if (st != TCF_OK) return st;
     const int cap = 2 * lo->layers * TCF_LL_N + 1;
     tcf_param *p = calloc((size_t)cap, sizeof *p);
-    tcf_st_tensor *t = calloc((size_t)cap, sizeof *t);
-    char *json = NULL;
-    size_t json_len = 0;
-    if (!p || !t) {
-        st = tcf_fail(TCF_ERR_NOMEM, "%s: out of memory", dir);
-        goto done;
-    }
+    if (!p) return tcf_fail(TCF_ERR_NOMEM, "%s: out of memory", dir);
     int n = tcf_llama_lora_params(lo, p, cap);
-    for (int i = 0; i < n; i++) {
-        t[i] = (tcf_st_tensor){.name = p[i].name, .dtype = TCF_DTYPE_F32, .n_dims = p[i].ndim, .data = p[i].w};
-        for (int d = 0; d < p[i].ndim; d++) t[i].shape[d] = p[i].shape[d];
-    }
-    static const char *const meta[2] = {"format", "pt"};
-    st = tcf_safetensors_write(wpath, t, n, meta, 1);
     config_fields c = {lo->r, 0, lo->scale * (float)lo->r, 0.0f, llama_targets, NULL};
-    if (st == TCF_OK) st = config_json_fields(&c, base_model_path, &json, &json_len);
-    if (st == TCF_OK) st = tcf_atomic_write_file(cpath, json, json_len);
-done:
-    free(json);
+    tcf_status st = save_files(dir, p, n, &c, base_model_path);
     free(p);
-    free(t);
     return st;
 }
 
