@@ -60,11 +60,11 @@ int tcf_export_type_parse(const char *name) {
     return -1;
 }
 
-/* llama.cpp's general.file_type (LlamaFileType) for the dense type. */
-static uint32_t file_type(tcf_ggml_type t) {
+uint32_t tcf_export_file_type(tcf_ggml_type t) {
     switch (t) {
     case TCF_GGML_F16: return 1;
     case TCF_GGML_Q4_0: return 2;
+    case TCF_GGML_Q4_1: return 3;
     case TCF_GGML_Q8_0: return 7;
     case TCF_GGML_BF16: return 32;
     default: return 0;
@@ -323,7 +323,7 @@ tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_t
         (st = tcf_gguf_put_str(w, "general.architecture", "bert", 4)) ||
         (st = tcf_gguf_put_str(w, "general.type", "model", 5)) ||
         (st = tcf_gguf_put_str(w, "general.name", "tcf classifier", 14)) ||
-        (st = tcf_gguf_put_u32(w, "general.file_type", file_type(type))) ||
+        (st = tcf_gguf_put_u32(w, "general.file_type", tcf_export_file_type(type))) ||
         (st = tcf_gguf_put_u32(w, "general.quantization_version", 2)) ||
         (st = tcf_export_bert_hparams(w, cf)) ||
         (st = tcf_gguf_put_u32(w, "bert.pooling_type", 4)) ||

@@ -44,4 +44,9 @@ tcf_status tcf_export_bert_tokenizer(tcf_gguf_writer *w, const tcf_bert *m, cons
                                      size_t json_len, const char *json_path);
 tcf_status tcf_export_bert_weights(tcf_gguf_writer *w, const tcf_bert *m, tcf_ggml_type type);
 
+/* llama.cpp's general.file_type (LlamaFileType) for a file whose dense
+ * weights are of type t: f16 1, q4_0 2, q4_1 3, q8_0 7, bf16 32, else 0
+ * (all f32). Shared by tcf export and tcf quantize. */
+uint32_t tcf_export_file_type(tcf_ggml_type t);
+
 #endif /* TCF_EXPORT_H */

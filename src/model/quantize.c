@@ -96,18 +96,6 @@ int tcf_quantize_type_parse(const char *name) {
     return -1;
 }
 
-/* llama.cpp's general.file_type (LlamaFileType) for the requested type. */
-static uint32_t file_type(tcf_ggml_type t) {
-    switch (t) {
-    case TCF_GGML_F16: return 1;
-    case TCF_GGML_Q4_0: return 2;
-    case TCF_GGML_Q4_1: return 3;
-    case TCF_GGML_Q8_0: return 7;
-    case TCF_GGML_BF16: return 32;
-    default: return 0;
-    }
-}
-
 static int ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && !strcmp(s + n - k, suffix);
@@ -295,7 +283,7 @@ static tcf_status from_gguf(const char *in, tcf_gguf_writer *w, tcf_ggml_type ty
     for (int64_t i = 0; i < tcf_gguf_kv_count(g) && !st; i++) {
         const char *key = tcf_gguf_kv_key(g, i);
         if (!strcmp(key, "general.file_type")) {
-            st = tcf_gguf_put_u32(w, key, file_type(type)), seen_ft = 1;
+            st = tcf_gguf_put_u32(w, key, tcf_export_file_type(type)), seen_ft = 1;
         } else if (!strcmp(key, "general.quantization_version")) {
             st = tcf_gguf_put_u32(w, key, 2), seen_qv = 1;
         } else if (!strcmp(key, "tcf.export.type")) { /* a tcf export: its type changes too */
@@ -305,7 +293,7 @@ static tcf_status from_gguf(const char *in, tcf_gguf_writer *w, tcf_ggml_type ty
             st = copy_kv(w, in, key, tcf_gguf_kv_value(g, i));
         }
     }
-    if (!st && !seen_ft) st = tcf_gguf_put_u32(w, "general.file_type", file_type(type));
+    if (!st && !seen_ft) st = tcf_gguf_put_u32(w, "general.file_type", tcf_export_file_type(type));
     if (!st && !seen_qv) st = tcf_gguf_put_u32(w, "general.quantization_version", 2);
     for (int64_t i = 0; i < tcf_gguf_tensor_count(g) && !st; i++) {
         const tcf_gguf_tensor *t = tcf_gguf_tensor_at(g, i);
@@ -766,7 +754,7 @@ static tcf_status from_hf_llama(const char *dir, const cJSON *cfg_json, tcf_gguf
         (st = tcf_gguf_put_f32(w, "llama.attention.layer_norm_rms_epsilon", c.rms_eps)) ||
         (cJSON_IsNumber(hd) && ((st = tcf_gguf_put_u32(w, "llama.attention.key_length", (uint32_t)D)) ||
                                 (st = tcf_gguf_put_u32(w, "llama.attention.value_length", (uint32_t)D)))) ||
-        (st = tcf_gguf_put_u32(w, "general.file_type", file_type(type))) ||
+        (st = tcf_gguf_put_u32(w, "general.file_type", tcf_export_file_type(type))) ||
         (st = tcf_gguf_put_u32(w, "llama.vocab_size", (uint32_t)c.vocab)) ||
         (st = tcf_gguf_put_u32(w, "llama.rope.dimension_count", (uint32_t)D)) ||
         (st = put_gpt2_tokenizer(w, dir, cfg_json, c.vocab, info)) ||
@@ -826,7 +814,7 @@ static tcf_status from_hf_bert(const char *dir, tcf_gguf_writer *w, tcf_ggml_typ
         (st = tcf_gguf_put_str(w, "general.type", "model", 5)) ||
         (st = tcf_gguf_put_str(w, "general.name", bn, strlen(bn))) || (st = tcf_export_bert_hparams(w, &m->cfg)) ||
         (pooling >= 0 && (st = tcf_gguf_put_u32(w, "bert.pooling_type", (uint32_t)pooling))) ||
-        (st = tcf_gguf_put_u32(w, "general.file_type", file_type(type))) ||
+        (st = tcf_gguf_put_u32(w, "general.file_type", tcf_export_file_type(type))) ||
         (st = tcf_export_bert_tokenizer(w, m, tok, json, json_len, path)) ||
         (st = tcf_gguf_put_u32(w, "general.quantization_version", 2)))
         goto done;
