@@ -108,6 +108,17 @@ awk -v a="$l0" -v b="$l2" 'BEGIN { exit !(a < b + 0.2) }' && ok || bad "starting
 expect_rc 1 "init-adapter rank" -- "$TCF" train --model "$M" --out "$TMP/x5" --quant q8_0 --init-adapter "$TMP/r8" --lora-r 4 "${COMMON[@]}"
 expect_err "r=8 alpha=16" "init-adapter rank mismatch"
 
+# a damaged decoder adapter: clear error naming the file, exit 1, no output
+cp -r "$TMP/rp" "$TMP/bad1"
+head -c 1000 "$P/adapter_model.safetensors" > "$TMP/bad1/adapter_model.safetensors"
+expect_rc 1 "truncated adapter" -- "$TCF" predict --model "$TMP/bad1" --input "$P/texts.txt"
+expect_err "adapter_model.safetensors" "truncated adapter"
+expect_no_stdout "truncated adapter"
+cp -r "$TMP/rp" "$TMP/bad2"
+sed -i 's/"down_proj"/"dense"/' "$TMP/bad2/adapter_config.json"
+expect_rc 1 "foreign target module" -- "$TCF" predict --model "$TMP/bad2" --input "$P/texts.txt"
+expect_err "target_modules entry dense" "foreign target module"
+
 # refusals: clear message, exit 1, no run directory
 expect_rc 1 "keep on a directory" -- "$TCF" train --model "$M" --out "$TMP/x1" --quant keep "${COMMON[@]}"
 expect_err "Q8_0, Q4_0 or Q4_1" "keep on a directory"
