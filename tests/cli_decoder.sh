@@ -10,6 +10,7 @@
 #  - nf4 + double quantization and f32 train too; recompute on/off give the
 #    same adapter bytes;
 #  - an adapter tcf wrote gives, in Python PEFT, the probabilities tcf predicts;
+#  - --pooling mean: recorded, eval = trainer, resumable, differs from last;
 #  - tcf quantize's q4_0 file trains with --quant keep (its own blocks);
 #  - refused: --quant keep on a directory, --mode head, an
 #    unknown --quant, a tokenizer larger than the vocabulary.
@@ -73,6 +74,35 @@ expect_rc 0 "train f32" -- "$TCF" train --model "$M" --out "$TMP/rf" --quant f32
 expect_rc 0 "train f32 recompute" -- "$TCF" train --model "$M" --out "$TMP/rfr" --quant f32 "${COMMON[@]}"
 cmp -s "$TMP/rf/adapter_model.safetensors" "$TMP/rfr/adapter_model.safetensors" && ok ||
     bad "recompute changed the trained adapter"
+
+# mean pooling: recorded in the run, eval reproduces the trainer, a killed
+# run resumes with it, and it trains a different head than the last token
+MEAN=(--model "$M" --quant f32 --no-recompute --pooling mean "${COMMON[@]}")
+expect_rc 0 "train mean pooling" -- "$TCF" train --out "$TMP/rm" "${MEAN[@]}"
+cp "$TMP/err" "$TMP/trainm.log"
+grep -q '"pooling":.*"mean"' "$TMP/rm/tcf_run.json" && ok || bad "tcf_run.json does not record mean pooling"
+be=$(sed -n 's/^best epoch \([0-9]*\):.*/\1/p' "$TMP/trainm.log")
+best=$(sed -n "s/^epoch $be: .*valid accuracy \([0-9.]*\),.*/\1/p" "$TMP/trainm.log")
+expect_rc 0 "eval mean" -- "$TCF" eval --model "$TMP/rm" --data "$TMP/valid.csv" --threads 2
+acc=$(grep -o 'accuracy [0-9.]*' "$TMP/out" | head -1 | awk '{print $2}')
+[ -n "$acc" ] && [ "$acc" = "$best" ] && ok || bad "mean pooling: eval accuracy $acc != the trainer's $best"
+echo "  f32 mean pooling: valid accuracy $acc (trainer: $best)"
+! cmp -s "$TMP/rm/adapter_model.safetensors" "$TMP/rf/adapter_model.safetensors" && ok ||
+    bad "mean pooling trained the same adapter as last-token pooling"
+TCF_TEST_KILL_AFTER_CHECKPOINT=2 "$TCF" train --out "$TMP/rmk" --checkpoint-steps 5 "${MEAN[@]}" > /dev/null 2>&1
+[ $? = 137 ] && ok || bad "the kill hook did not fire (mean pooling)"
+expect_rc 0 "resume killed mean" -- "$TCF" train --resume "$TMP/rmk"
+cmp -s "$TMP/rmk/adapter_model.safetensors" "$TMP/rm/adapter_model.safetensors" && ok ||
+    bad "a resumed mean-pooling run's adapter differs from the uninterrupted run's"
+expect_rc 2 "bad pooling" -- "$TCF" train --out "$TMP/x6" --model "$M" --pooling cls "${COMMON[@]}"
+expect_err "--pooling must be last or mean" "bad pooling"
+if [ -d "$MODEL" ]; then
+    expect_rc 1 "pooling on an encoder" -- "$TCF" train --out "$TMP/x7" --model "$MODEL" --pooling mean "${COMMON[@]}"
+    expect_err "for decoders only" "pooling on an encoder"
+    [ ! -e "$TMP/x7" ] && ok || bad "a refused run left $TMP/x7"
+else
+    echo "  SKIP --pooling on an encoder: $MODEL absent"
+fi
 
 # the whole chain: an f16 directory -> tcf quantize q4_0 -> QLoRA on the file's own blocks
 expect_rc 0 "quantize q4_0" -- "$TCF" quantize --model "$M" --out "$TMP/tiny.q4_0.gguf" --type q4_0

@@ -6,7 +6,10 @@
  * a batch with unpadded, right- and left-padded rows. Compared: logits,
  * loss, and the gradient of all 28 adapter tensors and the head
  * (|diff| <= 1e-5 max|ref| + 1e-4 |ref| per tensor; printed: max abs diff, and
- * the worst max |diff| / max |grad| over the tensors, which must be <= 1e-4). Also: 1 and 2 threads give the same gradients.
+ * the worst max |diff| / max |grad| over the tensors, which must be <= 1e-4),
+ * with the head on the last real token (LlamaForSequenceClassification) and
+ * on the mean over the real tokens (--pooling mean). Also: 1 and 2 threads
+ * give the same gradients.
  * SmolLM2 runs twice: dequantized to f32 at load, and QLoRA-style with its
  * Q4_1 blocks kept (PEFT's reference used the dequantized weights, so both
  * must match it).
@@ -131,42 +134,31 @@ static void test_smollm2(int quant) {
     tcf_llama_free(m);
 }
 
-int main(void) {
-    tcf_llama *m = NULL;
-    tcf_safetensors *w = NULL, *g = NULL;
-    tcf_llama_lora *lo = NULL;
-    if (tcf_llama_load(FIX "tiny_llama", &m) || tcf_safetensors_open(FIX "lora/weights.safetensors", &w) ||
-        tcf_safetensors_open(FIX "lora/grads.safetensors", &g)) {
-        CHECK(0, "setup: %s", tcf_last_error());
-        return check_summary("test_llama_lora");
-    }
+/* One step on the tiny model's batch with the head reading `pooling`,
+ * compared with the PEFT fixture files FIX "lora/<prefix>{logits.f32,
+ * loss.f32,grads.safetensors}". */
+static void compare_step(tcf_llama *m, tcf_llama_lora *lo, const float *score, tcf_pooling pooling, const char *prefix,
+                         const int32_t *ids, const uint8_t *mask) {
     const tcf_llama_config *c = &m->cfg;
     const int C = c->hidden, NL = 3, B = 3, T = 7;
-    CHECK(tcf_llama_lora_init(c, 4, 8.0f, &lo) == TCF_OK, "lora init: %s", tcf_last_error());
-    float score[3 * 64], dscore[3 * 64] = {0};
-    char name[128];
-    fill(w, "score", score, NL * C);
-    for (int l = 0; l < c->layers; l++)
-        for (int mod = 0; mod < TCF_LL_N; mod++) {
-            int in, out;
-            tcf_llama_lora_dims(c, mod, &in, &out);
-            snprintf(name, sizeof name, "layers.%d.%s.lora_A", l, tcf_llama_lora_module_names[mod]);
-            fill(w, name, lo->A[l * TCF_LL_N + mod], (int64_t)4 * in);
-            snprintf(name, sizeof name, "layers.%d.%s.lora_B", l, tcf_llama_lora_module_names[mod]);
-            fill(w, name, lo->B[l * TCF_LL_N + mod], (int64_t)out * 4);
-        }
-    char *ids_raw, *mask_raw, *lg_raw, *loss_raw;
-    size_t n1, n2, n3, n4;
-    if (tcf_read_file(FIX "tiny_llama/ref/ids.i32", &ids_raw, &n1) ||
-        tcf_read_file(FIX "tiny_llama/ref/mask.u8", &mask_raw, &n2) || tcf_read_file(FIX "lora/logits.f32", &lg_raw, &n3) ||
-        tcf_read_file(FIX "lora/loss.f32", &loss_raw, &n4) || n1 != 4 * B * T || n2 != B * T || n3 != 4 * B * NL) {
-        CHECK(0, "fixtures: %s", tcf_last_error());
-        return check_summary("test_llama_lora");
-    }
+    char name[128], path[160];
+    char *lg_raw = NULL, *loss_raw = NULL;
+    size_t n3, n4;
+    tcf_safetensors *g = NULL;
+    snprintf(path, sizeof path, FIX "lora/%slogits.f32", prefix);
+    int bad = tcf_read_file(path, &lg_raw, &n3) != TCF_OK || n3 != 4 * B * NL;
+    snprintf(path, sizeof path, FIX "lora/%sloss.f32", prefix);
+    bad = bad || tcf_read_file(path, &loss_raw, &n4) != TCF_OK;
+    snprintf(path, sizeof path, FIX "lora/%sgrads.safetensors", prefix);
+    bad = bad || tcf_safetensors_open(path, &g) != TCF_OK;
+    CHECK(!bad, "fixtures %s: %s", prefix, tcf_last_error());
+    if (bad) goto out;
+    printf(" %s pooling:\n", pooling == TCF_POOL_MEAN ? "mean" : "last-token");
     const int32_t labels[3] = {0, 2, 1};
-    float logits[9], loss = 0;
-    tcf_status st = tcf_llama_lora_grad(m, lo, score, dscore, NL, B, T, (const int32_t *)ids_raw,
-                                        (const uint8_t *)mask_raw, labels, logits, &loss, 2);
+    float logits[9], loss = 0, dscore[3 * 64] = {0};
+    lo->pooling = pooling;
+    tcf_llama_lora_zero_grad(lo);
+    tcf_status st = tcf_llama_lora_grad(m, lo, score, dscore, NL, B, T, ids, mask, labels, logits, &loss, 2);
     CHECK(st == TCF_OK, "lora grad: %s", tcf_last_error());
     check_close("logits vs PEFT", logits, (const float *)lg_raw, B * NL, 1e-5, 1e-4);
     check_close("loss vs PEFT", &loss, (const float *)loss_raw, 1, 1e-6, 1e-5);
@@ -201,6 +193,47 @@ int main(void) {
         }
     printf("  %d gradient tensors vs PEFT: worst max|diff| / max|grad| = %.3g\n", n_checked, worst);
     CHECK(n_checked == 29 && worst <= 1e-4, "gradients: %d tensors, worst relative diff %g", n_checked, worst);
+#undef CMP
+out:
+    lo->pooling = TCF_POOL_LAST;
+    free(lg_raw), free(loss_raw);
+    tcf_safetensors_free(g);
+}
+
+int main(void) {
+    tcf_llama *m = NULL;
+    tcf_safetensors *w = NULL;
+    tcf_llama_lora *lo = NULL;
+    if (tcf_llama_load(FIX "tiny_llama", &m) || tcf_safetensors_open(FIX "lora/weights.safetensors", &w)) {
+        CHECK(0, "setup: %s", tcf_last_error());
+        return check_summary("test_llama_lora");
+    }
+    const tcf_llama_config *c = &m->cfg;
+    const int C = c->hidden, NL = 3, B = 3, T = 7;
+    CHECK(tcf_llama_lora_init(c, 4, 8.0f, &lo) == TCF_OK, "lora init: %s", tcf_last_error());
+    float score[3 * 64];
+    char name[128];
+    fill(w, "score", score, NL * C);
+    for (int l = 0; l < c->layers; l++)
+        for (int mod = 0; mod < TCF_LL_N; mod++) {
+            int in, out;
+            tcf_llama_lora_dims(c, mod, &in, &out);
+            snprintf(name, sizeof name, "layers.%d.%s.lora_A", l, tcf_llama_lora_module_names[mod]);
+            fill(w, name, lo->A[l * TCF_LL_N + mod], (int64_t)4 * in);
+            snprintf(name, sizeof name, "layers.%d.%s.lora_B", l, tcf_llama_lora_module_names[mod]);
+            fill(w, name, lo->B[l * TCF_LL_N + mod], (int64_t)out * 4);
+        }
+    char *ids_raw, *mask_raw;
+    size_t n1, n2;
+    if (tcf_read_file(FIX "tiny_llama/ref/ids.i32", &ids_raw, &n1) ||
+        tcf_read_file(FIX "tiny_llama/ref/mask.u8", &mask_raw, &n2) || n1 != 4 * B * T || n2 != B * T) {
+        CHECK(0, "fixtures: %s", tcf_last_error());
+        return check_summary("test_llama_lora");
+    }
+    const int32_t labels[3] = {0, 2, 1};
+    tcf_status st;
+    compare_step(m, lo, score, TCF_POOL_LAST, "", (const int32_t *)ids_raw, (const uint8_t *)mask_raw);
+    compare_step(m, lo, score, TCF_POOL_MEAN, "mean_", (const int32_t *)ids_raw, (const uint8_t *)mask_raw);
 
     /* one thread: same gradients bit for bit */
     int64_t total = 0;
@@ -233,10 +266,9 @@ int main(void) {
               strstr(tcf_last_error(), "label 3 of row 1 outside [0, 3)"),
           "bad label: %s", tcf_last_error());
     free(keep);
-    free(ids_raw), free(mask_raw), free(lg_raw), free(loss_raw);
+    free(ids_raw), free(mask_raw);
     tcf_llama_lora_free(lo);
     tcf_safetensors_free(w);
-    tcf_safetensors_free(g);
     tcf_llama_free(m);
     test_smollm2(TCF_LLAMA_F32);
     test_smollm2(TCF_LLAMA_KEEP);

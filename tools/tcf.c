@@ -515,7 +515,10 @@ static const char *train_usage =
     "  --double-quant         nf4: quantize the block scales too (compress_statistics)\n"
     "  --no-recompute         keep every layer's activations for the backward\n"
     "                         (faster, ~L times the activation memory); by default\n"
-    "                         each layer's forward runs again in the backward\n";
+    "                         each layer's forward runs again in the backward\n"
+    "  --pooling P            what the score head reads: last (the last real\n"
+    "                         token, as transformers; the default) or mean (the\n"
+    "                         mean of the final hidden states over the real tokens)\n";
 
 #define QPATH_HELP                                                                     \
     "--qpath: how a Q8_0 / Q4_0 export multiplies by its weights: decode (exact,\n"     \
@@ -654,6 +657,13 @@ static int cmd_train(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--rslora")) o.use_rslora = 1;
         else if (!strcmp(argv[i], "--double-quant")) o.double_quant = 1;
         else if (!strcmp(argv[i], "--no-recompute")) o.recompute = 0;
+        else if ((v = flag_value(argc, argv, &i, "--pooling"))) {
+            if (strcmp(v, "last") && strcmp(v, "mean")) {
+                fprintf(stderr, "tcf train: --pooling must be last or mean, got '%s'\n", v);
+                return 2;
+            }
+            o.pooling = !strcmp(v, "mean") ? TCF_POOL_MEAN : TCF_POOL_LAST;
+        }
         else if ((v = flag_value(argc, argv, &i, "--quant"))) {
             int q = !strcmp(v, "keep") ? TCF_LLAMA_KEEP : !strcmp(v, "f32") ? TCF_LLAMA_F32 : -3;
             for (int t = TCF_QTYPE_Q8_0; t <= TCF_QTYPE_NF4; t++)

@@ -18,7 +18,8 @@
  * "llama-sequence-classification") is LlamaForSequenceClassification: its
  * base loaded in the block format it was trained on ("base_quant"), the
  * adapters applied unmerged (tcf_llama_lora_logits: the training forward's
- * numbers exactly), the last real token's state through `score`.
+ * numbers exactly), the last real token's state (or the mean over the real
+ * tokens: tcf_run.json "pooling") through `score`.
  *
  * Concurrency: the model is read-only after load; each classify call takes
  * a scratch block (ids, masks, hidden states, forward workspace for
@@ -183,6 +184,11 @@ static tcf_status load_decoder_run(const char *dir, const char *path, const cJSO
     if ((st = tcf_llama_load_with(base->valuestring, &lo, &c->dm)) || (st = tcf_tokenizer_load(base->valuestring, &c->tok)))
         return tcf_fail_prefix(st, "%s: base model", path);
     if ((st = tcf_llama_adapter_load(dir, &c->dm->cfg, &c->dl))) return st;
+    /* what the head reads; runs written before pooling was an option read the last token */
+    const cJSON *pl = cJSON_GetObjectItem(root, "pooling");
+    if (pl && !(cJSON_IsString(pl) && (!strcmp(pl->valuestring, "last") || !strcmp(pl->valuestring, "mean"))))
+        return tcf_fail(TCF_ERR_FORMAT, "%s: pooling must be \"last\" or \"mean\"", path);
+    c->dl->pooling = pl && !strcmp(pl->valuestring, "mean") ? TCF_POOL_MEAN : TCF_POOL_LAST;
     const int K = cJSON_GetArraySize(names);
     if (K != c->dl->n_labels)
         return tcf_fail(TCF_ERR_FORMAT, "%s: %d labels but the score head has %d classes", path, K, c->dl->n_labels);

@@ -66,7 +66,7 @@ tcf_status tcf_llama_lora_init(const tcf_llama_config *c, int r, float alpha, tc
         tcf_llama_lora_free(lo);
         return tcf_fail(TCF_ERR_NOMEM, "cannot allocate LoRA adapters (r=%d)", r);
     }
-    lo->r = r, lo->layers = c->layers, lo->scale = alpha / (float)r;
+    lo->r = r, lo->layers = c->layers, lo->scale = alpha / (float)r, lo->pooling = TCF_POOL_LAST;
     float *p = lo->mem;
     for (int i = 0; i < n; i++) {
         int in, o;
@@ -372,12 +372,11 @@ static tcf_status run_step(tcf_llama *m, tcf_llama_lora *lo, const float *score,
     const int64_t xin_all = keep_all ? 0 : (backward ? (int64_t)L * M * C : 0);
     const int64_t grads = backward ? 2 * M * C + M * big + M * wact : 0;
     size_t total = (size_t)(n_saved * per_layer + xin_all + 2 * M * C /* x, hidden */ + grads + (int64_t)T * D +
-                            (int64_t)n_threads * per_thread + (int64_t)lscr + (int64_t)B * (C + 2 * n_labels) + M);
+                            (int64_t)n_threads * per_thread + (int64_t)lscr + (int64_t)B * (C + 2 * n_labels) + 2 * M + C);
     float *mem = malloc(total * sizeof(float));
     saved *sv = malloc(sizeof(saved) * (size_t)L);
-    int *last = malloc(sizeof(int) * (size_t)B);
-    if (!mem || !sv || !last) {
-        free(mem), free(sv), free(last);
+    if (!mem || !sv) {
+        free(mem), free(sv);
         return tcf_fail(TCF_ERR_NOMEM, "LoRA step: cannot allocate %zu MB of activations", total * 4 >> 20);
     }
     float *p = mem;
@@ -399,6 +398,7 @@ static tcf_status run_step(tcf_llama *m, tcf_llama_lora *lo, const float *score,
     float *scratch = TAKE((int64_t)n_threads * per_thread), *lsc = TAKE((int64_t)lscr);
     float *pooled = TAKE((int64_t)B * C), *lg = TAKE((int64_t)B * n_labels), *dlg = TAKE((int64_t)B * n_labels);
     int32_t *pos = (int32_t *)TAKE(M);
+    float *pw = TAKE(M), *dpool = TAKE(C); /* pooling weights (B, T), d loss / d pooled of one row */
 #undef TAKE
     for (int b = 0; b < B; b++)
         for (int t = 0, n = 0; t < T; t++) {
@@ -418,12 +418,28 @@ static tcf_status run_step(tcf_llama *m, tcf_llama_lora *lo, const float *score,
         layer_forward(&k, l, S, x);
     }
     tcf_rmsnorm(hidden, x, m->out_norm, M, C, c->rms_eps);
+    /* pooled row b = sum over t of pw[b, t] * hidden[b, t]: 1 at the last
+     * real token, or 1/n at each of n real tokens (mean); a row without
+     * real tokens reads its last position */
     for (int b = 0; b < B; b++) {
-        last[b] = -1;
+        const uint8_t *mr = mask + (int64_t)b * T;
+        float *wr = pw + (int64_t)b * T, *pr = pooled + (int64_t)b * C;
+        int last = -1, n_real = 0;
         for (int t = 0; t < T; t++)
-            if (mask[(int64_t)b * T + t]) last[b] = t;
-        if (last[b] < 0) last[b] = T - 1;
-        memcpy(pooled + (int64_t)b * C, hidden + ((int64_t)b * T + last[b]) * C, sizeof(float) * C);
+            if (mr[t]) last = t, n_real++;
+        memset(wr, 0, sizeof(float) * T);
+        if (lo->pooling == TCF_POOL_MEAN && n_real)
+            for (int t = 0; t < T; t++) wr[t] = mr[t] ? 1.0f / (float)n_real : 0.0f;
+        else
+            wr[last < 0 ? T - 1 : last] = 1.0f;
+        memset(pr, 0, sizeof(float) * C);
+        for (int t = 0; t < T; t++) {
+            if (wr[t] == 0.0f) continue;
+            const float *hr = hidden + ((int64_t)b * T + t) * C;
+            if (wr[t] == 1.0f) memcpy(pr, hr, sizeof(float) * C);
+            else
+                for (int i = 0; i < C; i++) pr[i] += wr[t] * hr[i];
+        }
     }
     for (int b = 0; b < B; b++)
         for (int j = 0; j < n_labels; j++) {
@@ -441,16 +457,23 @@ static tcf_status run_step(tcf_llama *m, tcf_llama_lora *lo, const float *score,
 
     /* ---- backward: head, final norm ---- */
     memset(dh, 0, sizeof(float) * M * C);
-    for (int b = 0; b < B; b++)
+    for (int b = 0; b < B; b++) {
+        memset(dpool, 0, sizeof(float) * C);
         for (int j = 0; j < n_labels; j++) {
             float g = dlg[b * n_labels + j];
             const float *pr = pooled + (int64_t)b * C, *sr = score + (int64_t)j * C;
-            float *dr = dh + ((int64_t)b * T + last[b]) * C;
             for (int i = 0; i < C; i++) {
                 if (dscore) dscore[(int64_t)j * C + i] += g * pr[i];
-                dr[i] += g * sr[i];
+                dpool[i] += g * sr[i];
             }
         }
+        for (int t = 0; t < T; t++) {
+            const float w = pw[(int64_t)b * T + t];
+            float *dr = dh + ((int64_t)b * T + t) * C;
+            if (w != 0.0f)
+                for (int i = 0; i < C; i++) dr[i] += w * dpool[i];
+        }
+    }
     tcf_rmsnorm_backward(dx, NULL, dh, x, m->out_norm, M, C, c->rms_eps);
 
     /* ---- backward: layers (recompute: each layer's forward again first) ---- */
@@ -463,7 +486,6 @@ static tcf_status run_step(tcf_llama *m, tcf_llama_lora *lo, const float *score,
         layer_backward(&k, l, S, dx, dh, dbig, dact);
     }
 done:
-    free(last);
     free(sv);
     free(mem);
     return TCF_OK;

@@ -27,6 +27,11 @@ typedef struct {
     float *mem;
     /* the `score` head (tcf_llama_lora_init_head): (n_labels, C), no bias */
     int n_labels, hidden;
+    /* what the head reads: TCF_POOL_LAST (the default: the final hidden
+     * state of each row's last real token, as LlamaForSequenceClassification)
+     * or TCF_POOL_MEAN (the mean of the final hidden states over the real
+     * tokens) */
+    tcf_pooling pooling;
     float *score, *dscore;
     char (*names)[96]; /* PEFT names of tcf_llama_lora_params */
 } tcf_llama_lora;
@@ -50,7 +55,8 @@ int tcf_llama_lora_params(tcf_llama_lora *lo, tcf_param *out, int cap);
 void tcf_llama_lora_zero_grad(tcf_llama_lora *lo);
 
 /* One forward + backward on a padded batch:
- *   pooled = final hidden state of each row's last real token,
+ *   pooled = final hidden state of each row's last real token (or their
+ *            mean over the real tokens: lo->pooling),
  *   logits (B, n_labels) = pooled score^T (no bias), loss = mean CE(labels).
  * Adds d loss / d A, B to lo->dA, lo->dB and d loss / d score to dscore
  * (n_labels, C) (may be NULL). Calls tcf_llama_enable_backward on m.

@@ -66,7 +66,7 @@ void tcf_train_defaults(tcf_train_opts *o) {
     o->dropout = 0.1f, o->attn_dropout = 0.1f, o->lora_dropout = 0.0f;
     o->targets = (1u << TCF_LORA_KINDS) - 1, o->schedule = TCF_LR_LINEAR, o->seed = 42;
     o->checkpoint_secs = 60;
-    o->quant = -2 /* TCF_LLAMA_KEEP */, o->double_quant = 0, o->recompute = 1;
+    o->quant = -2 /* TCF_LLAMA_KEEP */, o->double_quant = 0, o->recompute = 1, o->pooling = TCF_POOL_LAST;
 }
 
 void tcf_train_opts_release(tcf_train_opts *o) {
@@ -319,6 +319,7 @@ static tcf_status write_run_json(const char *dir, const tcf_train_opts *o, const
     if (dm) {
         /* the base as trained: the block type actually used */
         cJSON_AddStringToObject(root, "base_quant", quant_name(dm->quant));
+        cJSON_AddStringToObject(root, "pooling", o->pooling == TCF_POOL_MEAN ? "mean" : "last");
     }
     cJSON_AddNumberToObject(root, "max_len", o->max_len);
     cJSON *names = cJSON_AddArrayToObject(root, "labels");
@@ -357,6 +358,7 @@ static tcf_status write_run_json(const char *dir, const tcf_train_opts *o, const
         cJSON_AddStringToObject(cfg, "quant", quant_name(o->quant));
         cJSON_AddBoolToObject(cfg, "double_quant", o->double_quant);
         cJSON_AddBoolToObject(cfg, "recompute", o->recompute);
+        cJSON_AddStringToObject(cfg, "pooling", o->pooling == TCF_POOL_MEAN ? "mean" : "last");
     }
     if (o->class_weights) cJSON_AddStringToObject(cfg, "class_weights", o->class_weights);
     if (o->init_adapter) cJSON_AddStringToObject(cfg, "init_adapter", o->init_adapter);
@@ -449,6 +451,10 @@ tcf_status tcf_train_opts_from_run(const char *dir, tcf_train_opts *o) {
                 if (o->quant == -3) bad = "quant";
                 o->double_quant = cJSON_IsTrue(cJSON_GetObjectItem(cfg, "double_quant"));
                 o->recompute = !cJSON_IsFalse(cJSON_GetObjectItem(cfg, "recompute"));
+                const cJSON *pl = cJSON_GetObjectItem(cfg, "pooling");
+                if (pl && !(cJSON_IsString(pl) && (!strcmp(pl->valuestring, "last") || !strcmp(pl->valuestring, "mean"))))
+                    bad = "pooling";
+                o->pooling = cJSON_IsString(pl) && !strcmp(pl->valuestring, "mean") ? TCF_POOL_MEAN : TCF_POOL_LAST;
             }
             cJSON_ArrayForEach(t, tg) {
                 if (decoder) break;
@@ -564,6 +570,11 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
     if (!realpath(o->model_dir, base_abs))
         return tcf_fail(TCF_ERR_IO, "%s: %s", o->model_dir, strerror(errno));
     const int decoder = tcf_llama_handles(o->model_dir);
+    if (o->pooling != TCF_POOL_LAST && o->pooling != TCF_POOL_MEAN)
+        return tcf_fail(TCF_ERR_ARG, "train: pooling must be last or mean");
+    if (!decoder && o->pooling != TCF_POOL_LAST)
+        return tcf_fail(TCF_ERR_UNSUPPORTED, "train: %s is an encoder; its classifier reads the pooler on [CLS] "
+                        "(BertForSequenceClassification), so --pooling is for decoders only", o->model_dir);
     if (decoder) {
         if (o->mode != TCF_MODE_LORA || o->lora_dropout > 0 || o->use_rslora) {
             st = tcf_fail(TCF_ERR_UNSUPPORTED, "train: %s is a decoder; decoders train in --mode lora only, without "
@@ -658,6 +669,7 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
             (st = tcf_llama_lora_init_head(dl, K, dm->cfg.hidden)))
             goto done;
         tcf_llama_lora_init_default(dl, o->seed);
+        dl->pooling = o->pooling;
         if (o->init_adapter) { /* start from a decoder adapter (tcf's or PEFT's) */
             tcf_llama_lora *src = NULL;
             if ((st = tcf_llama_adapter_load(o->init_adapter, &dm->cfg, &src))) {

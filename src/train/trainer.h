@@ -78,6 +78,10 @@ typedef struct {
      * q4_1 / nf4); NF4 double quantization; recompute each layer's forward
      * in the backward (activation memory of one layer; default on). */
     int quant, double_quant, recompute;
+    /* what a decoder's head reads: TCF_POOL_LAST (the default, as
+     * LlamaForSequenceClassification) or TCF_POOL_MEAN (the mean over the
+     * real tokens); encoders refuse anything but the default */
+    tcf_pooling pooling;
     char *owned;             /* strings owned by tcf_train_opts_from_run */
 } tcf_train_opts;
 
