@@ -11,6 +11,9 @@
 #    same adapter bytes;
 #  - an adapter tcf wrote gives, in Python PEFT, the probabilities tcf predicts;
 #  - --pooling mean: recorded, eval = trainer, resumable, differs from last;
+#  - tcf export of a decoder run: the PEFT-checked adapter's f32 export gives
+#    PEFT's probabilities, mean pooling and the abstain threshold survive,
+#    q8_0 / q4_1 exports stay close, a truncated or plain GGUF is refused;
 #  - tcf quantize's q4_0 file trains with --quant keep (its own blocks);
 #  - refused: --quant keep on a directory, --mode head, an
 #    unknown --quant, a tokenizer larger than the vocabulary.
@@ -130,6 +133,60 @@ sys.exit(0 if len(got) == len(ref) and d <= 1e-5 else 1)
 PY
 [ $? = 0 ] && ok || bad "tcf predict differs from PEFT on the same adapter: $(cat "$TMP/cmp")"
 echo "  $(cat "$TMP/cmp")"
+
+# one-file export (LoRA merged into the base's weights): the f32 file gives
+# PEFT's probabilities for the PEFT-checked adapter, and the run's own
+python3 - "$P/peft_probs.json" "$P/labels.json" > "$TMP/ref.jsonl" <<'PY'
+import json, sys
+labels = json.load(open(sys.argv[2]))["labels"]
+for r in json.load(open(sys.argv[1]))["probs"]:
+    print(json.dumps({"top": [[l, p] for l, p in zip(labels, r)]}))
+PY
+cmp_probs() { # A.jsonl B.jsonl TOL: every label's probability within TOL
+    python3 - "$1" "$2" "$3" > "$TMP/cmp" 2>&1 <<'PY'
+import json, sys
+a = [dict(json.loads(l)["top"]) for l in open(sys.argv[1])]
+b = [dict(json.loads(l)["top"]) for l in open(sys.argv[2])]
+d = max(abs(x[k] - y[k]) for x, y in zip(a, b) for k in y)
+print("max |diff| probability %.3g over %d texts" % (d, len(a)))
+sys.exit(0 if len(a) == len(b) and all(len(x) == len(y) for x, y in zip(a, b)) and d <= float(sys.argv[3]) else 1)
+PY
+}
+expect_rc 0 "export the PEFT-checked adapter" -- "$TCF" export --model "$TMP/rp" --out "$TMP/rp.gguf"
+expect_rc 0 "predict on the export" -- "$TCF" predict --model "$TMP/rp.gguf" --input "$P/texts.txt" --top 100 --threads 1
+cp "$TMP/out" "$TMP/rp_export.jsonl"
+cmp_probs "$TMP/rp_export.jsonl" "$TMP/ref.jsonl" 1e-5 && ok || bad "the f32 export differs from PEFT: $(cat "$TMP/cmp")"
+echo "  f32 export vs PEFT: $(cat "$TMP/cmp")"
+"$TCF" inspect "$TMP/rp.gguf" > "$TMP/inspect" 2>&1
+grep -q 'general.architecture  string  "llama"' "$TMP/inspect" && grep -q 'llama.pooling_type  u32  3' "$TMP/inspect" &&
+    grep -q 'cls.output.weight  F32  \[64, 15\]' "$TMP/inspect" && grep -q 'llama.classifier.output_labels' "$TMP/inspect" &&
+    ok || bad "the export lacks the llama layout / pooling / head: $(head -c 400 "$TMP/inspect")"
+# mean pooling survives the export
+expect_rc 0 "export mean" -- "$TCF" export --model "$TMP/rm" --out "$TMP/rm.gguf" --abstain-below 0.5
+"$TCF" predict --model "$TMP/rm" --input "$P/texts.txt" --top 100 --threads 1 > "$TMP/rm_run.jsonl" 2>/dev/null
+expect_rc 0 "predict mean export" -- "$TCF" predict --model "$TMP/rm.gguf" --input "$P/texts.txt" --top 100 --threads 1
+cmp_probs "$TMP/out" "$TMP/rm_run.jsonl" 1e-5 && ok || bad "the mean-pooling export differs from its run: $(cat "$TMP/cmp")"
+grep -q '"abstain": true' "$TMP/out" && ok || bad "the export's abstain threshold 0.5 is not applied: $(head -c 300 "$TMP/out")"
+"$TCF" inspect "$TMP/rm.gguf" 2>&1 | grep -q 'llama.pooling_type  u32  1' && ok || bad "mean export: llama.pooling_type is not 1"
+# quantized exports keep their blocks and stay close to the f32 one; eval takes them
+for ty in q8_0 q4_1; do
+    expect_rc 0 "export $ty" -- "$TCF" export --model "$TMP/rp" --out "$TMP/rp.$ty.gguf" --type $ty
+    "$TCF" inspect "$TMP/rp.$ty.gguf" 2>&1 | grep -qi "blk.0.ffn_down.weight  $ty" && ok || bad "$ty export: ffn_down is not $ty"
+    expect_rc 0 "predict $ty export" -- "$TCF" predict --model "$TMP/rp.$ty.gguf" --input "$P/texts.txt" --top 100 --threads 1
+    tol=$([ $ty = q8_0 ] && echo 0.02 || echo 0.1)
+    cmp_probs "$TMP/out" "$TMP/rp_export.jsonl" $tol && ok || bad "$ty export is far from f32: $(cat "$TMP/cmp")"
+    echo "  $ty export vs f32 export: $(cat "$TMP/cmp")"
+done
+expect_rc 0 "eval q8_0 export" -- "$TCF" eval --model "$TMP/rp.q8_0.gguf" --data "$TMP/valid.csv" --threads 2
+# damaged or foreign: clear error naming the file, exit 1, nothing written
+head -c 20000 "$TMP/rp.gguf" > "$TMP/trunc.gguf"
+expect_rc 1 "truncated export" -- "$TCF" predict --model "$TMP/trunc.gguf" --input "$P/texts.txt"
+expect_err "trunc.gguf" "truncated export"
+expect_no_stdout "truncated export"
+expect_rc 1 "a plain decoder GGUF is not a classifier" -- "$TCF" predict --model "$TMP/tiny.q4_0.gguf" --input "$P/texts.txt"
+expect_err "tcf.format_version" "plain decoder GGUF"
+expect_rc 2 "export type" -- "$TCF" export --model "$TMP/rp" --out "$TMP/x8.gguf" --type q5_0
+[ ! -e "$TMP/x8.gguf" ] && ok || bad "a refused export left a file"
 
 # continue from a decoder adapter; a rank that does not match is refused
 expect_rc 0 "init-adapter" -- "$TCF" train --model "$M" --out "$TMP/ri" --quant q8_0 --init-adapter "$TMP/r8" "${COMMON[@]}"

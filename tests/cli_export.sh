@@ -90,8 +90,8 @@ for cut in 10 5000 1000000 $((size / 2)); do
 done
 SMOL=models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf
 if [ -f "$SMOL" ]; then
-    expect_rc 1 "another architecture" -- "$TCF" predict --model "$SMOL" --input "$PEFT/texts.txt"
-    expect_err "general.architecture" "wrong architecture names the key"
+    expect_rc 1 "a decoder GGUF that is not a tcf export" -- "$TCF" predict --model "$SMOL" --input "$PEFT/texts.txt"
+    expect_err "tcf.format_version" "a plain decoder GGUF names the missing key"
 else
     echo "  SKIP wrong-architecture case ($SMOL absent)"
 fi
@@ -137,6 +137,9 @@ done
 expect_rc 2 "abstain with peft" -- "$TCF" export --format peft --model "$RUN" --out "$TMP/x" --abstain-below 0.5
 expect_rc 2 "bad type" -- "$TCF" export --model "$RUN" --out "$TMP/x.gguf" --type q3_k
 expect_err "--type must be" "bad type message"
+expect_rc 1 "q4_1 on an encoder run" -- "$TCF" export --model "$RUN" --out "$TMP/x41.gguf" --type q4_1
+expect_err "for decoder classifiers" "q4_1 on an encoder run"
+[ ! -e "$TMP/x41.gguf" ] && ok || bad "a refused q4_1 export left a file"
 expect_rc 2 "type with peft" -- "$TCF" export --format peft --model "$RUN" --out "$TMP/x" --type f16
 expect_rc 1 "not a run" -- "$TCF" export --model "$TMP" --out "$TMP/x.gguf"
 expect_err "not a tcf run directory" "not a run"

@@ -11,7 +11,7 @@
  *    back with tcf_classifier_load, and gives the run directory's
  *    probabilities (f32: within 1e-5; the other types: diffs printed, loose
  *    bounds checked).
- * 4. Bad files: truncations of the export, another architecture, a BERT GGUF
+ * 4. Bad files: truncations of the export, another architecture, a llama or BERT GGUF
  *    not written by tcf, missing keys and tensors: each fails with the path,
  *    key or tensor in the message; a failed export leaves no file.
  * 5. `--format peft`: the adapter written back has PEFT's key names and the
@@ -428,11 +428,15 @@ static void test_bad(const char *f32_path) {
     }
     unlink(p);
     snprintf(p, sizeof p, "%s/llama.gguf", tmp);
+    write_stub(p, "gpt2", 1, 1);
+    expect_load_fail("another architecture", p, TCF_ERR_UNSUPPORTED, "'general.architecture' is \"gpt2\"");
+    /* llama is a decoder classifier's architecture (model/export_llama.c) */
     write_stub(p, "llama", 1, 1);
-    expect_load_fail("another architecture", p, TCF_ERR_UNSUPPORTED, "'general.architecture' is \"llama\"");
+    expect_load_fail("llama without its keys", p, TCF_ERR_FORMAT, "'llama.block_count' is missing");
     const char *smol = "models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf";
-    if (tcf_file_exists(smol)) expect_load_fail("SmolLM2 (llama)", smol, TCF_ERR_UNSUPPORTED, "general.architecture");
-    else printf("  SKIP SmolLM2 wrong-architecture case (%s absent)\n", smol);
+    if (tcf_file_exists(smol))
+        expect_load_fail("SmolLM2, not from tcf export", smol, TCF_ERR_FORMAT, "'tcf.format_version' is missing");
+    else printf("  SKIP SmolLM2 not-an-export case (%s absent)\n", smol);
     snprintf(p, sizeof p, "%s/plain_bert.gguf", tmp);
     write_stub(p, "bert", 0, 1);
     expect_load_fail("bert, not from tcf export", p, TCF_ERR_FORMAT, "'tcf.format_version' is missing");

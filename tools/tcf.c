@@ -1209,7 +1209,7 @@ static int cmd_serve(int argc, char **argv) {
 }
 
 static const char *export_usage =
-    "usage: tcf export --model RUN/ --out MODEL.gguf [--type f32|f16|bf16|q8_0|q4_0]\n"
+    "usage: tcf export --model RUN/ --out MODEL.gguf [--type f32|f16|bf16|q8_0|q4_0|q4_1]\n"
     "                  [--abstain-below P]\n"
     "       tcf export --format peft --model RUN/ --out DIR/\n"
     "\n"
@@ -1218,6 +1218,10 @@ static const char *export_usage =
     "--type, the rest f32), the tokenizer, label names, max length and the\n"
     "provenance of the run (keys: docs/EXPORT.md). Every tcf command that takes\n"
     "--model RUN/ for a classifier also takes MODEL.gguf.\n"
+    "A decoder run (a Llama-family base) is written in llama.cpp's llama layout:\n"
+    "the base file's tensors with the adapters merged into q k v o gate up down,\n"
+    "dense weights and token embeddings in --type (as tcf quantize), the score head\n"
+    "as cls.output.weight (f32) and its pooling (last or mean token).\n"
     "peft: the run's LoRA adapter and head as adapter_config.json +\n"
     "adapter_model.safetensors, loadable with peft's PeftModel.from_pretrained\n"
     "onto the base model.\n"
@@ -1226,7 +1230,8 @@ static const char *export_usage =
     "options:\n"
     "  --model RUN/          run directory written by tcf train\n"
     "  --out PATH            output file (gguf) or directory (peft)\n"
-    "  --type T              f32 (default), f16, bf16, q8_0, q4_0 (gguf only)\n"
+    "  --type T              f32 (default), f16, bf16, q8_0, q4_0 (gguf only);\n"
+    "                        q4_1 too for decoder runs\n"
     "  --abstain-below P     store the abstain threshold P (0..1) in the file\n"
     "                        (tcf.abstain_below): tcf serve and tcf predict then\n"
     "                        report \"abstain\": true when the top score is below P\n"
@@ -1275,7 +1280,7 @@ static int cmd_export(int argc, char **argv) {
     }
     int t = tcf_export_type_parse(type ? type : "f32");
     if (t < 0) {
-        fprintf(stderr, "tcf export: --type must be f32, f16, bf16, q8_0 or q4_0, got '%s'\n", type);
+        fprintf(stderr, "tcf export: --type must be f32, f16, bf16, q8_0, q4_0 or q4_1, got '%s'\n", type);
         return 2;
     }
     if (tcf_export_gguf(model, outp, (tcf_ggml_type)t, abstain)) return fail_lib("export");

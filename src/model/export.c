@@ -3,7 +3,7 @@
  * (tcf_export_gguf), tcf_classifier_load reads them back
  * (tcf_classifier_load_gguf), plus the PEFT adapter export.
  *
- * The file is GGUF v3 in llama.cpp's BERT layout so that llama.cpp / gguf-py
+ * The file is GGUF v3 in llama.cpp's BERT layout (decoder runs: the llama layout, model/export_llama.c) so that llama.cpp / gguf-py
  * tooling can inspect it: general.architecture "bert", bert.* hyper-
  * parameters, llama.cpp's tensor names (token_embd.weight,
  * blk.N.attn_q.weight, ...; the BertPooler dense is "cls" and the
@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define TCF_EXPORT_FORMAT 1
@@ -53,7 +54,7 @@
 int tcf_export_type_parse(const char *name) {
     static const struct { const char *n; tcf_ggml_type t; } k[] = {
         {"f32", TCF_GGML_F32}, {"f16", TCF_GGML_F16}, {"bf16", TCF_GGML_BF16},
-        {"q8_0", TCF_GGML_Q8_0}, {"q4_0", TCF_GGML_Q4_0},
+        {"q8_0", TCF_GGML_Q8_0}, {"q4_0", TCF_GGML_Q4_0}, {"q4_1", TCF_GGML_Q4_1},
     };
     for (size_t i = 0; name && i < sizeof k / sizeof *k; i++)
         if (!strcmp(name, k[i].n)) return (int)k[i].t;
@@ -227,14 +228,15 @@ done:
     return st;
 }
 
-static tcf_status put_provenance(tcf_gguf_writer *w, const tcf_classifier *c, const char *run_dir,
-                                 const char *base, tcf_ggml_type type) {
+tcf_status tcf_export_put_provenance(tcf_gguf_writer *w, const tcf_classifier *c, const char *run_dir,
+                                     const char *base, tcf_ggml_type type, const char *pooling) {
     char path[4096], hex[65], when[32];
+    struct stat sb;
     tcf_status st;
     if ((st = tcf_gguf_put_u32(w, "tcf.format_version", TCF_EXPORT_FORMAT)) ||
         (st = tcf_gguf_put_str(w, "tcf.version", TCF_VERSION, strlen(TCF_VERSION))) ||
         (st = tcf_gguf_put_u32(w, "tcf.max_len", (uint32_t)c->max_len)) ||
-        (st = tcf_gguf_put_str(w, "tcf.pooling", POOLING_DESC, strlen(POOLING_DESC))) ||
+        (st = tcf_gguf_put_str(w, "tcf.pooling", pooling, strlen(pooling))) ||
         (st = tcf_gguf_put_str(w, "tcf.export.type", tcf_ggml_type_name(type), strlen(tcf_ggml_type_name(type)))))
         return st;
     time_t now = time(NULL);
@@ -245,8 +247,10 @@ static tcf_status put_provenance(tcf_gguf_writer *w, const tcf_classifier *c, co
         (st = tcf_gguf_put_str(w, "tcf.source.run", run_dir, strlen(run_dir))) ||
         (st = tcf_gguf_put_str(w, "tcf.source.base_model", base, strlen(base))))
         return st;
-    if ((st = tcf_path_join(path, sizeof path, base, "model.safetensors")) || (st = tcf_sha256_file(path, hex)) ||
-        (st = tcf_gguf_put_str(w, "tcf.source.base_sha256", hex, 64)))
+    /* a directory's model.safetensors, or the base file itself (a GGUF) */
+    if (!stat(base, &sb) && S_ISDIR(sb.st_mode)) st = tcf_path_join(path, sizeof path, base, "model.safetensors");
+    else if (snprintf(path, sizeof path, "%s", base) >= (int)sizeof path) st = tcf_fail(TCF_ERR_ARG, "path too long");
+    if (st || (st = tcf_sha256_file(path, hex)) || (st = tcf_gguf_put_str(w, "tcf.source.base_sha256", hex, 64)))
         return tcf_fail_prefix(st, "export: provenance");
     /* the training data: the hash the run recorded (runs since it records
      * one), else the training file's if it is still where training read it */
@@ -286,9 +290,6 @@ tcf_status tcf_export_bert_weights(tcf_gguf_writer *w, const tcf_bert *m, tcf_gg
 }
 
 tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_type type, double abstain_below) {
-    if (type != TCF_GGML_F32 && type != TCF_GGML_F16 && type != TCF_GGML_BF16 && type != TCF_GGML_Q8_0 &&
-        type != TCF_GGML_Q4_0)
-        return tcf_fail(TCF_ERR_ARG, "export: type %d is not one of f32 f16 bf16 q8_0 q4_0", (int)type);
     /* NaN fails both comparisons; any negative means no threshold */
     if (!(abstain_below < 0) && !(abstain_below >= 0 && abstain_below <= 1))
         return tcf_fail(TCF_ERR_ARG, "export: abstain threshold %g is not in [0, 1]", abstain_below);
@@ -300,9 +301,17 @@ tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_t
     cJSON *root = NULL;
     tcf_status st = tcf_classifier_load(run_dir, &o, &c);
     if (st) return st;
-    if (!c->m) {
-        st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: exporting a decoder classifier to GGUF is not implemented; the run "
-                      "directory's adapter_config.json + adapter_model.safetensors already are a PEFT adapter", run_dir);
+    if (!c->m) { /* a decoder run (model/export_llama.c) */
+        root = cJSON_Parse(c->run_json);
+        const cJSON *db = cJSON_GetObjectItemCaseSensitive(root, "base_model");
+        st = cJSON_IsString(db) ? tcf_export_llama_gguf(c, run_dir, db->valuestring, out_path, type, abstain_below)
+                                : tcf_fail(TCF_ERR_FORMAT, "%s: tcf_run.json has no base_model", run_dir);
+        goto done;
+    }
+    if (type != TCF_GGML_F32 && type != TCF_GGML_F16 && type != TCF_GGML_BF16 && type != TCF_GGML_Q8_0 &&
+        type != TCF_GGML_Q4_0) {
+        st = tcf_fail(TCF_ERR_ARG, "export: an encoder classifier is written as f32, f16, bf16, q8_0 or q4_0 (%s is "
+                      "for decoder classifiers)", tcf_ggml_type_name(type));
         goto done;
     }
     root = cJSON_Parse(c->run_json);
@@ -329,7 +338,7 @@ tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_t
         (st = tcf_gguf_put_u32(w, "bert.pooling_type", 4)) ||
         (st = tcf_gguf_put_arr_str(w, "bert.classifier.output_labels", labels, c->n_classes)) ||
         (st = put_tokenizer(w, c->m, c->tok, json, json_len, path)) ||
-        (st = put_provenance(w, c, run_dir, base->valuestring, type)) ||
+        (st = tcf_export_put_provenance(w, c, run_dir, base->valuestring, type, POOLING_DESC)) ||
         (abstain_below >= 0 && (st = tcf_gguf_put_f32(w, "tcf.abstain_below", (float)abstain_below))) ||
         (st = put_weights(w, c->m, c->head_w, c->head_b, c->n_classes, type)))
         goto done;
@@ -363,9 +372,9 @@ tcf_status tcf_classifier_load_gguf(const char *path, const tcf_classifier_opts 
     uint64_t K;
     const tcf_gguf_value *names;
     if ((st = tcf_gguf_get_str(g, "general.architecture", &arch))) goto fail;
-    if (strcmp(arch, "bert")) {
+    if (strcmp(arch, "bert") && strcmp(arch, "llama")) {
         st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: key 'general.architecture' is \"%s\": not a tcf classifier (tcf exports "
-                      "are \"bert\")", path, arch);
+                      "are \"bert\" or \"llama\")", path, arch);
         goto fail;
     }
     if (!tcf_gguf_find(g, "tcf.format_version")) {
@@ -378,12 +387,17 @@ tcf_status tcf_classifier_load_gguf(const char *path, const tcf_classifier_opts 
                       (long long)ver, TCF_EXPORT_FORMAT);
         goto fail;
     }
+    int mapped = 0;
+    if (!strcmp(arch, "llama")) { /* a decoder classifier (model/export_llama.c) */
+        if ((st = tcf_classifier_load_llama_gguf(g, path, c))) goto fail;
+        goto common;
+    }
     /* Q8_0 / Q4_0 dense weights stay quantized: the encoder is built on the
      * file's map (tcf_bert_load_gguf_mapped: blocks used in place, F32
      * tensors pointed at), which then lives as long as the model. Other types
      * (and keep_f32) are widened to f32. */
     const tcf_gguf_tensor *wq = tcf_gguf_tensor_find(g, "blk.0.attn_q.weight");
-    const int mapped = wq && !(opts && opts->keep_f32) && (wq->type == TCF_GGML_Q8_0 || wq->type == TCF_GGML_Q4_0);
+    mapped = wq && !(opts && opts->keep_f32) && (wq->type == TCF_GGML_Q8_0 || wq->type == TCF_GGML_Q4_0);
     if (mapped) {
         if ((st = tcf_bert_load_gguf_mapped(g, path, 1, &c->m))) goto fail;
     } else if ((st = tcf_bert_load_gguf(g, path, &c->m))) {
@@ -450,6 +464,7 @@ tcf_status tcf_classifier_load_gguf(const char *path, const tcf_classifier_opts 
                       tcf_tokenizer_vocab_size(c->tok), c->m->cfg.vocab);
         goto fail;
     }
+common:;
     const tcf_gguf_value *ab = tcf_gguf_find(g, "tcf.abstain_below");
     if (ab) {
         double v;

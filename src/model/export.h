@@ -11,7 +11,8 @@
 #include "io/gguf_write.h"
 #include "model/bert.h"
 
-/* "f32" "f16" "bf16" "q8_0" "q4_0" -> the ggml type; -1 if unknown. */
+/* "f32" "f16" "bf16" "q8_0" "q4_0" "q4_1" -> the ggml type; -1 if unknown
+ * (q4_1: decoder classifiers only). */
 int tcf_export_type_parse(const char *name);
 
 /* Load the run directory `run_dir` (tcf_classifier_load: LoRA merged), and
@@ -43,6 +44,22 @@ tcf_status tcf_export_bert_hparams(tcf_gguf_writer *w, const tcf_bert_config *cf
 tcf_status tcf_export_bert_tokenizer(tcf_gguf_writer *w, const tcf_bert *m, const tcf_tokenizer *tok, const char *json,
                                      size_t json_len, const char *json_path);
 tcf_status tcf_export_bert_weights(tcf_gguf_writer *w, const tcf_bert *m, tcf_ggml_type type);
+
+/* The tcf.* keys every export carries (format version, tcf version,
+ * max_len, tcf.pooling = `pooling`, export type and time, source run, base
+ * model path and sha256 (a directory's model.safetensors, else the file),
+ * training data sha256, tcf_run.json). */
+tcf_status tcf_export_put_provenance(tcf_gguf_writer *w, const tcf_classifier *c, const char *run_dir,
+                                     const char *base, tcf_ggml_type type, const char *pooling);
+
+/* A decoder classifier (c: a loaded decoder run, adapters unmerged) as one
+ * GGUF file in llama.cpp's llama layout, LoRA merged into `base`'s weights,
+ * dense weights in `type` (F32 F16 BF16 Q8_0 Q4_0 Q4_1); model/export_llama.c. */
+tcf_status tcf_export_llama_gguf(const tcf_classifier *c, const char *run_dir, const char *base, const char *out_path,
+                                 tcf_ggml_type type, double abstain_below);
+/* Fill c (model, tokenizer, labels, head, pooling, max_len) from an
+ * exported decoder classifier g at path. */
+tcf_status tcf_classifier_load_llama_gguf(const tcf_gguf *g, const char *path, tcf_classifier *c);
 
 /* llama.cpp's general.file_type (LlamaFileType) for a file whose dense
  * weights are of type t: f16 1, q4_0 2, q4_1 3, q8_0 7, bf16 32, else 0

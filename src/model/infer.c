@@ -53,7 +53,8 @@ static void scratch_free(tcf_clf_scratch *s) {
 static tcf_clf_scratch *scratch_new(const tcf_classifier *c) {
     const size_t B = (size_t)c->max_batch, T = (size_t)c->max_len, K = (size_t)c->n_classes;
     /* a decoder's forward allocates its own workspace */
-    const size_t C = c->m ? (size_t)c->m->cfg.hidden : 1;
+    /* decoder runs keep their activations in tcf_llama_lora_logits */
+    const size_t C = c->m ? (size_t)c->m->cfg.hidden : c->dm && !c->dl ? (size_t)c->dm->cfg.hidden : 1;
     tcf_clf_scratch *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->ids = malloc(sizeof(int32_t) * B * T);
@@ -351,6 +352,23 @@ static tcf_status run_chunk(tcf_classifier *c, tcf_clf_scratch *s, int nb, const
             s->bids[(int64_t)b * T + t] = real ? s->ids[(int64_t)b * T0 + t] : pad;
             s->bmask[(int64_t)b * T + t] = (uint8_t)real;
         }
+    if (c->dm && !c->dl) { /* an exported decoder: LoRA merged */
+        const int C = c->dm->cfg.hidden;
+        tcf_status st = tcf_llama_forward(c->dm, nb, T, s->bids, s->bmask, s->hidden, c->n_threads);
+        if (st) return st;
+        tcf_llama_pool(C, nb, T, s->bmask, s->hidden, c->pooling, 0, s->pooled);
+        for (int b = 0; b < nb; b++) {
+            float *z = s->logits + (int64_t)b * K;
+            for (int k = 0; k < K; k++) {
+                const float *w = c->head_w + (int64_t)k * C, *x = s->pooled + (int64_t)b * C;
+                float acc = 0;
+                for (int i = 0; i < C; i++) acc += w[i] * x[i];
+                z[k] = acc;
+            }
+            softmax_row(probs + (int64_t)idx[b] * K, z, K);
+        }
+        return TCF_OK;
+    }
     if (c->dm) {
         tcf_status st = tcf_llama_lora_logits(c->dm, c->dl, c->dl->score, K, nb, T, s->bids, s->bmask, s->logits,
                                               c->n_threads);

@@ -34,7 +34,9 @@ struct tcf_classifier {
     /* or a decoder (LlamaForSequenceClassification): the base as trained
      * (f32 or quantized) with its LoRA adapters and score head unmerged */
     tcf_llama *dm;
-    tcf_llama_lora *dl;
+    tcf_llama_lora *dl;       /* NULL for an exported decoder (LoRA merged into
+                                 dm; head in head_w (K, C), no bias; pooling) */
+    tcf_pooling pooling;
     tcf_tokenizer *tok;
     int n_classes;            /* K */
     float *head_w, *head_b;   /* (K, C), (K): the `classifier` linear */

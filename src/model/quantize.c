@@ -153,11 +153,15 @@ static tcf_status encode(const char *name, tcf_ggml_type type, const float *x, i
 }
 
 /* Add tensor `name` (ggml dims ne[n_dims], f32 values x) to w in the type
- * the rules give for `want`. */
-static tcf_status put(tcf_gguf_writer *w, const char *name, int n_dims, const int64_t *ne, const float *x,
-                      tcf_ggml_type want) {
+ * the rules give for `want`, after h's tensor hook (when h) changed x. */
+static tcf_status put(tcf_gguf_writer *w, const char *name, int n_dims, const int64_t *ne, float *x,
+                      tcf_ggml_type want, const tcf_quantize_hooks *h) {
     int64_t numel = 1;
     for (int d = 0; d < n_dims; d++) numel *= ne[d];
+    if (h && h->tensor) {
+        tcf_status hs = h->tensor(h->ctx, name, n_dims, ne, x);
+        if (hs) return hs;
+    }
     for (int64_t i = 0; i < numel; i++)
         if (!isfinite(x[i]))
             return tcf_fail(TCF_ERR_FORMAT, "tensor '%s': value %lld is %g (not finite); nothing written", name,
@@ -266,7 +270,8 @@ static tcf_status copy_kv(tcf_gguf_writer *w, const char *label, const char *key
     return st;
 }
 
-static tcf_status from_gguf(const char *in, tcf_gguf_writer *w, tcf_ggml_type type, tcf_quantize_info *info) {
+static tcf_status from_gguf(const char *in, tcf_gguf_writer *w, tcf_ggml_type type, const tcf_quantize_hooks *h,
+                            tcf_quantize_info *info) {
     tcf_gguf *g = NULL;
     tcf_status st = tcf_gguf_open(in, &g);
     if (st) return st;
@@ -275,6 +280,11 @@ static tcf_status from_gguf(const char *in, tcf_gguf_writer *w, tcf_ggml_type ty
     if ((st = tcf_gguf_get_str(g, "general.architecture", &arch))) goto done;
     if (strcmp(arch, "llama") && strcmp(arch, "bert")) {
         st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: general.architecture \"%s\" is not one tcf reads (llama, bert)", in, arch);
+        goto done;
+    }
+    if (h && strcmp(arch, "llama")) {
+        st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: general.architecture \"%s\": only llama files are re-written this way",
+                      in, arch);
         goto done;
     }
     snprintf(info->source, sizeof info->source, "gguf %s", arch);
@@ -313,7 +323,7 @@ static tcf_status from_gguf(const char *in, tcf_gguf_writer *w, tcf_ggml_type ty
             tcf_fail_prefix(st, "%s: tensor '%s'", in, t->name);
             break;
         }
-        st = put(w, t->name, t->n_dims, t->ne, x, type);
+        st = put(w, t->name, t->n_dims, t->ne, x, type, h);
     }
 done:
     free(x);
@@ -672,7 +682,7 @@ done:
 
 /* HF rows (n_head * D, C) of q or k -> llama.cpp's interleaved order:
  * GGUF row h*D + 2i + j = HF row h*D + j*D/2 + i. tmp holds D * C floats. */
-static void permute_rows(float *w, int n_head, int D, int64_t C, float *tmp) {
+void tcf_quantize_permute_rows(float *w, int n_head, int D, int64_t C, float *tmp) {
     const int half = D / 2;
     for (int h = 0; h < n_head; h++) {
         float *hw = w + (int64_t)h * D * C;
@@ -688,12 +698,14 @@ typedef struct {
     const char *path;
     const char *prefix; /* "model." or "" */
     float *x, *tmp;     /* staging: the largest tensor, D * C for permutes */
+    const tcf_quantize_hooks *hooks; /* or NULL */
 } hf_src;
 
 /* HF tensor `hf` (prefixed unless absolute) as GGUF tensor `name`; permute
  * with n_head > 0. */
 static tcf_status put_hf(tcf_gguf_writer *w, hf_src *s, const char *hf, int absolute, const char *name, int n_head,
                          int D, tcf_ggml_type type, tcf_quantize_info *info) {
+    const tcf_quantize_hooks *h = s->hooks;
     char full[256];
     snprintf(full, sizeof full, "%s%s", absolute ? "" : s->prefix, hf);
     const tcf_tensor_view *t = tcf_safetensors_find(s->sf, full);
@@ -703,12 +715,12 @@ static tcf_status put_hf(tcf_gguf_writer *w, hf_src *s, const char *hf, int abso
     tcf_status st = tcf_tensor_to_f32(t, s->x, t->numel);
     if (st) return tcf_fail_prefix(st, "%s", s->path);
     int64_t ne[2] = {t->shape[t->n_dims - 1], t->n_dims == 2 ? t->shape[0] : 1};
-    if (n_head) permute_rows(s->x, n_head, D, ne[0], s->tmp);
-    return put(w, name, t->n_dims, ne, s->x, type);
+    if (n_head) tcf_quantize_permute_rows(s->x, n_head, D, ne[0], s->tmp);
+    return put(w, name, t->n_dims, ne, s->x, type, h);
 }
 
 static tcf_status from_hf_llama(const char *dir, const cJSON *cfg_json, tcf_gguf_writer *w, tcf_ggml_type type,
-                                tcf_quantize_info *info) {
+                                const tcf_quantize_hooks *h, tcf_quantize_info *info) {
     tcf_llama *m = NULL;
     tcf_safetensors *sf = NULL;
     char path[4096], name[64];
@@ -730,7 +742,7 @@ static tcf_status from_hf_llama(const char *dir, const cJSON *cfg_json, tcf_gguf
     const tcf_tensor_view *head = tcf_safetensors_find(sf, "lm_head.weight");
     const int tied = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg_json, "tie_word_embeddings"));
     if (head && !tied && head->numel > big) big = head->numel;
-    s.sf = sf, s.path = path;
+    s.sf = sf, s.path = path, s.hooks = h;
     s.prefix = tcf_safetensors_find(sf, "model.embed_tokens.weight") ? "model." : "";
     s.x = malloc(sizeof(float) * (size_t)big);
     s.tmp = malloc(sizeof(float) * (size_t)(D * C));
@@ -850,6 +862,11 @@ static void tally(const char *out, tcf_ggml_type want, tcf_quantize_info *info) 
 }
 
 tcf_status tcf_quantize_model(const char *in, const char *out, tcf_ggml_type type, tcf_quantize_info *info) {
+    return tcf_quantize_model_hooked(in, out, type, NULL, info);
+}
+
+tcf_status tcf_quantize_model_hooked(const char *in, const char *out, tcf_ggml_type type, const tcf_quantize_hooks *h,
+                                     tcf_quantize_info *info) {
     tcf_quantize_info local;
     if (!info) info = &local;
     memset(info, 0, sizeof *info);
@@ -865,7 +882,7 @@ tcf_status tcf_quantize_model(const char *in, const char *out, tcf_ggml_type typ
     tcf_status st = tcf_gguf_writer_new(&w);
     if (st) return st;
     if (!S_ISDIR(si.st_mode)) {
-        st = from_gguf(in, w, type, info);
+        st = from_gguf(in, w, type, h, info);
     } else {
         char path[4096];
         if ((st = tcf_path_join(path, sizeof path, in, "config.json"))) goto done;
@@ -876,7 +893,9 @@ tcf_status tcf_quantize_model(const char *in, const char *out, tcf_ggml_type typ
         if ((st = read_json(path, &cfg))) goto done;
         const char *mt = jstr(cfg, "model_type");
         if (mt && !strcmp(mt, "llama")) {
-            st = from_hf_llama(in, cfg, w, type, info);
+            st = from_hf_llama(in, cfg, w, type, h, info);
+        } else if (mt && !strcmp(mt, "bert") && h) {
+            st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: model_type bert: only llama checkpoints are re-written this way", path);
         } else if (mt && !strcmp(mt, "bert")) {
             st = from_hf_bert(in, w, type, info);
         } else if (mt && (!strcmp(mt, "qwen2") || !strcmp(mt, "phi3"))) {
@@ -887,6 +906,7 @@ tcf_status tcf_quantize_model(const char *in, const char *out, tcf_ggml_type typ
                           mt ? mt : "(missing)");
         }
     }
+    if (!st && h && h->finish) st = h->finish(h->ctx, w);
     if (!st) st = tcf_gguf_writer_save(w, out);
     if (!st) tally(out, type, info);
 done:

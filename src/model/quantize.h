@@ -15,6 +15,7 @@
 #ifndef TCF_QUANTIZE_MODEL_H
 #define TCF_QUANTIZE_MODEL_H
 
+#include "io/gguf_write.h"
 #include "tcf.h"
 
 /* What a quantize run wrote (filled as far as it got). */
@@ -39,5 +40,25 @@ int tcf_quantize_type_parse(const char *name);
  * not convert, TCF_ERR_FORMAT / TCF_ERR_IO from the readers for broken
  * inputs, TCF_ERR_ARG for a bad type or out == in. */
 tcf_status tcf_quantize_model(const char *in, const char *out, tcf_ggml_type type, tcf_quantize_info *info);
+
+/* For writers built on the Llama conversion (tcf export of a decoder
+ * classifier merges its LoRA adapters this way): `tensor` sees every
+ * tensor decoded to f32, in llama.cpp's row order (q/k permuted) and ggml
+ * dims ne[0] = row length, before it is checked and encoded, and may
+ * change it; `finish` appends keys and tensors after the last one. Either
+ * may be NULL; an error from either aborts the run (nothing written). Only
+ * llama inputs (GGUF or directory) are accepted. */
+typedef struct {
+    tcf_status (*tensor)(void *ctx, const char *name, int n_dims, const int64_t *ne, float *x);
+    tcf_status (*finish)(void *ctx, tcf_gguf_writer *w);
+    void *ctx;
+} tcf_quantize_hooks;
+tcf_status tcf_quantize_model_hooked(const char *in, const char *out, tcf_ggml_type type, const tcf_quantize_hooks *h,
+                                     tcf_quantize_info *info);
+
+/* HF rows (n_head * D, C) of q or k into llama.cpp's interleaved RoPE order
+ * in place (convert_hf_to_gguf's LlamaModel.permute: GGUF row h*D + 2i + j
+ * = HF row h*D + j*D/2 + i); tmp holds D * C floats. */
+void tcf_quantize_permute_rows(float *w, int n_head, int D, int64_t C, float *tmp);
 
 #endif /* TCF_QUANTIZE_MODEL_H */
