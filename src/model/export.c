@@ -3,8 +3,9 @@
  * (tcf_export_gguf), tcf_classifier_load reads them back
  * (tcf_classifier_load_gguf), plus the PEFT adapter export.
  *
- * The file is GGUF v3 in llama.cpp's BERT layout (decoder runs: the llama layout, model/export_llama.c) so that llama.cpp / gguf-py
- * tooling can inspect it: general.architecture "bert", bert.* hyper-
+ * The file is GGUF v3 in llama.cpp's BERT layout (decoder runs: the llama
+ * layout, model/export_llama.c) so that llama.cpp / gguf-py tooling can
+ * inspect it: general.architecture "bert", bert.* hyper-
  * parameters, llama.cpp's tensor names (token_embd.weight,
  * blk.N.attn_q.weight, ...; the BertPooler dense is "cls" and the
  * classification head "cls.output", which llama.cpp's rank pooling reads as
