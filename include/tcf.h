@@ -341,7 +341,12 @@ typedef struct tcf_classifier tcf_classifier;
  *   TCF_QPATH_AUTO    INT8 for products of at most TCF_QPATH_AUTO_ROWS rows
  *                     (batch x tokens), DECODE above: the faster path at
  *                     each size as measured on AVX2 (docs/BENCHMARKS.md).
- * f32 / f16 / bf16 models are unaffected. */
+ * An f32 / f16 / bf16 encoder is unaffected by AUTO and DECODE; INT8 turns
+ * its dense weights into per-row int8 at load (one f32 scale per output
+ * row, 4x less memory than f32) and rounds each product's inputs to int8
+ * per 64 values, summing in integers (kern/i8gemm.h; faster than the Q8_0
+ * integer path, banking77 accuracy in docs/BENCHMARKS.md). Decoders always
+ * decode exactly. */
 typedef enum { TCF_QPATH_AUTO = 0, TCF_QPATH_DECODE = 1, TCF_QPATH_INT8 = 2 } tcf_qpath;
 #define TCF_QPATH_AUTO_ROWS 12
 

@@ -240,6 +240,28 @@ static void test_qpath(const char *path, const char *type, const float *decode) 
           tcf_last_error());
 }
 
+/* INT8 on an f32 export: the encoder's dense weights become per-row int8 at
+ * load (kern/i8gemm.h); the probabilities stay near f32's. The scalar
+ * build agrees loosely only: its f32 parts round differently (~1e-6), which
+ * moves some activations across an int8 rounding boundary (as the Q8_0
+ * path; test_i8gemm checks the kernels themselves bit for bit). */
+static void test_i8_path(const char *path, const float *f32) {
+    float i8[NT * K], i8s[NT * K];
+    tcf_classifier *c = NULL;
+    tcf_classifier_opts o = {2, 0, 0, 0, TCF_QPATH_INT8};
+    CHECK(!tcf_classifier_load(path, &o, &c) && c->m->i8dense && !c->m->qdense, "int8 on f32: %s", tcf_last_error());
+    CHECK(c && !tcf_classifier_classify(c, NT, (const char *const *)texts, NULL, i8), "classify: %s", tcf_last_error());
+    tcf_classifier_free(c);
+    max_diff("f32 export, per-row int8 path vs f32", i8, f32, 2e-2);
+    tcf_kern_force_scalar(1);
+    int q = 0;
+    CHECK(classify_qp(path, 0, TCF_QPATH_INT8, &q, i8s) && !q, "classify int8 scalar");
+    tcf_kern_force_scalar(0);
+    max_diff("per-row int8 path AVX2 vs scalar reference", i8, i8s, 2.5e-2);
+    /* auto and decode leave an f32 model f32 */
+    CHECK(classify_qp(path, 0, TCF_QPATH_AUTO, &q, i8s) && !memcmp(i8s, f32, sizeof i8s), "auto changed the f32 model");
+}
+
 static void expect_load_fail(const char *what, const char *path, tcf_status want, const char *needle);
 
 /* Write `n` bytes at file offset `off` of a copy of `from` at `to`. */
@@ -367,6 +389,7 @@ static void test_export_types(const float *run_probs, char *f32_path) {
             test_qpath(path, types[i].name, probs);
             test_mapped(path, types[i].name, t == TCF_GGML_Q8_0 ? TCF_QTYPE_Q8_0 : TCF_QTYPE_Q4_0, probs);
         }
+        if (t == TCF_GGML_F32) test_i8_path(path, probs);
         if (i == 0) strcpy(f32_path, path);
         else unlink(path);
     }

@@ -8,7 +8,8 @@
  *   - against the original f32 model, mean-pooled sentence embeddings of 8
  *     real texts keep cosine similarity above a per-format bound (printed);
  *   - the model's memory shrinks (f32 dense copies released; printed);
- *   - backward / set_dense are refused, a second quantize is refused.
+ *   - backward / set_dense are refused, a second quantize is refused;
+ *   - per-row int8 (tcf_bert_quantize_i8, inputs rounded too): cosine > 0.998.
  * Token ids: the first texts of tests/fixtures/encoder (tokenized by HF).
  */
 #include "base/base.h"
@@ -49,6 +50,8 @@ static size_t model_bytes(const tcf_bert *m) {
     size_t n = (size_t)m->n_params * sizeof(float);
     if (m->qdense)
         for (int i = 0; i < 4 * m->cfg.layers; i++) n += tcf_qmat_bytes(&m->qdense[i]);
+    if (m->i8dense)
+        for (int i = 0; i < 4 * m->cfg.layers; i++) n += tcf_i8mat_bytes(&m->i8dense[i]);
     return n;
 }
 
@@ -120,6 +123,29 @@ int main(void) {
               "second quantize: %s", tcf_last_error());
         CHECK(tcf_bert_enable_backward(q) == TCF_ERR_UNSUPPORTED && strstr(tcf_last_error(), "quantized"),
               "backward: %s", tcf_last_error());
+        tcf_bert_free(q);
+    }
+    /* per-row int8 (kern/i8gemm.h): inputs rounded too, so no exact twin;
+     * cosine above 0.998 (Q8_0 decoded exactly: 0.999) */
+    tcf_bert *q = NULL;
+    if (d && !tcf_bert_load(MODEL, &q)) {
+        CHECK(tcf_bert_quantize_i8(q) == TCF_OK, "quantize i8: %s", tcf_last_error());
+        CHECK(q->i8dense && !q->qdense && q->layer[0].qkv_wp == NULL, "i8: f32 dense weights must be released");
+        forward_pooled(q, ids, mask, h_q, p_q);
+        double worst = 1;
+        for (int b = 0; b < B; b++) {
+            double dot = 0;
+            for (int i = 0; i < C; i++) dot += (double)p_q[b * C + i] * p_ref[b * C + i];
+            if (dot < worst) worst = dot;
+        }
+        const size_t bytes_q = model_bytes(q);
+        printf("  i8row min cosine vs f32 embeddings %.6f (bound 0.998); model %.1f MB vs %.1f MB f32 (%.2fx)\n", worst,
+               bytes_q / 1e6, bytes_f32 / 1e6, (double)bytes_f32 / bytes_q);
+        CHECK(worst > 0.998, "i8: embedding cosine %.6f", worst);
+        CHECK(tcf_bert_quantize_i8(q) == TCF_ERR_ARG && tcf_bert_quantize(q, TCF_QTYPE_Q8_0) == TCF_ERR_ARG &&
+                  strstr(tcf_last_error(), "already quantized"),
+              "second quantize: %s", tcf_last_error());
+        CHECK(tcf_bert_enable_backward(q) == TCF_ERR_UNSUPPORTED, "i8 backward: %s", tcf_last_error());
         tcf_bert_free(q);
     }
     tcf_bert_free(d);

@@ -524,7 +524,10 @@ static const char *train_usage =
     "--qpath: how a Q8_0 / Q4_0 export multiplies by its weights: decode (exact,\n"     \
     "the probabilities of the widened f32 model), int8 (inputs rounded to Q8_0,\n"     \
     "integer block dot products: faster, slightly different probabilities) or\n"     \
-    "auto (default: int8 for small batches, decode for large; docs/BENCHMARKS.md).\n"
+    "auto (default: int8 for small batches, decode for large; docs/BENCHMARKS.md).\n"     \
+    "On an f32 / f16 / bf16 encoder int8 makes the dense weights per-row int8 at\n"     \
+    "load and rounds each product's inputs to int8 per 64 values (the fastest CPU\n"     \
+    "path; slightly different probabilities); auto and decode leave it f32.\n"
 
 static const char *eval_usage =
     "usage: tcf eval --model RUN/ --data FILE [--report FILE.json] [--threads N]\n"

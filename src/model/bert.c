@@ -623,6 +623,9 @@ void tcf_bert_free(tcf_bert *m) {
     if (m->qdense)
         for (int i = 0; i < 4 * m->cfg.layers; i++) tcf_qmat_free(&m->qdense[i]);
     free(m->qdense);
+    if (m->i8dense)
+        for (int i = 0; i < 4 * m->cfg.layers; i++) tcf_i8mat_free(&m->i8dense[i]);
+    free(m->i8dense);
     free(m->params);
     free(m->bwd_mem);
     free(m->layer);
@@ -632,7 +635,7 @@ void tcf_bert_free(tcf_bert *m) {
 
 tcf_status tcf_bert_enable_backward(tcf_bert *m) {
     if (m->bwd_mem) return TCF_OK;
-    if (m->qdense) return tcf_fail(TCF_ERR_UNSUPPORTED, "backward: the model's dense weights are quantized");
+    if (m->qdense || m->i8dense) return tcf_fail(TCF_ERR_UNSUPPORTED, "backward: the model's dense weights are quantized");
     const int C = m->cfg.hidden, I = m->cfg.inter;
     /* per layer: W_qkv (3C, C), W_ao (C, C), W_fi (I, C), W_fo (C, I) */
     size_t sz_qkv = tcf_gemm_packed_size(3 * C, C), sz_ao = tcf_gemm_packed_size(C, C),
@@ -668,6 +671,11 @@ tcf_status tcf_bert_enable_backward(tcf_bert *m) {
 void tcf_bert_get_dense(const tcf_bert *m, int l, float *w_qkv, float *w_ao, float *w_fi, float *w_fo) {
     const int C = m->cfg.hidden, I = m->cfg.inter;
     const tcf_bert_layer *L = &m->layer[l];
+    if (m->i8dense) {
+        float *dst[4] = {w_qkv, w_ao, w_fi, w_fo};
+        for (int i = 0; i < 4; i++) tcf_i8mat_dequant_rows(&m->i8dense[4 * l + i], 0, m->i8dense[4 * l + i].N, dst[i]);
+        return;
+    }
     if (m->qdense) {
         float *dst[4] = {w_qkv, w_ao, w_fi, w_fo};
         for (int i = 0; i < 4; i++) tcf_qmat_dequant_rows(&m->qdense[4 * l + i], 0, m->qdense[4 * l + i].N, dst[i]);
@@ -691,7 +699,7 @@ void tcf_bert_set_dense(tcf_bert *m, int l, const float *w_qkv, const float *w_a
                         const float *w_fo) {
     const int C = m->cfg.hidden, I = m->cfg.inter;
     tcf_bert_layer *L = &m->layer[l];
-    assert(!m->qdense);
+    assert(!m->qdense && !m->i8dense);
     struct { const float *w; float *fwd, *bwd; int in, out; } w[4] = {
         {w_qkv, L->qkv_wp, L->qkv_bp, C, 3 * C}, {w_ao, L->ao_wp, L->ao_bp, C, C},
         {w_fi, L->fi_wp, L->fi_bp, C, I}, {w_fo, L->fo_wp, L->fo_bp, I, C}};
@@ -701,20 +709,24 @@ void tcf_bert_set_dense(tcf_bert *m, int l, const float *w_qkv, const float *w_a
     }
 }
 
-tcf_status tcf_bert_quantize(tcf_bert *m, tcf_qtype type) {
+/* type >= 0: tcf_qmat blocks; -1: per-row int8 */
+static tcf_status quantize_dense(tcf_bert *m, int type) {
     const tcf_bert_config *c = &m->cfg;
     const int64_t C = c->hidden, I = c->inter, L = c->layers;
-    if (m->qdense) return tcf_fail(TCF_ERR_ARG, "quantize: the model is already quantized");
+    if (m->qdense || m->i8dense) return tcf_fail(TCF_ERR_ARG, "quantize: the model is already quantized");
     if (m->bwd_mem) return tcf_fail(TCF_ERR_ARG, "quantize: the model has backward weights (training)");
-    tcf_qmat *q = calloc((size_t)(4 * L), sizeof *q);
+    tcf_qmat *q = type >= 0 ? calloc((size_t)(4 * L), sizeof *q) : NULL;
+    tcf_i8mat *q8 = type < 0 ? calloc((size_t)(4 * L), sizeof *q8) : NULL;
     float *w = malloc(sizeof(float) * (size_t)(3 * C * C + C * C + 2 * I * C)); /* qkv | ao | fi | fo */
-    tcf_status st = q && w ? TCF_OK : tcf_fail(TCF_ERR_NOMEM, "quantize: out of memory");
+    tcf_status st = (q || q8) && w ? TCF_OK : tcf_fail(TCF_ERR_NOMEM, "quantize: out of memory");
     for (int l = 0; l < L && !st; l++) {
         float *wq = w, *wa = wq + 3 * C * C, *wi = wa + C * C, *wo = wi + I * C;
         tcf_bert_get_dense(m, l, wq, wa, wi, wo);
         const struct { const float *w; int64_t out, in; } d[4] = {{wq, 3 * C, C}, {wa, C, C}, {wi, I, C}, {wo, C, I}};
         for (int i = 0; i < 4 && !st; i++)
-            if ((st = tcf_qmat_quantize(&q[4 * l + i], type, (int)d[i].out, (int)d[i].in, d[i].w, d[i].in, 0)))
+            if ((st = type >= 0 ? tcf_qmat_quantize(&q[4 * l + i], (tcf_qtype)type, (int)d[i].out, (int)d[i].in,
+                                                    d[i].w, d[i].in, 0)
+                                : tcf_i8mat_quantize(&q8[4 * l + i], (int)d[i].out, (int)d[i].in, d[i].w, d[i].in)))
                 tcf_fail_prefix(st, "quantize: layer %d", l);
     }
     /* every f32 parameter but the packed dense weights, in a new allocation */
@@ -725,7 +737,8 @@ tcf_status tcf_bert_quantize(tcf_bert *m, tcf_qtype type) {
     free(w);
     if (st) {
         for (int i = 0; q && i < 4 * L; i++) tcf_qmat_free(&q[i]);
-        free(q);
+        for (int i = 0; q8 && i < 4 * L; i++) tcf_i8mat_free(&q8[i]);
+        free(q), free(q8);
         return st;
     }
     int64_t used = 0;
@@ -762,8 +775,13 @@ tcf_status tcf_bert_quantize(tcf_bert *m, tcf_qtype type) {
     m->params = params;
     m->n_params = n;
     m->qdense = q;
+    m->i8dense = q8;
     return TCF_OK;
 }
+
+tcf_status tcf_bert_quantize(tcf_bert *m, tcf_qtype type) { return quantize_dense(m, (int)type); }
+
+tcf_status tcf_bert_quantize_i8(tcf_bert *m) { return quantize_dense(m, -1); }
 
 /* ---- forward ------------------------------------------------------------------ */
 
@@ -858,7 +876,8 @@ static void gelu_task(void *vctx, int64_t begin, int64_t end, int tid) {
  * input, K = max(C, I)). */
 static int64_t q8_ws_floats(const tcf_bert_config *c, int64_t BT) {
     const int K = c->hidden > c->inter ? c->hidden : c->inter;
-    return K % 32 ? 0 : (int64_t)((tcf_qgemm_q8_work_size((int)BT, K) + sizeof(float) - 1) / sizeof(float));
+    size_t q8 = tcf_qgemm_q8_work_size((int)BT, K), i8 = tcf_i8gemm_work_size((int)BT, K);
+    return K % 32 ? 0 : (int64_t)(((q8 > i8 ? q8 : i8) + sizeof(float) - 1) / sizeof(float));
 }
 
 size_t tcf_bert_forward_ws_floats(const tcf_bert_config *c, int B, int T, int n_threads) {
@@ -891,6 +910,10 @@ static void dense(const tcf_bert *m, int l, int which, int M, const float *X, fl
     const int C = m->cfg.hidden, I = m->cfg.inter;
     const struct { const float *wp, *b; int N, K; } d[4] = {
         {L->qkv_wp, L->qkv_b, 3 * C, C}, {L->ao_wp, L->ao_b, C, C}, {L->fi_wp, L->fi_b, I, C}, {L->fo_wp, L->fo_b, C, I}};
+    if (m->i8dense) {
+        tcf_i8gemm(M, X, d[which].K, &m->i8dense[4 * l + which], d[which].b, Y, d[which].N, 0, q8ws, n_threads);
+        return;
+    }
     if (!m->qdense) {
         tcf_gemm_packed(M, d[which].N, d[which].K, X, d[which].K, d[which].wp, Y, d[which].N, d[which].b, 0, n_threads);
         return;

@@ -5,6 +5,7 @@
 #define TCF_BERT_H
 
 #include "tcf.h"
+#include "kern/i8gemm.h"
 #include "kern/qgemm.h"
 
 typedef struct {
@@ -45,6 +46,9 @@ typedef struct tcf_bert {
      * the order qkv (3C, C), ao (C, C), fi (I, C), fo (C, I) as nn.Linear
      * (out, in); the f32 *_wp are then NULL. NULL for an f32 model. */
     tcf_qmat *qdense;
+    /* Or, after tcf_bert_quantize_i8: the same four weights per layer as
+     * per-row int8 (kern/i8gemm.h), always multiplied on the integer path. */
+    tcf_i8mat *i8dense;
     /* Products with qdense of at most q8_rows rows (B*T) take the integer
      * path (tcf_qgemm_q8: inputs rounded to Q8_0), larger ones the exact
      * decode path (tcf_qgemm). 0 (the default): always exact. */
@@ -120,6 +124,10 @@ void tcf_bert_set_dense(tcf_bert *m, int l, const float *w_qkv, const float *w_a
  * Fails with TCF_ERR_NOMEM (the model unchanged) or TCF_ERR_ARG (already
  * quantized, or a dimension the format cannot hold: K % 32, NF4 K % 64). */
 tcf_status tcf_bert_quantize(tcf_bert *m, tcf_qtype type);
+/* The same with per-row int8 dense weights (kern/i8gemm.h): every product
+ * rounds its input rows to int8 per group of TCF_I8_GROUP and sums in
+ * integers (faster than the Q8_0 integer path; not exact). */
+tcf_status tcf_bert_quantize_i8(tcf_bert *m);
 
 /* Embedding layer for rows [begin, end) of a (B, T) batch flattened to B*T
  * rows: x[r] = LN(word[ids[r]] + pos[r % T] + type[0]), x (B*T, C). */
