@@ -14,6 +14,7 @@
 #  - tcf export of a decoder run: the PEFT-checked adapter's f32 export gives
 #    PEFT's probabilities, mean pooling and the abstain threshold survive,
 #    q8_0 / q4_1 exports stay close, a truncated or plain GGUF is refused;
+#    --no-merge keeps a GGUF base's blocks + the adapters: the run's numbers;
 #  - tcf quantize's q4_0 file trains with --quant keep (its own blocks);
 #  - refused: --quant keep on a directory, --mode head, an
 #    unknown --quant, a tokenizer larger than the vocabulary.
@@ -178,6 +179,34 @@ for ty in q8_0 q4_1; do
     echo "  $ty export vs f32 export: $(cat "$TMP/cmp")"
 done
 expect_rc 0 "eval q8_0 export" -- "$TCF" eval --model "$TMP/rp.q8_0.gguf" --data "$TMP/valid.csv" --threads 2
+# --no-merge: the run on tcf quantize's q4_0 file, exported with those very
+# blocks and its adapters unmerged, gives the run's probabilities
+"$TCF" predict --model "$TMP/rq" --input "$P/texts.txt" --top 100 --threads 1 > "$TMP/rq_run.jsonl" 2>/dev/null
+expect_rc 0 "export --no-merge" -- "$TCF" export --model "$TMP/rq" --out "$TMP/rq.keep.gguf" --no-merge
+expect_rc 0 "predict --no-merge export" -- "$TCF" predict --model "$TMP/rq.keep.gguf" --input "$P/texts.txt" --top 100 --threads 1
+cmp_probs "$TMP/out" "$TMP/rq_run.jsonl" 2e-6 && ok || bad "the --no-merge export differs from its run: $(cat "$TMP/cmp")"
+echo "  --no-merge q4_0 export vs its run: $(cat "$TMP/cmp")"
+"$TCF" inspect "$TMP/rq.keep.gguf" > "$TMP/inspect" 2>&1
+grep -qi 'blk.0.ffn_down.weight  q4_0' "$TMP/inspect" && grep -q 'blk.1.ffn_down.lora_b  F32' "$TMP/inspect" &&
+    grep -q 'tcf.lora.r  u32  8' "$TMP/inspect" && ok || bad "--no-merge export lacks the q4_0 blocks or the adapters"
+expect_rc 0 "merged q4_0 export" -- "$TCF" export --model "$TMP/rq" --out "$TMP/rq.merged.gguf" --type q4_0
+"$TCF" predict --model "$TMP/rq.merged.gguf" --input "$P/texts.txt" --top 100 --threads 1 > "$TMP/rq_merged.jsonl" 2>/dev/null
+cmp_probs "$TMP/rq_merged.jsonl" "$TMP/rq_run.jsonl" 1; echo "  merged (re-quantized) q4_0 export vs its run: $(cat "$TMP/cmp")"
+expect_rc 1 "--no-merge on a directory base" -- "$TCF" export --model "$TMP/rp" --out "$TMP/x9.gguf" --no-merge
+expect_err "not a GGUF file" "--no-merge on a directory base"
+[ ! -e "$TMP/x9.gguf" ] && ok || bad "a refused --no-merge export left a file"
+expect_rc 2 "--no-merge with --type" -- "$TCF" export --model "$TMP/rq" --out "$TMP/x9.gguf" --no-merge --type q8_0
+# a damaged adapter tensor in a --no-merge file is refused, naming it
+python3 - "$TMP/rq.keep.gguf" "$TMP/bad_lora.gguf" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+i = b.find(b"blk.0.attn_q.lora_a")
+b[i:i + 19] = b"blk.0.attn_q.lora_x"
+open(sys.argv[2], "wb").write(b)
+PY
+expect_rc 1 "renamed adapter tensor" -- "$TCF" predict --model "$TMP/bad_lora.gguf" --input "$P/texts.txt"
+expect_err "blk.0.attn_q.lora_a" "renamed adapter tensor"
+expect_no_stdout "renamed adapter tensor"
 # damaged or foreign: clear error naming the file, exit 1, nothing written
 head -c 20000 "$TMP/rp.gguf" > "$TMP/trunc.gguf"
 expect_rc 1 "truncated export" -- "$TCF" predict --model "$TMP/trunc.gguf" --input "$P/texts.txt"

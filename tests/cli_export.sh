@@ -140,6 +140,8 @@ expect_err "--type must be" "bad type message"
 expect_rc 1 "q4_1 on an encoder run" -- "$TCF" export --model "$RUN" --out "$TMP/x41.gguf" --type q4_1
 expect_err "for decoder classifiers" "q4_1 on an encoder run"
 [ ! -e "$TMP/x41.gguf" ] && ok || bad "a refused q4_1 export left a file"
+expect_rc 1 "--no-merge on an encoder run" -- "$TCF" export --model "$RUN" --out "$TMP/x41.gguf" --no-merge
+expect_err "for decoder runs" "--no-merge on an encoder run"
 expect_rc 2 "type with peft" -- "$TCF" export --format peft --model "$RUN" --out "$TMP/x" --type f16
 expect_rc 1 "not a run" -- "$TCF" export --model "$TMP" --out "$TMP/x.gguf"
 expect_err "not a tcf run directory" "not a run"

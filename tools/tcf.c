@@ -1213,7 +1213,7 @@ static int cmd_serve(int argc, char **argv) {
 
 static const char *export_usage =
     "usage: tcf export --model RUN/ --out MODEL.gguf [--type f32|f16|bf16|q8_0|q4_0|q4_1]\n"
-    "                  [--abstain-below P]\n"
+    "                  [--abstain-below P] [--no-merge]\n"
     "       tcf export --format peft --model RUN/ --out DIR/\n"
     "\n"
     "gguf (default): merges the LoRA adapters into the base weights and writes\n"
@@ -1225,6 +1225,10 @@ static const char *export_usage =
     "the base file's tensors with the adapters merged into q k v o gate up down,\n"
     "dense weights and token embeddings in --type (as tcf quantize), the score head\n"
     "as cls.output.weight (f32) and its pooling (last or mean token).\n"
+    "Merging re-quantizes the merged weights: into a 4-bit type that costs accuracy\n"
+    "(SmolLM2 banking77: q4_1 82.5% vs the run's 91.7%; q8_0 91.7%). --no-merge keeps\n"
+    "the base GGUF's own blocks, which the run trained on, and stores the adapters\n"
+    "beside them (applied at inference): the run's exact probabilities.\n"
     "peft: the run's LoRA adapter and head as adapter_config.json +\n"
     "adapter_model.safetensors, loadable with peft's PeftModel.from_pretrained\n"
     "onto the base model.\n"
@@ -1238,12 +1242,15 @@ static const char *export_usage =
     "  --abstain-below P     store the abstain threshold P (0..1) in the file\n"
     "                        (tcf.abstain_below): tcf serve and tcf predict then\n"
     "                        report \"abstain\": true when the top score is below P\n"
+    "  --no-merge            decoder runs on a GGUF base: keep its blocks as they are,\n"
+    "                        store the adapters unmerged (--type is then the base's)\n"
     "  --format gguf|peft    what to write (default gguf)\n"
     "  -h, --help            this help\n";
 
 static int cmd_export(int argc, char **argv) {
     const char *model = NULL, *outp = NULL, *type = NULL, *format = "gguf";
     double abstain = -1;
+    int no_merge = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -1260,6 +1267,8 @@ static int cmd_export(int argc, char **argv) {
         } else if (!strcmp(a, "--abstain-below") && v) {
             if (!parse_double("--abstain-below", v, 0, 1, &abstain)) return 2;
             i++;
+        } else if (!strcmp(a, "--no-merge")) {
+            no_merge = 1;
         } else {
             fprintf(stderr, "tcf export: unknown or incomplete option '%s'\n%s", a, export_usage);
             return 2;
@@ -1270,8 +1279,8 @@ static int cmd_export(int argc, char **argv) {
         return 2;
     }
     if (!strcmp(format, "peft")) {
-        if (type || abstain >= 0) {
-            fprintf(stderr, "tcf export: --type and --abstain-below apply to --format gguf only\n");
+        if (type || abstain >= 0 || no_merge) {
+            fprintf(stderr, "tcf export: --type, --abstain-below and --no-merge apply to --format gguf only\n");
             return 2;
         }
         if (tcf_export_peft(model, outp)) return fail_lib("export");
@@ -1286,7 +1295,11 @@ static int cmd_export(int argc, char **argv) {
         fprintf(stderr, "tcf export: --type must be f32, f16, bf16, q8_0, q4_0 or q4_1, got '%s'\n", type);
         return 2;
     }
-    if (tcf_export_gguf(model, outp, (tcf_ggml_type)t, abstain)) return fail_lib("export");
+    if (no_merge && type) {
+        fprintf(stderr, "tcf export: --no-merge keeps the base's own block type; leave out --type\n");
+        return 2;
+    }
+    if (tcf_export_gguf_ex(model, outp, (tcf_ggml_type)t, abstain, no_merge)) return fail_lib("export");
     return 0;
 }
 

@@ -291,6 +291,11 @@ tcf_status tcf_export_bert_weights(tcf_gguf_writer *w, const tcf_bert *m, tcf_gg
 }
 
 tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_type type, double abstain_below) {
+    return tcf_export_gguf_ex(run_dir, out_path, type, abstain_below, 0);
+}
+
+tcf_status tcf_export_gguf_ex(const char *run_dir, const char *out_path, tcf_ggml_type type, double abstain_below,
+                              int no_merge) {
     /* NaN fails both comparisons; any negative means no threshold */
     if (!(abstain_below < 0) && !(abstain_below >= 0 && abstain_below <= 1))
         return tcf_fail(TCF_ERR_ARG, "export: abstain threshold %g is not in [0, 1]", abstain_below);
@@ -305,8 +310,14 @@ tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_t
     if (!c->m) { /* a decoder run (model/export_llama.c) */
         root = cJSON_Parse(c->run_json);
         const cJSON *db = cJSON_GetObjectItemCaseSensitive(root, "base_model");
-        st = cJSON_IsString(db) ? tcf_export_llama_gguf(c, run_dir, db->valuestring, out_path, type, abstain_below)
-                                : tcf_fail(TCF_ERR_FORMAT, "%s: tcf_run.json has no base_model", run_dir);
+        st = cJSON_IsString(db)
+                 ? tcf_export_llama_gguf(c, run_dir, db->valuestring, out_path, type, abstain_below, no_merge)
+                 : tcf_fail(TCF_ERR_FORMAT, "%s: tcf_run.json has no base_model", run_dir);
+        goto done;
+    }
+    if (no_merge) {
+        st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: --no-merge is for decoder runs (an encoder's adapters are merged at "
+                      "f32 exactly)", run_dir);
         goto done;
     }
     if (type != TCF_GGML_F32 && type != TCF_GGML_F16 && type != TCF_GGML_BF16 && type != TCF_GGML_Q8_0 &&

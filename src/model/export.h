@@ -25,6 +25,14 @@ int tcf_export_type_parse(const char *name);
  * [0, 1], else TCF_ERR_ARG; < 0: no key). On failure nothing is left at
  * out_path. */
 tcf_status tcf_export_gguf(const char *run_dir, const char *out_path, tcf_ggml_type type, double abstain_below);
+/* The same; no_merge (decoder runs whose base is a GGUF file): the base's
+ * tensors copied as they are (its own blocks, which the run trained on;
+ * `type` is ignored) and the LoRA adapters stored beside them, applied at
+ * inference: the run's exact probabilities in the base's size.
+ * TCF_ERR_UNSUPPORTED for encoder runs, directory bases, or a run trained
+ * on blocks quantized at load. */
+tcf_status tcf_export_gguf_ex(const char *run_dir, const char *out_path, tcf_ggml_type type, double abstain_below,
+                              int no_merge);
 
 /* Write a LoRA run's adapter to out_dir in PEFT's format
  * (adapter_config.json + adapter_model.safetensors, the head under
@@ -56,7 +64,7 @@ tcf_status tcf_export_put_provenance(tcf_gguf_writer *w, const tcf_classifier *c
  * GGUF file in llama.cpp's llama layout, LoRA merged into `base`'s weights,
  * dense weights in `type` (F32 F16 BF16 Q8_0 Q4_0 Q4_1); model/export_llama.c. */
 tcf_status tcf_export_llama_gguf(const tcf_classifier *c, const char *run_dir, const char *base, const char *out_path,
-                                 tcf_ggml_type type, double abstain_below);
+                                 tcf_ggml_type type, double abstain_below, int no_merge);
 /* Fill c (model, tokenizer, labels, head, pooling, max_len) from an
  * exported decoder classifier g at path. */
 tcf_status tcf_classifier_load_llama_gguf(const tcf_gguf *g, const char *path, tcf_classifier *c);

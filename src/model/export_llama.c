@@ -53,6 +53,7 @@ typedef struct {
     const char *run_dir, *base;
     tcf_ggml_type type;
     double abstain_below;
+    int no_merge; /* the base's tensors verbatim + the adapters as tensors */
     const char *tok_json; /* a directory base's tokenizer.json, or NULL */
     size_t tok_json_len;
     float *delta, *tmp; /* (out, in) staging; (D, in) for the permute */
@@ -105,12 +106,40 @@ static tcf_status merge_tensor(void *ctx, const char *name, int n_dims, const in
     return TCF_OK;
 }
 
+/* The adapters as tensors blk.N.<module>.lora_a (ggml [in, r]: PEFT's
+ * lora_A (r, in)) and .lora_b ([r, out]: lora_B (out, r)), F32, in Hugging
+ * Face row order (q and k not permuted), plus tcf.lora.r / tcf.lora.alpha. */
+static tcf_status put_adapters(tcf_gguf_writer *w, const tcf_llama_lora *lo, const tcf_llama_config *cf) {
+    static const char *const gg[TCF_LL_N] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up",
+                                            "ffn_down"};
+    tcf_status st;
+    if ((st = tcf_gguf_put_u32(w, "tcf.lora.r", (uint32_t)lo->r)) ||
+        (st = tcf_gguf_put_f32(w, "tcf.lora.alpha", lo->scale * (float)lo->r)))
+        return st;
+    for (int l = 0; l < cf->layers; l++)
+        for (int m = 0; m < TCF_LL_N; m++) {
+            int in, out;
+            tcf_llama_lora_dims(cf, m, &in, &out);
+            char name[64];
+            const int64_t na[2] = {in, lo->r}, nb[2] = {lo->r, out};
+            snprintf(name, sizeof name, "blk.%d.%s.lora_a", l, gg[m]);
+            if ((st = tcf_gguf_put_tensor(w, name, TCF_GGML_F32, 2, na, lo->A[l * TCF_LL_N + m],
+                                          sizeof(float) * (size_t)in * lo->r)))
+                return st;
+            snprintf(name, sizeof name, "blk.%d.%s.lora_b", l, gg[m]);
+            if ((st = tcf_gguf_put_tensor(w, name, TCF_GGML_F32, 2, nb, lo->B[l * TCF_LL_N + m],
+                                          sizeof(float) * (size_t)out * lo->r)))
+                return st;
+        }
+    return TCF_OK;
+}
+
 static tcf_status finish(void *ctx, tcf_gguf_writer *w) {
     dec_export *e = ctx;
     const tcf_classifier *c = e->c;
     const tcf_llama_lora *lo = c->dl;
     const int L = c->dm->cfg.layers, C = c->dm->cfg.hidden, K = c->n_classes;
-    if (e->merged != L * TCF_LL_N)
+    if (!e->no_merge && e->merged != L * TCF_LL_N)
         return tcf_fail(TCF_ERR_FORMAT, "%s: %d of the %d adapted weights (7 per layer) were found in the base", e->base,
                         e->merged, L * TCF_LL_N);
     const int mean = lo->pooling == TCF_POOL_MEAN;
@@ -123,6 +152,7 @@ static tcf_status finish(void *ctx, tcf_gguf_writer *w) {
         (e->abstain_below >= 0 && (st = tcf_gguf_put_f32(w, "tcf.abstain_below", (float)e->abstain_below))) ||
         (e->tok_json &&
          (st = tcf_gguf_put_str(w, "tokenizer.huggingface.json", e->tok_json, e->tok_json_len))) ||
+        (e->no_merge && (st = put_adapters(w, lo, &c->dm->cfg))) ||
         (st = tcf_gguf_put_tensor(w, "cls.output.weight", TCF_GGML_F32, 2, ne, lo->score,
                                   sizeof(float) * (size_t)K * C)))
         return st;
@@ -130,16 +160,35 @@ static tcf_status finish(void *ctx, tcf_gguf_writer *w) {
 }
 
 tcf_status tcf_export_llama_gguf(const tcf_classifier *c, const char *run_dir, const char *base, const char *out_path,
-                                 tcf_ggml_type type, double abstain_below) {
-    if (type != TCF_GGML_F32 && type != TCF_GGML_F16 && type != TCF_GGML_BF16 && type != TCF_GGML_Q8_0 &&
-        type != TCF_GGML_Q4_0 && type != TCF_GGML_Q4_1)
+                                 tcf_ggml_type type, double abstain_below, int no_merge) {
+    if (no_merge) {
+        /* the blocks the run trained on: its base GGUF, kept (or decoded to
+         * f32, which a verbatim copy of an f32 file also is) */
+        tcf_gguf *bg = NULL;
+        const tcf_gguf_tensor *t;
+        tcf_status st = tcf_llama_handles(base) && tcf_gguf_open(base, &bg) == TCF_OK ? TCF_OK : TCF_ERR_UNSUPPORTED;
+        if (!st && (t = tcf_gguf_tensor_find(bg, "blk.0.attn_q.weight"))) type = t->type;
+        tcf_gguf_free(bg);
+        if (st)
+            return tcf_fail(TCF_ERR_UNSUPPORTED, "export --no-merge: the run's base %s is not a GGUF file (a directory "
+                            "base is merged exactly at f32: export without --no-merge)", base);
+        const int q = c->dm->quant;
+        const int same = q == TCF_LLAMA_F32 || (q == TCF_QTYPE_Q8_0 && type == TCF_GGML_Q8_0) ||
+                         (q == TCF_QTYPE_Q4_0 && type == TCF_GGML_Q4_0) || (q == TCF_QTYPE_Q4_1 && type == TCF_GGML_Q4_1);
+        if (!same)
+            return tcf_fail(TCF_ERR_UNSUPPORTED, "export --no-merge: the run trained on %s blocks quantized at load, "
+                            "not on its base file's %s ones; only the file's own blocks can be kept",
+                            tcf_qtype_name((tcf_qtype)q), tcf_ggml_type_name(type));
+    } else if (type != TCF_GGML_F32 && type != TCF_GGML_F16 && type != TCF_GGML_BF16 && type != TCF_GGML_Q8_0 &&
+               type != TCF_GGML_Q4_0 && type != TCF_GGML_Q4_1) {
         return tcf_fail(TCF_ERR_ARG, "export: a decoder classifier is written as f32, f16, bf16, q8_0, q4_0 or q4_1 "
                         "(type %d)", (int)type);
+    }
     const tcf_llama_config *cf = &c->dm->cfg;
     if (cf->arch != TCF_ARCH_LLAMA)
         return tcf_fail(TCF_ERR_UNSUPPORTED, "%s: only llama-architecture decoders are exported to GGUF (tcf's GGUF "
                         "loader reads llama's layout only)", run_dir);
-    dec_export e = {c, run_dir, base, type, abstain_below, NULL, 0, NULL, NULL, 0};
+    dec_export e = {c, run_dir, base, type, abstain_below, no_merge, NULL, 0, NULL, NULL, 0};
     char *json = NULL, path[4096];
     struct stat sb;
     tcf_status st = TCF_OK;
@@ -155,7 +204,7 @@ tcf_status tcf_export_llama_gguf(const tcf_classifier *c, const char *run_dir, c
     if (!e.delta || !e.tmp) {
         st = tcf_fail(TCF_ERR_NOMEM, "export: out of memory");
     } else {
-        const tcf_quantize_hooks h = {merge_tensor, finish, &e};
+        const tcf_quantize_hooks h = {no_merge ? NULL : merge_tensor, finish, &e, no_merge};
         st = tcf_quantize_model_hooked(base, out_path, type, &h, NULL);
     }
     free(e.delta), free(e.tmp), free(json);
@@ -163,6 +212,46 @@ tcf_status tcf_export_llama_gguf(const tcf_classifier *c, const char *run_dir, c
 }
 
 /* ---- reading ---------------------------------------------------------------- */
+
+/* tcf.lora.r / alpha and every blk.N.<module>.lora_a / lora_b into c->dl,
+ * with the head (already in c->head_w) copied in as its score. */
+static tcf_status load_adapters(const tcf_gguf *g, const char *path, tcf_classifier *c) {
+    static const char *const gg[TCF_LL_N] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up",
+                                            "ffn_down"};
+    const tcf_llama_config *cf = &c->dm->cfg;
+    int64_t r;
+    double alpha;
+    const tcf_gguf_value *av = tcf_gguf_find(g, "tcf.lora.alpha");
+    tcf_status st = tcf_gguf_get_i64(g, "tcf.lora.r", &r);
+    if (st) return st;
+    if (r < 1 || r > 4096) return tcf_fail(TCF_ERR_FORMAT, "%s: key 'tcf.lora.r' = %lld is not a LoRA rank", path, (long long)r);
+    if (!av || tcf_gguf_value_f64(av, &alpha) || !(alpha > 0) || !isfinite(alpha))
+        return tcf_fail(TCF_ERR_FORMAT, "%s: key 'tcf.lora.alpha' is missing or not a positive number", path);
+    if ((st = tcf_llama_lora_init(cf, (int)r, (float)alpha, &c->dl)) ||
+        (st = tcf_llama_lora_init_head(c->dl, c->n_classes, cf->hidden)))
+        return st;
+    for (int l = 0; l < cf->layers; l++)
+        for (int m = 0; m < TCF_LL_N; m++) {
+            int in, out;
+            tcf_llama_lora_dims(cf, m, &in, &out);
+            for (int ab = 0; ab < 2; ab++) {
+                char name[64];
+                snprintf(name, sizeof name, "blk.%d.%s.lora_%c", l, gg[m], ab ? 'b' : 'a');
+                const tcf_gguf_tensor *t = tcf_gguf_tensor_find(g, name);
+                const int64_t n0 = ab ? r : in, n1 = ab ? out : r;
+                if (!t || t->n_dims != 2 || t->ne[0] != n0 || t->ne[1] != n1)
+                    return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' [%lld, %lld] is missing or misshapen", path, name,
+                                    (long long)n0, (long long)n1);
+                float *dst = ab ? c->dl->B[l * TCF_LL_N + m] : c->dl->A[l * TCF_LL_N + m];
+                if ((st = tcf_gguf_dequantize(t, dst, n0 * n1))) return st;
+                for (int64_t i = 0; i < n0 * n1; i++)
+                    if (!isfinite(dst[i]))
+                        return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' holds a value that is not finite", path, name);
+            }
+        }
+    memcpy(c->dl->score, c->head_w, sizeof(float) * (size_t)c->n_classes * cf->hidden);
+    return TCF_OK;
+}
 
 tcf_status tcf_classifier_load_llama_gguf(const tcf_gguf *g, const char *path, tcf_classifier *c) {
     const tcf_gguf_tensor *wq = tcf_gguf_tensor_find(g, "blk.0.attn_q.weight");
@@ -198,11 +287,14 @@ tcf_status tcf_classifier_load_llama_gguf(const tcf_gguf *g, const char *path, t
         if (!isfinite(c->head_w[i]))
             return tcf_fail(TCF_ERR_FORMAT, "%s: the score head (cls.output.weight) holds a value that is not finite",
                             path);
+    /* unmerged adapters (--no-merge): applied at inference as a run directory's */
+    if (tcf_gguf_find(g, "tcf.lora.r") && (st = load_adapters(g, path, c))) return st;
     if ((st = tcf_gguf_get_i64(g, "llama.pooling_type", &pt))) return st;
     if (pt != LLAMA_POOLING_LAST && pt != LLAMA_POOLING_MEAN)
         return tcf_fail(TCF_ERR_FORMAT, "%s: key 'llama.pooling_type' = %lld (tcf classifiers use 3, last, or 1, "
                         "mean)", path, (long long)pt);
     c->pooling = pt == LLAMA_POOLING_MEAN ? TCF_POOL_MEAN : TCF_POOL_LAST;
+    if (c->dl) c->dl->pooling = c->pooling;
     if ((st = tcf_gguf_get_i64(g, "tcf.max_len", &ml))) return st;
     if (ml < 3 || ml > c->dm->cfg.max_pos)
         return tcf_fail(TCF_ERR_FORMAT, "%s: key 'tcf.max_len' = %lld is outside [3, %d]", path, (long long)ml,

@@ -305,7 +305,11 @@ static tcf_status from_gguf(const char *in, tcf_gguf_writer *w, tcf_ggml_type ty
     }
     if (!st && !seen_ft) st = tcf_gguf_put_u32(w, "general.file_type", tcf_export_file_type(type));
     if (!st && !seen_qv) st = tcf_gguf_put_u32(w, "general.quantization_version", 2);
-    for (int64_t i = 0; i < tcf_gguf_tensor_count(g) && !st; i++) {
+    for (int64_t i = 0; h && h->verbatim && i < tcf_gguf_tensor_count(g) && !st; i++) {
+        const tcf_gguf_tensor *t = tcf_gguf_tensor_at(g, i);
+        st = tcf_gguf_put_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, t->nbytes);
+    }
+    for (int64_t i = 0; !(h && h->verbatim) && i < tcf_gguf_tensor_count(g) && !st; i++) {
         const tcf_gguf_tensor *t = tcf_gguf_tensor_at(g, i);
         size_t bytes;
         if (t->n_dims < 1 || !tcf_mul_ok((size_t)t->numel, sizeof(float), &bytes)) {
@@ -894,6 +898,8 @@ tcf_status tcf_quantize_model_hooked(const char *in, const char *out, tcf_ggml_t
         const char *mt = jstr(cfg, "model_type");
         if (mt && !strcmp(mt, "llama")) {
             st = from_hf_llama(in, cfg, w, type, h, info);
+        } else if (h && h->verbatim) {
+            st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: a directory's tensors cannot be copied verbatim (a GGUF's can)", in);
         } else if (mt && !strcmp(mt, "bert") && h) {
             st = tcf_fail(TCF_ERR_UNSUPPORTED, "%s: model_type bert: only llama checkpoints are re-written this way", path);
         } else if (mt && !strcmp(mt, "bert")) {

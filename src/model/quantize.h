@@ -52,6 +52,9 @@ typedef struct {
     tcf_status (*tensor)(void *ctx, const char *name, int n_dims, const int64_t *ne, float *x);
     tcf_status (*finish)(void *ctx, tcf_gguf_writer *w);
     void *ctx;
+    /* GGUF input only: copy every tensor as it is (its type and bytes; no
+     * decoding, `tensor` not called, `type` only names general.file_type) */
+    int verbatim;
 } tcf_quantize_hooks;
 tcf_status tcf_quantize_model_hooked(const char *in, const char *out, tcf_ggml_type type, const tcf_quantize_hooks *h,
                                      tcf_quantize_info *info);
