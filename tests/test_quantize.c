@@ -1,5 +1,5 @@
 /*
- * test_quantize.c — the f32 -> F16 / BF16 / Q8_0 / Q4_0 encoders
+ * test_quantize.c — the f32 -> F16 / BF16 / Q8_0 / Q4_0 / Q4_K encoders
  * (kern/quantize.c) and the GGUF writer (io/gguf_write.c).
  *
  * 1. tests/fixtures/quant/input.f32 encoded by gguf-py 0.19
@@ -89,6 +89,26 @@ static void test_encoders(void) {
     free(y);
     free(ours);
     free(x);
+}
+
+/* ggml's own Q4_K encoder (ggml_quantize_chunk, tests/ref/gen_q4k_fixtures.py;
+ * gguf-py has none) on 173 rows of 256: tcf's bytes must be the same. The
+ * rows: normal at four scales, zeros, all-equal, outliers, f16-subnormal and
+ * zero scales, one-signed, uniform, heavy-tailed, sub-blocks of wildly
+ * different range, constant / zero sub-blocks, exact rounding ties. */
+static void test_q4k_ggml(void) {
+    size_t n_in, n;
+    float *x = (float *)read_all(FIX "q4_k_input.f32", &n_in);
+    uint8_t *ref = read_all(FIX "q4_k.bin", &n);
+    const int64_t N = (int64_t)(n_in / 4), R = N / 256;
+    CHECK(N % 256 == 0 && n == (size_t)R * 144, "q4_k fixture: %zu floats, %zu bytes", (size_t)N, n);
+    uint8_t *ours = malloc(n);
+    tcf_quantize_q4_k(x, ours, R * 256);
+    int64_t rows_bad = 0;
+    for (int64_t r = 0; r < R; r++) rows_bad += memcmp(ours + r * 144, ref + r * 144, 144) != 0;
+    same_bytes(FIX "q4_k.bin (ggml_quantize_chunk)", ours, ref, n);
+    printf("  %-48s rows=%lld differing rows=%lld\n", "q4_k vs ggml", (long long)R, (long long)rows_bad);
+    free(ours), free(ref), free(x);
 }
 
 /* Seeded N(0, 1) (xorshift + Box-Muller), for the Q4_K round trip. */
@@ -290,6 +310,7 @@ static void test_writer(void) {
 
 int main(void) {
     test_encoders();
+    test_q4k_ggml();
     test_q4k_round_trip();
     test_writer();
     return check_summary("test_quantize");

@@ -86,10 +86,11 @@ static int clamp_q(int l, int hi) { return l < 0 ? 0 : l > hi ? hi : l; }
  * search (rmin = -1, rdelta = 0.1, nstep = 20, squared error): fit
  * x ~ scale * L - min_out with L in 0..15, weights w. Starts from the plain
  * range fit (min = min(x, 0), scale = (max - min) / 15), then tries 21
- * candidate inverse scales (15 - 1 + 0.1 is) / (max - min): each rounds x to
- * L, takes the weighted least-squares scale and offset for that L (offset
- * clamped to <= 0, the scale refitted then) and is kept if its weighted
- * error is strictly lower. Returns the scale, *min_out = -min >= 0. */
+ * candidate inverse scales (15 - 1 + 0.1 is) / (max - min): each rounds
+ * (x - min) to L, takes the weighted least-squares scale and offset for that
+ * L (offset clamped to <= 0, the scale refitted then) and is kept if its
+ * weighted error is strictly lower; a kept offset becomes the min of the
+ * candidates after it. Returns the scale, *min_out = -min >= 0. */
 static float fit_q4k_sub(const float *x, const float *w, uint8_t *L, float *min_out) {
     enum { n = 32, nmax = 15, nstep = 20 };
     const float rmin = -1.0f, rdelta = 0.1f;
@@ -107,8 +108,8 @@ static float fit_q4k_sub(const float *x, const float *w, uint8_t *L, float *min_
         *min_out = -min;
         return 0.0f;
     }
-    const float range = max - min;
-    float iscale = (float)nmax / range, scale = 1.0f / iscale, best = 0.0f;
+    const float range0 = max - min;
+    float iscale = (float)nmax / range0, scale = 1.0f / iscale, best = 0.0f;
     for (int i = 0; i < n; i++) {
         const float t = x[i] - min, s = iscale * t;
         L[i] = (uint8_t)clamp_q(nearest_int(s), nmax);
@@ -117,7 +118,9 @@ static float fit_q4k_sub(const float *x, const float *w, uint8_t *L, float *min_
     }
     uint8_t Laux[n];
     for (int is = 0; is <= nstep; is++) {
-        const float step = rdelta * (float)is, r = rmin + step, num = r + (float)nmax;
+        /* min is the best fit's so far (as in ggml): it moves the origin
+         * and the range of the candidates after it */
+        const float step = rdelta * (float)is, r = rmin + step, num = r + (float)nmax, range = max - min;
         iscale = num / range;
         float sum_l = 0.0f, sum_l2 = 0.0f, sum_xl = 0.0f;
         for (int i = 0; i < n; i++) {

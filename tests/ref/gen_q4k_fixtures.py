@@ -22,6 +22,9 @@ Writes under tests/fixtures/quant/:
 Run from the repository root, with a Python that has llama_cpp and numpy
 (e.g. a venv with the llama-cpp-python wheel installed):
     python tests/ref/gen_q4k_fixtures.py
+or name the library (e.g. the libggml-base.so of a llama-cpp-python build
+tree) and what it is:
+    GGML_BASE_LIB=/path/libggml-base.so GGML_BASE_DESC="..." python tests/ref/gen_q4k_fixtures.py
 """
 import ctypes
 import glob
@@ -37,12 +40,16 @@ rng = np.random.default_rng(20261202)
 
 
 def find_lib():
+    """(description, path) of the libggml-base.so to use."""
+    if os.environ.get("GGML_BASE_LIB"):
+        p = os.environ["GGML_BASE_LIB"]
+        return os.environ.get("GGML_BASE_DESC", p), p
     import llama_cpp
     d = os.path.dirname(llama_cpp.__file__)
     libs = sorted(glob.glob(os.path.join(d, "**", "libggml-base.so*"), recursive=True))
     if not libs:
         sys.exit(f"no libggml-base.so under {d}")
-    return llama_cpp, libs[0]
+    return f"llama-cpp-python {llama_cpp.__version__}, {os.path.relpath(libs[0], d)}", libs[0]
 
 
 def rows():
@@ -97,7 +104,7 @@ def rows():
 
 
 def main():
-    llama_cpp, path = find_lib()
+    desc, path = find_lib()
     lib = ctypes.CDLL(path)
     f = lib.ggml_quantize_chunk
     f.restype = ctypes.c_size_t
@@ -120,8 +127,7 @@ def main():
     x.tofile(f"{OUT}/q4_k_input.f32")
     dst.tofile(f"{OUT}/q4_k.bin")
     with open(f"{OUT}/q4_k_meta.txt", "w") as fh:
-        fh.write(f"llama-cpp-python {llama_cpp.__version__}\n{os.path.basename(path)}: ggml_quantize_chunk("
-                 f"GGML_TYPE_Q4_K, rows={n}, n_per_row={QK}, imatrix=NULL)\n")
+        fh.write(f"{desc}\nggml_quantize_chunk(GGML_TYPE_Q4_K, rows={n}, n_per_row={QK}, imatrix=NULL)\n")
     print(f"wrote {n} rows to {OUT}/q4_k_input.f32, q4_k.bin")
 
 
