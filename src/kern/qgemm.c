@@ -499,6 +499,22 @@ TGT static inline __m256 nf4_lookup(__m256i idx, __m256 lo, __m256 hi) {
     return _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
 }
 
+/* q4k_scales with F16C for the two f16 scales (both conversions are exact:
+ * the same values) */
+TGT static inline void q4k_scales_avx(const uint8_t *blk, int j, float *dsc, float *dm) {
+    const uint8_t *q = blk + 4;
+    int sc, m;
+    if (j < 4) {
+        sc = q[j] & 63;
+        m = q[j + 4] & 63;
+    } else {
+        sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
+        m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+    *dsc = f16_avx(blk) * (float)sc;
+    *dm = f16_avx(blk + 2) * (float)m;
+}
+
 /* deq_seg_ref with AVX2: the same products (and sums, for Q4_1), one rounding
  * each, so the same bits. */
 TGT static void deq_seg_avx2(const tcf_qmat *W, int n, int k0, int len, float *dst) {
@@ -509,7 +525,7 @@ TGT static void deq_seg_avx2(const tcf_qmat *W, int n, int k0, int len, float *d
             const uint8_t *blk = row + (size_t)(k / 256) * 144;
             const int j = (k % 256) / 32;
             float d, m;
-            q4k_scales(blk, j, &d, &m);
+            q4k_scales_avx(blk, j, &d, &m);
             const __m256 vd = _mm256_set1_ps(d), vm = _mm256_set1_ps(m);
             const uint8_t *qs = blk + 16 + 32 * (j / 2);
             for (int h = 0; h < 2; h++) {
@@ -866,7 +882,7 @@ TGT static inline __m256i wblock(int q8, const uint8_t *wr, int b, float *dw, fl
         const uint8_t *blk = wr + (size_t)(b / 8) * 144;
         const int j = b % 8;
         float d, m;
-        q4k_scales(blk, j, &d, &m);
+        q4k_scales_avx(blk, j, &d, &m);
         *dw = d;
         *mw = -m;
         __m256i q = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * (j / 2)));
