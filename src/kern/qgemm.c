@@ -951,11 +951,71 @@ TGT static inline __m256i wblock(int q8, const uint8_t *wr, int b, float *dw, fl
 Q8_ROWS(1)
 Q8_ROWS(4)
 
+/* The same for Q4_K weights, a super-block at a time: its 8 scales and
+ * offsets unpacked once, each 32-byte chunk of codes loaded once for its two
+ * sub-blocks (low nibbles, then high). Per sub-block the operations of
+ * Q8_ROWS with q8 == 3, in the same order: the same results. */
+#define Q8K_ROWS(R)                                                                                  \
+    TGT static inline void q8k_rows_##R(const qg_args *g, const uint8_t *wr, int n, int m, int nb) { \
+        const uint8_t *xr[R];                                                                        \
+        const float *dr[R], *sr[R];                                                                  \
+        __m256 acc[R];                                                                               \
+        float mt[R];                                                                                 \
+        _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                        \
+            xr[i] = g->xq + (size_t)(m + i) * nb * 34 + 2;                                           \
+            dr[i] = g->dx + (size_t)(m + i) * nb;                                                    \
+            sr[i] = g->sx + (size_t)(m + i) * nb;                                                    \
+            acc[i] = _mm256_setzero_ps();                                                            \
+            mt[i] = 0.0f;                                                                            \
+        }                                                                                            \
+        const __m256i m4 = _mm256_set1_epi8(0x0f);                                                   \
+        for (int b0 = 0; b0 < nb; b0 += 8) {                                                         \
+            const uint8_t *blk = wr + (size_t)(b0 / 8) * 144;                                        \
+            float dw[8], mw[8];                                                                      \
+            for (int j = 0; j < 8; j++) {                                                            \
+                q4k_scales_avx(blk, j, &dw[j], &mw[j]);                                              \
+                mw[j] = -mw[j];                                                                      \
+            }                                                                                        \
+            for (int c = 0; c < 4; c++) {                                                            \
+                const __m256i q = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * c));          \
+                const __m256i half[2] = {_mm256_and_si256(q, m4),                                    \
+                                         _mm256_and_si256(_mm256_srli_epi16(q, 4), m4)};             \
+                for (int h = 0; h < 2; h++) {                                                        \
+                    const int j = 2 * c + h, b = b0 + j;                                             \
+                    const __m256i w = half[h];                                                       \
+                    const __m256 vdw = _mm256_set1_ps(dw[j]);                                        \
+                    _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                            \
+                        __m256 s = dot32(w, w, _mm256_loadu_si256((const __m256i *)(xr[i] + (size_t)b * 34))); \
+                        __m256 d = _mm256_mul_ps(vdw, _mm256_broadcast_ss(dr[i] + b));               \
+                        acc[i] = _mm256_fmadd_ps(d, s, acc[i]);                                      \
+                    }                                                                                \
+                    _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                            \
+                        const float p = mw[j] * sr[i][b];                                            \
+                        mt[i] += p;                                                                  \
+                    }                                                                                \
+                }                                                                                    \
+            }                                                                                        \
+        }                                                                                            \
+        _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                        \
+            float v = hsum(acc[i]) + mt[i];                                                          \
+            if (g->bias) v += g->bias[n];                                                            \
+            float *y = g->Y + (int64_t)(m + i) * g->ldy + n;                                         \
+            *y = g->accumulate ? *y + v : v;                                                         \
+        }                                                                                            \
+    }
+Q8K_ROWS(1)
+Q8K_ROWS(4)
+
 static void q8_tile(const qg_args *g, int m_lo, int m_hi, int n_lo, int n_hi) {
     const int nb = g->W->K / 32;
     for (int n = n_lo; n < n_hi; n++) {
         const uint8_t *wr = g->W->data + (size_t)n * g->W->row_bytes;
         int m = m_lo;
+        if (g->W->type == TCF_QTYPE_Q4_K) {
+            for (; m + 4 <= m_hi; m += 4) q8k_rows_4(g, wr, n, m, nb);
+            for (; m < m_hi; m++) q8k_rows_1(g, wr, n, m, nb);
+            continue;
+        }
         for (; m + 4 <= m_hi; m += 4) q8_rows_4(g, wr, n, m, nb);
         for (; m < m_hi; m++) q8_rows_1(g, wr, n, m, nb);
     }
