@@ -70,8 +70,8 @@
  * anew), every tensor decoded to f32
  * (tcf_gguf_dequantize) and encoded again under the rules above.
  *
- * Not done: k-quants other than Q4_K, NF4 (tcf train's in-memory QLoRA format; GGUF has no NF4 type),
- * Qwen2 / Phi-3 (no GGUF reader for their layouts in tcf), SentencePiece
+ * Not done: k-quants other than Q4_K, NF4 (tcf train's in-memory QLoRA
+ * format; GGUF has no NF4 type), Qwen2 / Phi-3 (no GGUF reader for their layouts in tcf), SentencePiece
  * tokenizers (tokenizer.model), sharded safetensors.
  */
 #include "model/quantize.h"
