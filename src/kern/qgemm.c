@@ -515,12 +515,57 @@ TGT static inline void q4k_scales_avx(const uint8_t *blk, int j, float *dsc, flo
     *dm = f16_avx(blk + 2) * (float)m;
 }
 
+/* All 8 sub-blocks' d*sc and dmin*m of a Q4_K block at once (the products
+ * of q4k_scales, so the same values): the 6-bit fields gathered four at a
+ * time from the 12 bytes read as three little-endian words a, b, c: sc[0..3]
+ * = a & 63, m[0..3] = b & 63, sc[4..7] = c's low nibbles | a's top 2 bits
+ * << 4, m[4..7] = c's high nibbles | b's top 2 bits << 4 (per byte). */
+TGT static inline void q4k_unpack_avx(const uint8_t *blk, float *dsc, float *dm) {
+    uint32_t a, b, c, w[4];
+    memcpy(&a, blk + 4, 4);
+    memcpy(&b, blk + 8, 4);
+    memcpy(&c, blk + 12, 4);
+    w[0] = a & 0x3f3f3f3fu;                                /* sc 0..3 */
+    w[1] = (c & 0x0f0f0f0fu) | ((a >> 2) & 0x30303030u);   /* sc 4..7 */
+    w[2] = b & 0x3f3f3f3fu;                                /* m 0..3 */
+    w[3] = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 2) & 0x30303030u); /* m 4..7 */
+    const __m128i v = _mm_loadu_si128((const __m128i *)w);
+    const __m256 sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v));
+    const __m256 m = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(v, 8)));
+    _mm256_storeu_ps(dsc, _mm256_mul_ps(_mm256_set1_ps(f16_avx(blk)), sc));
+    _mm256_storeu_ps(dm, _mm256_mul_ps(_mm256_set1_ps(f16_avx(blk + 2)), m));
+}
+
 /* deq_seg_ref with AVX2: the same products (and sums, for Q4_1), one rounding
  * each, so the same bits. */
 TGT static void deq_seg_avx2(const tcf_qmat *W, int n, int k0, int len, float *dst) {
     if (W->type == TCF_QTYPE_Q4_K) {
         const uint8_t *row = W->data + (size_t)n * W->row_bytes;
         const __m128i m4 = _mm_set1_epi8(0x0f);
+        if (k0 % 256 == 0 && len % 256 == 0) { /* whole blocks: each 32-byte chunk once */
+            for (int k = k0; k < k0 + len; k += 256) {
+                const uint8_t *blk = row + (size_t)(k / 256) * 144;
+                float dsc[8], dm[8];
+                q4k_unpack_avx(blk, dsc, dm);
+                for (int c = 0; c < 4; c++) {
+                    const __m128i q0 = _mm_loadu_si128((const __m128i *)(blk + 16 + 32 * c)),
+                                  q1 = _mm_loadu_si128((const __m128i *)(blk + 32 + 32 * c));
+                    const __m128i v[4] = {_mm_and_si128(q0, m4), _mm_and_si128(q1, m4),
+                                          _mm_and_si128(_mm_srli_epi16(q0, 4), m4),
+                                          _mm_and_si128(_mm_srli_epi16(q1, 4), m4)};
+                    for (int h = 0; h < 2; h++, dst += 32) {
+                        const __m256 vd = _mm256_set1_ps(dsc[2 * c + h]), vm = _mm256_set1_ps(dm[2 * c + h]);
+                        for (int u = 0; u < 2; u++) {
+                            const __m128i q = v[2 * h + u];
+                            _mm256_storeu_ps(dst + 16 * u, _mm256_sub_ps(_mm256_mul_ps(cvt8(q), vd), vm));
+                            _mm256_storeu_ps(dst + 16 * u + 8,
+                                             _mm256_sub_ps(_mm256_mul_ps(cvt8(_mm_srli_si128(q, 8)), vd), vm));
+                        }
+                    }
+                }
+            }
+            return;
+        }
         for (int k = k0; k < k0 + len; k += 32, dst += 32) {
             const uint8_t *blk = row + (size_t)(k / 256) * 144;
             const int j = (k % 256) / 32;
@@ -972,10 +1017,8 @@ Q8_ROWS(4)
         for (int b0 = 0; b0 < nb; b0 += 8) {                                                         \
             const uint8_t *blk = wr + (size_t)(b0 / 8) * 144;                                        \
             float dw[8], mw[8];                                                                      \
-            for (int j = 0; j < 8; j++) {                                                            \
-                q4k_scales_avx(blk, j, &dw[j], &mw[j]);                                              \
-                mw[j] = -mw[j];                                                                      \
-            }                                                                                        \
+            q4k_unpack_avx(blk, dw, mw);                                                             \
+            for (int j = 0; j < 8; j++) mw[j] = -mw[j];                                              \
             for (int c = 0; c < 4; c++) {                                                            \
                 const __m256i q = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * c));          \
                 const __m256i half[2] = {_mm256_and_si256(q, m4),                                    \
