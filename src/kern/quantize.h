@@ -3,9 +3,9 @@
  * of the decoders in quant.h. Used by the GGUF exporter (src/model/export.c).
  *
  * Each function encodes n floats (n a multiple of the type's block size:
- * 32 for Q8_0 / Q4_0, 256 for Q4_K, 1 for F16 / BF16) and matches ggml-quants.c's
- * quantize_row_<type>_ref and gguf-py's gguf.quants.quantize (0.19) bit for
- * bit: the same f32 operations in the same order, one rounding each (no
+ * 32 for Q8_0 / Q4_0, 256 for Q4_K, 1 for F16 / BF16) and matches
+ * ggml-quants.c's quantize_row_<type>_ref (and, but for Q4_K, gguf-py's
+ * gguf.quants.quantize 0.19) bit for bit: the same f32 operations in the same order, one rounding each (no
  * fused multiply-add; -std=c11 keeps GCC from contracting), f16 scales
  * rounded to nearest even.
  *
@@ -17,7 +17,8 @@
  *   Q4_K  per super-block of 256 (quantize_row_q4_K_ref): per sub-block of
  *         32, weights w = sqrt(mean x^2) + |x|, then make_qkx2_quants(nmax
  *         15, rmin -1, rdelta 0.1, nstep 20, squared error) fits x ~ s*L - m
- *         (L 0..15, m >= 0); the 8 scales s and mins m are quantized to 6
+ *         (L 0..15, m >= 0; a candidate kept moves the origin min of the
+ *         candidates after it, as in ggml); the 8 scales s and mins m are quantized to 6
  *         bits against their maxima (ls = min(63, nearest(63/max_s * s)),
  *         lm likewise), d = f16(max_s / 63), dmin = f16(max_m / 63); codes
  *         are then recomputed from the stored scales, L = clamp(nearest((x +
