@@ -77,13 +77,11 @@ def ggml_q4_k():
     """ggml_quantize_chunk(GGML_TYPE_Q4_K, ...) as a function of an f32 (rows, K) array, or None."""
     lib = os.environ.get("GGML_BASE_LIB")
     if not lib:
-        try:
-            import llama_cpp
-            libs = glob.glob(os.path.join(os.path.dirname(llama_cpp.__file__), "**", "libggml-base.so*"),
-                             recursive=True)
-            lib = libs[0] if libs else None
-        except ImportError:
-            lib = None
+        import importlib.util
+        spec = importlib.util.find_spec("llama_cpp")  # located, not imported (its runtime deps)
+        libs = glob.glob(os.path.join(os.path.dirname(spec.origin), "**", "libggml-base.so*"),
+                         recursive=True) if spec else []
+        lib = sorted(libs)[0] if libs else None
     if not lib:
         return None
     f = ctypes.CDLL(lib).ggml_quantize_chunk

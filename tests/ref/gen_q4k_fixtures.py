@@ -19,9 +19,11 @@ Writes under tests/fixtures/quant/:
   q4_k.bin        (ROWS, 144) ggml's Q4_K blocks of q4_k_input.f32
   q4_k_meta.txt   the llama-cpp-python version and library used
 
-Run from the repository root, with a Python that has llama_cpp and numpy
-(e.g. a venv with the llama-cpp-python wheel installed):
-    python tests/ref/gen_q4k_fixtures.py
+Run from the repository root, with a Python that has numpy and can find
+llama_cpp (only located, not imported), e.g. the wheel unpacked outside the
+shared venv:
+    .venv/bin/pip install --no-deps --target /tmp/ggml-pkg llama_cpp_python-0.3.36-*.whl
+    PYTHONPATH=/tmp/ggml-pkg .venv/bin/python tests/ref/gen_q4k_fixtures.py
 or name the library (e.g. the libggml-base.so of a llama-cpp-python build
 tree) and what it is:
     GGML_BASE_LIB=/path/libggml-base.so GGML_BASE_DESC="..." python tests/ref/gen_q4k_fixtures.py
@@ -44,12 +46,18 @@ def find_lib():
     if os.environ.get("GGML_BASE_LIB"):
         p = os.environ["GGML_BASE_LIB"]
         return os.environ.get("GGML_BASE_DESC", p), p
-    import llama_cpp
-    d = os.path.dirname(llama_cpp.__file__)
+    # located, not imported: importing llama_cpp needs its runtime deps (diskcache, jinja2)
+    import importlib.metadata
+    import importlib.util
+    spec = importlib.util.find_spec("llama_cpp")
+    if spec is None:
+        sys.exit("llama_cpp not found: install the llama-cpp-python wheel or set GGML_BASE_LIB")
+    d = os.path.dirname(spec.origin)
     libs = sorted(glob.glob(os.path.join(d, "**", "libggml-base.so*"), recursive=True))
     if not libs:
         sys.exit(f"no libggml-base.so under {d}")
-    return f"llama-cpp-python {llama_cpp.__version__}, {os.path.relpath(libs[0], d)}", libs[0]
+    ver = importlib.metadata.version("llama_cpp_python")
+    return f"llama-cpp-python {ver} (installed wheel), {os.path.relpath(libs[0], d)}", libs[0]
 
 
 def rows():
