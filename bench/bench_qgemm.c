@@ -7,7 +7,8 @@
  *
  * Paths: f32 packed; q8_0, q4_0, q4_1, nf4, nf4+double-quant decoded on the
  * fly (tcf_qgemm); q8_0, q4_0 and q4_1 with X quantized to Q8_0 and integer dots
- * (tcf_qgemm_q8); with --bwd also dX = dY @ W (tcf_gemm on the f32 weight vs
+ * (tcf_qgemm_q8); q4_k both ways where K is whole super-blocks of 256 (else
+ * "-"); with --bwd also dX = dY @ W (tcf_gemm on the f32 weight vs
  * tcf_qgemm_bwd) at the largest M.
  *
  * Weights are cycled: each path holds C copies of the same weight, with C
@@ -44,8 +45,9 @@ static const shape shapes[] = {
     {"SmolLM2", "mlp down", 1536, 576},
 };
 
-enum { P_F32, P_Q8_0, P_Q4_0, P_Q4_1, P_NF4, P_NF4DQ, P_Q8_0_I8, P_Q4_0_I8, P_Q4_1_I8, NP };
-static const char *pname[NP] = {"f32", "q8_0", "q4_0", "q4_1", "nf4", "nf4-dq", "q8_0 x8", "q4_0 x8", "q4_1 x8"};
+enum { P_F32, P_Q8_0, P_Q4_0, P_Q4_1, P_NF4, P_NF4DQ, P_Q8_0_I8, P_Q4_0_I8, P_Q4_1_I8, P_Q4_K, P_Q4_K_I8, NP };
+static const char *pname[NP] = {"f32",     "q8_0",    "q4_0",    "q4_1", "nf4",    "nf4-dq",
+                                "q8_0 x8", "q4_0 x8", "q4_1 x8", "q4_k", "q4_k x8"};
 
 typedef struct {
     int copies, M, n_threads;
@@ -68,6 +70,7 @@ static void call(ctx *c, int p, int K, int N) {
     case P_Q8_0_I8:
     case P_Q4_0_I8:
     case P_Q4_1_I8:
+    case P_Q4_K_I8:
         tcf_qgemm_q8(c->M, c->X, K, &c->q[p][i], NULL, c->Y, N, 0, c->work, c->n_threads);
         break;
     default: tcf_qgemm(c->M, c->X, K, &c->q[p][i], NULL, c->Y, N, 0, c->n_threads);
@@ -81,10 +84,12 @@ static void best_gflops(ctx *c, int K, int N, double min_s, int reps, double *be
     const double flops = 2.0 * c->M * N * K;
     for (int p = 0; p < NP; p++) {
         best[p] = 0;
+        if (p && !c->q[p]) continue; /* Q4_K: K not whole super-blocks */
         call(c, p, K, N);
     }
     for (int rep = 0; rep < reps; rep++)
         for (int p = 0; p < NP; p++) {
+            if (p && !c->q[p]) continue;
             int n = 0;
             double t0 = tcf_now(), t;
             do {
@@ -146,8 +151,10 @@ int main(int argc, char **argv) {
         tcf_gemm_pack_b(K, N, w, K, 1, c.f32);
         for (int i = 1; i < c.copies; i++) memcpy(c.f32 + i * c.f32_stride, c.f32, c.f32_stride * 4);
         const tcf_qtype qt[NP] = {0, TCF_QTYPE_Q8_0, TCF_QTYPE_Q4_0, TCF_QTYPE_Q4_1, TCF_QTYPE_NF4, TCF_QTYPE_NF4,
-                                  TCF_QTYPE_Q8_0, TCF_QTYPE_Q4_0, TCF_QTYPE_Q4_1};
+                                  TCF_QTYPE_Q8_0, TCF_QTYPE_Q4_0, TCF_QTYPE_Q4_1, TCF_QTYPE_Q4_K, TCF_QTYPE_Q4_K};
         for (int p = 1; p < NP; p++) {
+            c.q[p] = NULL;
+            if (qt[p] == TCF_QTYPE_Q4_K && K % 256) continue;
             c.q[p] = calloc(c.copies, sizeof(tcf_qmat));
             tcf_qmat_quantize(&c.q[p][0], qt[p], N, K, w, K, p == P_NF4DQ);
             for (int i = 1; i < c.copies; i++) tcf_qmat_quantize(&c.q[p][i], qt[p], N, K, w, K, p == P_NF4DQ);
@@ -165,7 +172,9 @@ int main(int argc, char **argv) {
                 double g[NP];
                 best_gflops(&c, K, N, min_s, reps, g);
                 printf("| %s | %s | %d | %d | %d | %d | %.1f |", shapes[s].model, shapes[s].name, K, N, c.M, t, g[0]);
-                for (int p = 1; p < NP; p++) printf(" %.1f (%.2fx) |", g[p], g[p] / g[0]);
+                for (int p = 1; p < NP; p++)
+                    if (c.q[p]) printf(" %.1f (%.2fx) |", g[p], g[p] / g[0]);
+                    else printf(" - |");
                 printf("\n");
                 fflush(stdout);
             }
@@ -188,14 +197,14 @@ int main(int argc, char **argv) {
                         } while ((el = tcf_now() - t0) < min_s);
                         if (flops * n / el / 1e9 > best[p]) best[p] = flops * n / el / 1e9;
                     }
-                printf("| %s | %s bwd dX | %d | %d | %d | %d | %.1f | %.1f (%.2fx) | | | %.1f (%.2fx) nf4 | | | | |\n",
+                printf("| %s | %s bwd dX | %d | %d | %d | %d | %.1f | %.1f (%.2fx) | | | %.1f (%.2fx) nf4 | | | | | | |\n",
                        shapes[s].model, shapes[s].name, K, N, M, t, best[0], best[1], best[1] / best[0], best[2],
                        best[2] / best[0]);
             }
             free(wf);
         }
         for (int p = 1; p < NP; p++) {
-            for (int i = 0; i < c.copies; i++) tcf_qmat_free(&c.q[p][i]);
+            for (int i = 0; c.q[p] && i < c.copies; i++) tcf_qmat_free(&c.q[p][i]);
             free(c.q[p]);
         }
         free(c.f32), free(w), free(X), free(Y), free(c.work);

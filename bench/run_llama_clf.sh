@@ -33,7 +33,7 @@ for t in $THREADS; do
     .venv/bin/python bench/llama_cpp_embed.py --gguf "$GGUF" --texts "$OUT/texts.txt" --threads $t > "$OUT/lcpp_$t.json"
     .venv/bin/python - "$OUT/tcf_$t.json" "$OUT/lcpp_$t.json" "$t" <<'PY'
 import json, sys
-tc = json.loads(open(sys.argv[1]).read().splitlines()[-1]); lc = json.load(open(sys.argv[2])); t = sys.argv[3]
+tc = json.loads(open(sys.argv[1]).read().splitlines()[-1])["b1"]; lc = json.load(open(sys.argv[2])); t = sys.argv[3]
 g = lambda d, k: d.get(k, d.get(k.replace("_ms", ""), float("nan")))
 print("| %s | tcf classifier (Q4_1 base + LoRA + head) | %.1f | %.1f | %.1f |" % (t, g(tc, "p50_ms"), g(tc, "p90_ms"), g(tc, "p99_ms")))
 print("| %s | llama.cpp %s last-token state (Q4_1) | %.1f | %.1f | %.1f |" % (t, lc["version"], lc["p50_ms"], lc["p90_ms"], lc["p99_ms"]))

@@ -3,7 +3,8 @@
  * bytes (tcf_qmat_view / tcf_qmat_view_nf4, as a GGUF or bitsandbytes tensor
  * would arrive) and a differential check of the kernels on them.
  *
- * Input: byte 0 picks the type (Q8_0, Q4_0, Q4_1, NF4, NF4 double-quant),
+ * Input: byte 0 picks the type (Q8_0, Q4_0, Q4_1, NF4, NF4 double-quant,
+ * Q4_K),
  * byte 1 N (1..9), byte 2 K in blocks (1..9), byte 3 M (1..7); the rest is
  * the weight bytes (NF4: codes, then the absmax floats or u8 codes, absmax2,
  * offset), passed with their real length so short inputs exercise the size
@@ -40,8 +41,8 @@ static void close_or_abort(const float *a, const float *b, const double *s, int 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 4) return 0;
-    const int kind = data[0] % 5, N = 1 + data[1] % 9, M = 1 + data[3] % 7;
-    const tcf_qtype type = kind >= 3 ? TCF_QTYPE_NF4 : (tcf_qtype)kind;
+    const int kind = data[0] % 6, N = 1 + data[1] % 9, M = 1 + data[3] % 7;
+    const tcf_qtype type = kind == 5 ? TCF_QTYPE_Q4_K : kind >= 3 ? TCF_QTYPE_NF4 : (tcf_qtype)kind;
     const int K = (1 + data[2] % 9) * tcf_qtype_block(type);
     data += 4;
     size -= 4;

@@ -2,7 +2,8 @@
 # tcf export end to end: a run directory around the PEFT fixture adapter
 # (tests/fixtures/peft, trained in Python) is exported to GGUF; tcf predict /
 # eval with --model MODEL.gguf give the run directory's probabilities (f32:
-# identical output; q8_0 / q4_0: top labels printed); tcf inspect shows
+# identical output; q8_0 / q4_0 / q4_k: top labels printed; q4_k's tensor
+# types and file type checked, and served); tcf inspect shows
 # llama.cpp's keys and the base model's sha256; --format peft writes the
 # adapter; truncated files, another architecture, a full disk and bad options
 # fail cleanly and leave no file behind.
@@ -27,17 +28,26 @@ JSON
 expect_rc 0 "export f32" -- "$TCF" export --model "$RUN" --out "$TMP/m.gguf"
 expect_rc 0 "export q8_0" -- "$TCF" export --model "$RUN" --out "$TMP/m8.gguf" --type q8_0
 expect_rc 0 "export q4_0" -- "$TCF" export --model "$RUN" --out "$TMP/m4.gguf" --type q4_0
+expect_rc 0 "export q4_k" -- "$TCF" export --model "$RUN" --out "$TMP/mk.gguf" --type q4_k
 ls -l "$TMP"/m*.gguf | awk '{print "  " $5 " bytes  " $NF}'
 
 expect_rc 0 "predict run" -- "$TCF" predict --model "$RUN" --top 4 --threads 2 --input "$PEFT/texts.txt"
 cp "$TMP/out" "$TMP/pred_run"
 expect_rc 0 "predict f32 gguf" -- "$TCF" predict --model "$TMP/m.gguf" --top 4 --threads 2 --input "$PEFT/texts.txt"
 cmp -s "$TMP/out" "$TMP/pred_run" && ok || bad "f32 export predicts differently: $(diff "$TMP/out" "$TMP/pred_run" | head -4)"
-for q in 8 4; do
-    expect_rc 0 "predict q${q}_0 gguf" -- "$TCF" predict --model "$TMP/m$q.gguf" --top 4 --threads 2 --input "$PEFT/texts.txt"
+for qf in q8_0:m8 q4_0:m4 q4_k:mk; do
+    q=${qf%:*}
+    expect_rc 0 "predict $q gguf" -- "$TCF" predict --model "$TMP/${qf#*:}.gguf" --top 4 --threads 2 --input "$PEFT/texts.txt"
     same=$(paste -d'\n' <(grep -o '"label": "[a-z]*"' "$TMP/out") | diff - <(grep -o '"label": "[a-z]*"' "$TMP/pred_run") | grep -c '^<')
-    echo "  q${q}_0: $((8 - same))/8 top labels as the run directory"
+    echo "  $q: $((8 - same))/8 top labels as the run directory"
 done
+expect_rc 0 "eval q4_k gguf" -- "$TCF" eval --model "$TMP/mk.gguf" --data "$TMP/data.csv" --threads 2
+grep -q '8 examples, accuracy' "$TMP/out" && ok || bad "eval of the q4_k export: $(head -1 "$TMP/out")"
+# q4_k: FFN down (rows of 1536) Q4_K, the rows of 384 Q8_0; llama.cpp's Q4_K_S file type
+expect_rc 0 "inspect q4_k" -- "$TCF" inspect "$TMP/mk.gguf"
+grep -q '^  blk.0.ffn_down.weight  Q4_K' "$TMP/out" && ok || bad "ffn_down is not Q4_K"
+grep -q '^  blk.0.attn_q.weight  Q8_0' "$TMP/out" && ok || bad "q4_k: attn_q (rows of 384) is not the Q8_0 fallback"
+grep -q '^  general.file_type  u32  14$' "$TMP/out" && ok || bad "q4_k: file_type is not 14: $(grep file_type "$TMP/out")"
 expect_rc 0 "eval run" -- "$TCF" eval --model "$RUN" --data "$TMP/data.csv" --threads 2
 grep -i accuracy "$TMP/out" | head -1 | sed 's/ (.*//' > "$TMP/acc_run"
 expect_rc 0 "eval gguf" -- "$TCF" eval --model "$TMP/m.gguf" --data "$TMP/data.csv" --threads 2
@@ -129,6 +139,16 @@ else
     echo "  SKIP serve threshold cases (no curl)"
 fi
 rm -f "$TMP/ma.gguf"
+if command -v curl >/dev/null; then
+    "$TCF" serve --model "$TMP/mk.gguf" --port 0 --threads 2 2>"$TMP/serve_k.log" &
+    spid=$!
+    for _ in $(seq 100); do grep -qs 'listening on' "$TMP/serve_k.log" && break; sleep 0.1; done
+    port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$TMP/serve_k.log")
+    curl -s --max-time 60 -H 'Content-Type: application/json' -d '{"text": "where is my card?"}' \
+        "http://127.0.0.1:$port/v1/classify" > "$TMP/body"
+    kill -TERM "$spid"; wait "$spid"
+    grep -q '"label": "[a-z]*"' "$TMP/body" && ok || bad "serve of the q4_k export: $(cat "$TMP/body")"
+fi
 for v in 1.5 -0.1 nan x; do
     expect_rc 2 "export --abstain-below $v" -- "$TCF" export --model "$RUN" --out "$TMP/x.gguf" --abstain-below "$v"
     expect_err "--abstain-below needs a number in [0, 1]" "bad threshold $v named"

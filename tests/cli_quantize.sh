@@ -4,7 +4,7 @@
 # reads the files; tcf tokenize gives the same ids from the GGUF as from the
 # directory (with and without specials); tcf embed gives identical features
 # from the f32 file. Bad input: missing / truncated safetensors, unknown
-# model_type, qwen2, a truncated GGUF, unsupported --type (nf4, q4_k), a
+# model_type, qwen2, a truncated GGUF, unsupported --type (nf4, q6_k), a
 # missing --type: each exits non-zero with a message naming the cause, leaves
 # an existing --out untouched and no temp file. With models/ present (not
 # under the sanitizers): SmolLM2's GGUF and MiniLM to q8_0.
@@ -27,6 +27,14 @@ for t in f32 f16 q8_0 q4_0 q4_1; do
     done
 done
 case q8_0 in q8_0) grep -q '^  blk.0.ffn_down.weight  F16 ' <("$TCF" inspect "$TMP/q8_0.gguf") && ok || bad "ffn_down (rows of 80) is not the F16 fallback" ;; esac
+# q4_k: rows of 64 are not whole super-blocks of 256: Q8_0 (the q8_0 file's
+# bytes, test_quantize_model), ffn_down's rows of 80 F16; file_type Q4_K_S
+expect_rc 0 "quantize q4_k" -- "$TCF" quantize --model "$FQ" --out "$TMP/q4_k.gguf" --type q4_k
+grep -q "12 tensors (0 q4_k, 3 kept f32, 1 f16 fallback, 8 q8_0 fallback)" "$TMP/err" && ok || bad "q4_k: summary: $(cat "$TMP/err")"
+expect_rc 0 "inspect q4_k" -- "$TCF" inspect "$TMP/q4_k.gguf"
+grep -q '^  blk.0.attn_q.weight  Q8_0 ' "$TMP/out" && ok || bad "q4_k: attn_q is not the Q8_0 fallback"
+grep -q '^  blk.0.ffn_down.weight  F16 ' "$TMP/out" && ok || bad "q4_k: ffn_down (rows of 80) is not F16"
+grep -q '^  general.file_type  u32  14$' "$TMP/out" && ok || bad "q4_k: file_type is not 14"
 ls -l "$TMP"/*.gguf | awk '{print "  " $5 " bytes  " $NF}'
 
 # tokenize: directory (tokenizer.json) vs GGUF (tokenizer.ggml.*)
@@ -91,7 +99,7 @@ cp "$FQ/config.json" "$FQ/model.safetensors" "$TMP/spm/"
 cp tests/fixtures/bpe/metaspace.json "$TMP/spm/tokenizer.json"
 bad_case "SentencePiece-style tokenizer" "only byte-level BPE tokenizers" 1 -- --model "$TMP/spm" --type q8_0
 bad_case "nf4" "GGUF has no NF4 type" 2 -- --model "$FQ" --type nf4
-bad_case "q4_k" "--type must be f32, f16, bf16, q8_0, q4_0 or q4_1" 2 -- --model "$FQ" --type q4_k
+bad_case "q6_k" "--type must be f32, f16, bf16, q8_0, q4_0, q4_1 or q4_k" 2 -- --model "$FQ" --type q6_k
 bad_case "no --type" "--type are required" 2 -- --model "$FQ"
 expect_rc 1 "out == in" -- "$TCF" quantize --model "$TMP/q8_0.gguf" --out "$TMP/q8_0.gguf" --type q4_0
 expect_err "is the input itself" "out == in"
@@ -122,6 +130,10 @@ if [ -f "$MODEL/model.safetensors" ] && [ "$SANITIZED" = 0 ]; then
     expect_rc 0 "inspect MiniLM q8_0" -- "$TCF" inspect "$TMP/minilm.gguf"
     grep -q '^  bert.pooling_type  u32  1' "$TMP/out" && ok || bad "MiniLM: bert.pooling_type is not 1 (mean)"
     grep -q '^  blk.0.attn_q.weight  Q8_0' "$TMP/out" && ok || bad "MiniLM: attn_q is not Q8_0"
+    expect_rc 0 "MiniLM q4_k" -- "$TCF" quantize --model "$MODEL" --out "$TMP/minilm.gguf" --type q4_k
+    echo "  $(tail -1 "$TMP/err")"
+    expect_rc 0 "inspect MiniLM q4_k" -- "$TCF" inspect "$TMP/minilm.gguf"
+    grep -q '^  blk.0.ffn_down.weight  Q4_K' "$TMP/out" && ok || bad "MiniLM q4_k: ffn_down (rows of 1536) is not Q4_K"
     rm -f "$TMP/minilm.gguf"
 else
     echo "SKIP MiniLM part: $MODEL absent or sanitized build"

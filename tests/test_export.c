@@ -6,7 +6,8 @@
  *    tests/ref/gen_peft_fixtures.py: r=4 on query,value, random non-zero A
  *    and B, 3 AdamW steps) loaded as a tcf run (a tcf_run.json pointing at
  *    models/all-MiniLM-L6-v2) reproduces PEFT's logits for 8 texts.
- * 3. That run exported to GGUF as f32 / f16 / bf16 / q8_0 / q4_0: the file
+ * 3. That run exported to GGUF as f32 / f16 / bf16 / q8_0 / q4_0 / q4_k
+ *    (Q8_0 for q4_k's rows of 384): the file
  *    holds llama.cpp's BERT keys and names with the requested types, loads
  *    back with tcf_classifier_load, and gives the run directory's
  *    probabilities (f32: within 1e-5; the other types: diffs printed, loose
@@ -290,7 +291,8 @@ static off_t tensor_offset(const char *path, const char *name, size_t at) {
  * (widen every tensor to f32, then tcf_bert_quantize) bit for bit; a block
  * scale or an F32 value that is not finite is refused naming the tensor.
  * `mapped_probs`: the default load's probabilities (decode path). */
-static void test_mapped(const char *path, const char *type, tcf_qtype qt, const float *mapped_probs) {
+static void test_mapped(const char *path, const char *type, tcf_ggml_type t, const float *mapped_probs) {
+    const tcf_qtype qt = t == TCF_GGML_Q8_0 ? TCF_QTYPE_Q8_0 : t == TCF_GGML_Q4_0 ? TCF_QTYPE_Q4_0 : TCF_QTYPE_Q4_K;
     tcf_classifier *c = NULL;
     tcf_classifier_opts o = {2, 0, 0, 0, TCF_QPATH_DECODE};
     CHECK(!tcf_classifier_load(path, &o, &c) && c->m->map && c->m->qdense && !c->m->qdense[1].owned &&
@@ -300,21 +302,64 @@ static void test_mapped(const char *path, const char *type, tcf_qtype qt, const 
     c = NULL;
     o.keep_f32 = 1;
     float old[NT * K];
-    CHECK(!tcf_classifier_load(path, &o, &c) && !c->m->map && !tcf_bert_quantize(c->m, qt) &&
-              !tcf_classifier_classify(c, NT, (const char *const *)texts, NULL, old),
-          "%s: widened + re-quantized load: %s", type, tcf_last_error());
-    tcf_classifier_free(c);
-    char what[96];
-    snprintf(what, sizeof what, "%s mapped vs widened + tcf_bert_quantize", type);
-    max_diff(what, mapped_probs, old, 0);
-    CHECK(!memcmp(mapped_probs, old, sizeof old), "%s: mapped load differs from the earlier load", type);
+    /* Q4_K blocks re-quantized from their decoded weights need not come
+     * back the same (the scale search runs on other data): that file is
+     * compared with its widened load by the caller only */
+    if (qt != TCF_QTYPE_Q4_K) {
+        CHECK(!tcf_classifier_load(path, &o, &c) && !c->m->map && !tcf_bert_quantize(c->m, qt) &&
+                  !tcf_classifier_classify(c, NT, (const char *const *)texts, NULL, old),
+              "%s: widened + re-quantized load: %s", type, tcf_last_error());
+        tcf_classifier_free(c);
+        char what[96];
+        snprintf(what, sizeof what, "%s mapped vs widened + tcf_bert_quantize", type);
+        max_diff(what, mapped_probs, old, 0);
+        CHECK(!memcmp(mapped_probs, old, sizeof old), "%s: mapped load differs from the earlier load", type);
+    }
     /* bad values in the file */
     char p[160];
     snprintf(p, sizeof p, "%s/bad_%s.gguf", tmp, type);
     const uint8_t inf_f16[2] = {0x00, 0x7c}; /* +inf */
-    off_t off = tensor_offset(path, "blk.2.ffn_up.weight", (qt == TCF_QTYPE_Q8_0 ? 34 : 18) * 5);
+    /* q4_k: FFN down is the Q4_K weight (rows of 1536); its dmin too */
+    const char *wname = qt == TCF_QTYPE_Q4_K ? "blk.2.ffn_down.weight" : "blk.2.ffn_up.weight";
+    const size_t bb = qt == TCF_QTYPE_Q8_0 ? 34 : qt == TCF_QTYPE_Q4_0 ? 18 : 144;
+    char needle[64];
+    snprintf(needle, sizeof needle, "'%s': block 5", wname);
+    off_t off = tensor_offset(path, wname, bb * 5);
     CHECK(off > 0 && patch_copy(path, p, off, inf_f16, 2), "patch scale");
-    expect_load_fail("infinite block scale", p, TCF_ERR_FORMAT, "'blk.2.ffn_up.weight': block 5");
+    expect_load_fail("infinite block scale", p, TCF_ERR_FORMAT, needle);
+    if (qt == TCF_QTYPE_Q4_K) {
+        off = tensor_offset(path, wname, bb * 5 + 2);
+        CHECK(off > 0 && patch_copy(path, p, off, inf_f16, 2), "patch dmin");
+        expect_load_fail("infinite block dmin", p, TCF_ERR_FORMAT, needle);
+        /* q, k and v are fused: one type. attn_k relabelled Q4_0 (its bytes
+         * would not even fit: the type check comes first either way) */
+        tcf_gguf *g = NULL;
+        if (!tcf_gguf_open(path, &g)) {
+            const tcf_gguf_tensor *tk = tcf_gguf_tensor_find(g, "blk.1.attn_k.weight");
+            CHECK(tk != NULL, "attn_k");
+            /* the tensor info's type field follows its name, n_dims and dims */
+            off_t info = -1;
+            char *hdr;
+            size_t len;
+            if (tk && !tcf_read_file(path, &hdr, &len)) {
+                const char *nm = "blk.1.attn_k.weight";
+                for (size_t i = 0; i + strlen(nm) + 8 < len && i < tcf_gguf_data_offset(g); i++)
+                    if (!memcmp(hdr + i, nm, strlen(nm)) && hdr[i + strlen(nm)] == 2) {
+                        info = (off_t)(i + strlen(nm) + 4 + 16);
+                        break;
+                    }
+                free(hdr);
+            }
+            const uint8_t q40[4] = {TCF_GGML_Q4_0, 0, 0, 0};
+            CHECK(info > 0 && patch_copy(path, p, info, q40, 4), "patch attn_k type");
+            tcf_classifier *c2 = NULL;
+            tcf_status st = tcf_classifier_load(p, NULL, &c2);
+            CHECK(st == TCF_ERR_FORMAT && !c2 && strstr(tcf_last_error(), "'blk.1.attn_k.weight' is Q4_0, attn_q q8_0"),
+                  "attn_k of another type than attn_q: %s %s", tcf_status_name(st), tcf_last_error());
+            tcf_classifier_free(c2);
+        }
+        tcf_gguf_free(g);
+    }
     const float nan = NAN;
     off = tensor_offset(path, "token_embd.weight", 4 * (384 * 2000 + 7));
     CHECK(off > 0 && patch_copy(path, p, off, &nan, 4), "patch embedding");
@@ -330,7 +375,7 @@ static void test_export_types(const float *run_probs, char *f32_path) {
     static const struct { const char *name; double bound; } types[] = {
         {"f32", 1e-5}, {"q4_0", 0.25},
 #ifndef __SANITIZE_ADDRESS__ /* ~20x slower there; the encoders are checked byte for byte in test_quantize */
-        {"f16", 2e-3}, {"bf16", 2e-2}, {"q8_0", 2e-2},
+        {"f16", 2e-3}, {"bf16", 2e-2}, {"q8_0", 2e-2}, {"q4_k", 0.25},
 #endif
     };
     for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
@@ -357,8 +402,13 @@ static void test_export_types(const float *run_probs, char *f32_path) {
                                   *e = tcf_gguf_tensor_find(g, "token_embd.weight"),
                                   *p = tcf_gguf_tensor_find(g, "cls.weight"),
                                   *h = tcf_gguf_tensor_find(g, "cls.output.weight");
-            CHECK(q && (int)q->type == t && q->ne[0] == 384 && q->ne[1] == 384, "attn_v type/shape");
-            CHECK(p && (int)p->type == t, "pooler type");
+            /* q4_k: rows of 384 are not whole super-blocks, Q8_0 instead;
+             * FFN down's rows of 1536 are */
+            const int t384 = (int)tcf_export_dense_type((tcf_ggml_type)t, 384);
+            const tcf_gguf_tensor *fd = tcf_gguf_tensor_find(g, "blk.5.ffn_down.weight");
+            CHECK(q && (int)q->type == t384 && q->ne[0] == 384 && q->ne[1] == 384, "attn_v type/shape");
+            CHECK(p && (int)p->type == t384, "pooler type");
+            CHECK(fd && (int)fd->type == t && fd->ne[0] == 1536, "ffn_down type %d", fd ? (int)fd->type : -1);
             CHECK(e && e->type == TCF_GGML_F32 && e->ne[0] == 384 && e->ne[1] == 30522, "token_embd");
             CHECK(h && h->type == TCF_GGML_F32 && h->ne[0] == 384 && h->ne[1] == K, "head");
             tcf_gguf_type et;
@@ -376,7 +426,7 @@ static void test_export_types(const float *run_probs, char *f32_path) {
         CHECK(classify(path, probs), "classify %s", path);
         snprintf(what, sizeof what, "export %s vs run directory", types[i].name);
         max_diff(what, probs, run_probs, types[i].bound);
-        if (t == TCF_GGML_Q8_0 || t == TCF_GGML_Q4_0) {
+        if (t == TCF_GGML_Q8_0 || t == TCF_GGML_Q4_0 || t == TCF_GGML_Q4_K) {
             /* kept quantized in memory (the default) vs widened to f32 at
              * load: the same weights, so the same probabilities */
             float wide[NT * K];
@@ -387,7 +437,7 @@ static void test_export_types(const float *run_probs, char *f32_path) {
             snprintf(what, sizeof what, "%s in memory vs widened to f32", types[i].name);
             max_diff(what, probs, wide, 1e-6);
             test_qpath(path, types[i].name, probs);
-            test_mapped(path, types[i].name, t == TCF_GGML_Q8_0 ? TCF_QTYPE_Q8_0 : TCF_QTYPE_Q4_0, probs);
+            test_mapped(path, types[i].name, (tcf_ggml_type)t, probs);
         }
         if (t == TCF_GGML_F32) test_i8_path(path, probs);
         if (i == 0) strcpy(f32_path, path);
@@ -490,7 +540,9 @@ static void test_bad(const char *f32_path) {
     CHECK(tcf_export_gguf(tmp, p, TCF_GGML_F32, -1) != TCF_OK && strstr(tcf_last_error(), "not a tcf run directory"),
           "export of a non-run: %s", tcf_last_error());
     CHECK(!tcf_file_exists(p), "file left after a failed export");
-    CHECK(tcf_export_type_parse("q4_k") == -1 && tcf_export_type_parse("q8_0") == TCF_GGML_Q8_0, "type names");
+    CHECK(tcf_export_type_parse("q6_k") == -1 && tcf_export_type_parse("q8_0") == TCF_GGML_Q8_0 &&
+              tcf_export_type_parse("q4_k") == TCF_GGML_Q4_K,
+          "type names");
 }
 
 /* 4b. The abstain threshold: `--abstain-below P` stores tcf.abstain_below,

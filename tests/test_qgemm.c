@@ -7,10 +7,11 @@
  *    bitsandbytes 0.50.2; NF4 quantization (codes, absmax, double-quantized
  *    absmax) and dequantization of bitsandbytes' bytes; Y = matmul_4bit(X,
  *    W) + bias and its input gradient through torch autograd; the ggml
- *    quantizers against gguf-py's bytes; GGUF tensors used in place (the
+ *    quantizers against gguf-py's bytes; GGUF tensors (Q8_0, Q4_0, Q4_1,
+ *    Q4_K) used in place (the
  *    fixture, and the real SmolLM2-135M Q4_1 file when fetched, else SKIP).
  * 2. The kernels on many shapes (M = 1, M past a task tile, K = 32 .. 4096,
- *    odd N) for every type: the AVX2 decoder equals the scalar one bit for
+ *    odd N) for every type (Q4_K with K rounded up to 256): the AVX2 decoder equals the scalar one bit for
  *    bit; tcf_qgemm equals decode + tcf_gemm_packed and tcf_qgemm_bwd equals
  *    decode + tcf_gemm bit for bit on the AVX2 path; the references agree
  *    with a double-precision product; the q8 path's AVX2 X quantizer gives the
@@ -163,8 +164,8 @@ static void test_gguf_view(void) {
         CHECK(0, "open types.gguf: %s", tcf_last_error());
         return;
     }
-    const char *names[] = {"q8_0", "q4_0", "q4_1"};
-    for (int i = 0; i < 3; i++) {
+    const char *names[] = {"q8_0", "q4_0", "q4_1", "q4_k"};
+    for (int i = 0; i < 4; i++) {
         const tcf_gguf_tensor *t = tcf_gguf_tensor_find(g, names[i]);
         tcf_qmat W;
         if (!t || tcf_qmat_from_gguf(&W, t) != TCF_OK) {
@@ -181,11 +182,11 @@ static void test_gguf_view(void) {
         check_close(what, b, a, n, 0, 0);
         free(a), free(b);
     }
-    const tcf_gguf_tensor *t = tcf_gguf_tensor_find(g, "q4_k");
+    const tcf_gguf_tensor *t = tcf_gguf_tensor_find(g, "q6_k");
     tcf_qmat W;
-    CHECK(t && tcf_qmat_from_gguf(&W, t) == TCF_ERR_UNSUPPORTED && strstr(tcf_last_error(), "tensor 'q4_k'") &&
-              strstr(tcf_last_error(), "Q4_K"),
-          "q4_k: %s", tcf_last_error());
+    CHECK(t && tcf_qmat_from_gguf(&W, t) == TCF_ERR_UNSUPPORTED && strstr(tcf_last_error(), "tensor 'q6_k'") &&
+              strstr(tcf_last_error(), "Q6_K"),
+          "q6_k: %s", tcf_last_error());
     tcf_gguf_free(g);
 }
 
@@ -423,6 +424,18 @@ static void test_errors(void) {
               strstr(tcf_last_error(), "(1, 48)"),
           "quantize K=48: %s", tcf_last_error());
     CHECK(tcf_qmat_quantize(&W, TCF_QTYPE_NF4, 0, 64, w, 64, 0) == TCF_ERR_ARG, "quantize N=0");
+    CHECK(tcf_qmat_quantize(&W, TCF_QTYPE_Q4_K, 1, 32, w, 32, 0) == TCF_ERR_ARG &&
+              strstr(tcf_last_error(), "(1, 32)") && strstr(tcf_last_error(), "multiple of 256"),
+          "q4_k K=32: %s", tcf_last_error());
+    uint8_t kb[144 * 2] = {0};
+    CHECK(tcf_qmat_view(&W, TCF_QTYPE_Q4_K, 2, 384, kb, sizeof kb, "blk.2.ffn") == TCF_ERR_FORMAT &&
+              strstr(tcf_last_error(), "blk.2.ffn") && strstr(tcf_last_error(), "multiple of 256"),
+          "q4_k K=384: %s", tcf_last_error());
+    CHECK(tcf_qmat_view(&W, TCF_QTYPE_Q4_K, 2, 256, kb, sizeof kb - 1, "blk.3.ffn") == TCF_ERR_FORMAT &&
+              strstr(tcf_last_error(), "287 bytes of data, a (2, 256) q4_k matrix takes 288"),
+          "q4_k short: %s", tcf_last_error());
+    CHECK(tcf_qmat_view(&W, TCF_QTYPE_Q4_K, 2, 256, kb, sizeof kb, "ok") == TCF_OK && tcf_qmat_bytes(&W) == 288,
+          "q4_k view: %s", tcf_last_error());
     tcf_qmat_free(NULL);
     tcf_qmat_free(&W);
 }
@@ -438,14 +451,14 @@ int main(void) {
         {16, 193, 384}, {17, 45, 1536}, {1, 48, 4096}, {33, 100, 4096}, {200, 40, 128}, {250, 19, 320},
         {64, 300, 512},
     };
-    const tcf_qtype types[] = {TCF_QTYPE_Q8_0, TCF_QTYPE_Q4_0, TCF_QTYPE_Q4_1, TCF_QTYPE_NF4};
-    for (int t = 0; t < 4; t++)
+    const tcf_qtype types[] = {TCF_QTYPE_Q8_0, TCF_QTYPE_Q4_0, TCF_QTYPE_Q4_1, TCF_QTYPE_NF4, TCF_QTYPE_Q4_K};
+    for (int t = 0; t < 5; t++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-            int K = shapes[s][2];
-            if (types[t] == TCF_QTYPE_NF4) K = (K + 63) / 64 * 64;
+            int K = shapes[s][2], bs = tcf_qtype_block(types[t]);
+            K = (K + bs - 1) / bs * bs;
             test_shape(types[t], shapes[s][0], shapes[s][1], K);
         }
-    for (int t = 0; t < 4; t++) test_forced_scalar(types[t], 9, 37, 320);
+    for (int t = 0; t < 5; t++) test_forced_scalar(types[t], 9, 37, types[t] == TCF_QTYPE_Q4_K ? 512 : 320);
     test_q8_ties();
     test_errors();
     return check_summary("test_qgemm");

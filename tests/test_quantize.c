@@ -1,5 +1,5 @@
 /*
- * test_quantize.c — the f32 -> F16 / BF16 / Q8_0 / Q4_0 encoders
+ * test_quantize.c — the f32 -> F16 / BF16 / Q8_0 / Q4_0 / Q4_K encoders
  * (kern/quantize.c) and the GGUF writer (io/gguf_write.c).
  *
  * 1. tests/fixtures/quant/input.f32 encoded by gguf-py 0.19
@@ -19,6 +19,7 @@
 #include "kern/convert.h"
 #include "kern/quant.h"
 #include "kern/quantize.h"
+#include "kern/qgemm.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -88,6 +89,121 @@ static void test_encoders(void) {
     free(y);
     free(ours);
     free(x);
+}
+
+/* ggml's own Q4_K encoder (ggml_quantize_chunk, tests/ref/gen_q4k_fixtures.py;
+ * gguf-py has none) on 173 rows of 256: tcf's bytes must be the same. The
+ * rows: normal at four scales, zeros, all-equal, outliers, f16-subnormal and
+ * zero scales, one-signed, uniform, heavy-tailed, sub-blocks of wildly
+ * different range, constant / zero sub-blocks, exact rounding ties. */
+static void test_q4k_ggml(void) {
+    size_t n_in, n;
+    float *x = (float *)read_all(FIX "q4_k_input.f32", &n_in);
+    uint8_t *ref = read_all(FIX "q4_k.bin", &n);
+    const int64_t N = (int64_t)(n_in / 4), R = N / 256;
+    CHECK(N % 256 == 0 && n == (size_t)R * 144, "q4_k fixture: %zu floats, %zu bytes", (size_t)N, n);
+    uint8_t *ours = malloc(n);
+    tcf_quantize_q4_k(x, ours, R * 256);
+    int64_t rows_bad = 0;
+    for (int64_t r = 0; r < R; r++) rows_bad += memcmp(ours + r * 144, ref + r * 144, 144) != 0;
+    same_bytes(FIX "q4_k.bin (ggml_quantize_chunk)", ours, ref, n);
+    printf("  %-48s rows=%lld differing rows=%lld\n", "q4_k vs ggml", (long long)R, (long long)rows_bad);
+    free(ours), free(ref), free(x);
+}
+
+/* Seeded N(0, 1) (xorshift + Box-Muller), for the Q4_K round trip. */
+static double gauss(uint64_t *s) {
+    double u[2];
+    for (int i = 0; i < 2; i++) {
+        *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
+        u[i] = ((double)(*s >> 11) + 0.5) / 9007199254740992.0;
+    }
+    return sqrt(-2 * log(u[0])) * cos(6.283185307179586 * u[1]);
+}
+
+/* Q4_K encode -> tcf_dequant_q4_k: every value the stored scales can reach
+ * (0 <= (x + dmin*m) / (d*sc) <= 15) is within half a step d*sc of x (the
+ * codes are recomputed from the stored scales); on normal rows the rms error
+ * is below Q4_1's (the same data, 5 bits a weight against Q4_K's 4.5); zero
+ * rows give zero blocks and constant rows decode within 1/63 of the value
+ * plus the f16 rounding. */
+static void test_q4k_round_trip(void) {
+    enum { R = 96, K = 256 };
+    float *x = malloc(sizeof(float) * R * K), *y = malloc(sizeof(float) * R * K), *y1 = malloc(sizeof(float) * R * K);
+    uint8_t *q = malloc((size_t)R * 144);
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    for (int r = 0; r < R; r++) {
+        const double sc = r < 64 ? pow(10.0, -3.0 + (r % 8) * 0.5) : 1.0;
+        for (int k = 0; k < K; k++) {
+            double v = gauss(&seed) * sc;
+            if (r >= 64 && r < 72) v = -fabs(v);                             /* negatives only */
+            if (r >= 72 && r < 80 && k % 97 == 3) v *= 40;                    /* outliers */
+            if (r >= 80 && r < 88) v *= pow(10.0, -4.0 + (k / 32) * 0.6);     /* sub-block ranges differ */
+            if (r == 88) v = 0;
+            if (r == 89) v = -0.3;
+            if (r == 90) v = 7.0;
+            if (r == 91 && k / 32 == 2) v = 0;                                /* a zero sub-block */
+            x[r * K + k] = (float)v;
+        }
+    }
+    tcf_quantize_q4_k(x, q, (int64_t)R * K);
+    tcf_dequant_q4_k(q, y, R);
+    long reach = 0, bad = 0, clipped = 0;
+    double worst = 0, worst_clip = 0;
+    for (int b = 0; b < R * K / 32; b++) {
+        const uint8_t *blk = q + (b / 8) * 144;
+        const int j = b % 8;
+        int sc, m;
+        if (j < 4) sc = blk[4 + j] & 63, m = blk[8 + j] & 63;
+        else sc = (blk[8 + j] & 15) | (blk[j] >> 6) << 4, m = (blk[8 + j] >> 4) | (blk[4 + j] >> 6) << 4;
+        const float d = tcf_f16_to_f32((uint16_t)(blk[0] | blk[1] << 8)) * (float)sc;
+        const float dm = tcf_f16_to_f32((uint16_t)(blk[2] | blk[3] << 8)) * (float)m;
+        for (int l = 0; l < 32; l++) {
+            const float xv = x[b * 32 + l], t = (xv + dm) / d;
+            if (!(d > 0) || t < 0 || t > 15) {
+                clipped++;
+                if (d > 0) {
+                    const double e = fabs((double)y[b * 32 + l] - xv) / d;
+                    if (e > worst_clip) worst_clip = e;
+                }
+                continue;
+            }
+            reach++;
+            const double e = fabs((double)y[b * 32 + l] - xv), bound = 0.5 * d * 1.0001 + 1e-6 * (fabs(xv) + dm);
+            if (e > bound) bad++;
+            if (e / bound > worst) worst = e / bound;
+        }
+    }
+    printf("  %-48s reachable=%ld clipped=%ld worst |err| / (d/2) = %.3f, clipped %.3f\n", "q4_k round trip", reach,
+           clipped, worst, 2 * worst_clip);
+    CHECK(!bad && reach > R * K * 85 / 100, "q4_k: %ld of %ld reachable values off by more than half a step", bad, reach);
+    /* rms against Q4_1 on the 64 normal rows */
+    tcf_qmat w1;
+    CHECK(!tcf_qmat_quantize(&w1, TCF_QTYPE_Q4_1, R, K, x, K, 0), "q4_1: %s", tcf_last_error());
+    tcf_qmat_dequant_rows_ref(&w1, 0, R, y1);
+    double e4k = 0, e41 = 0, ss = 0;
+    for (int r = 0; r < 64; r++) {
+        double a = 0, c = 0, n = 0;
+        for (int k = 0; k < K; k++) {
+            const double v = x[r * K + k];
+            a += (y[r * K + k] - v) * (y[r * K + k] - v), c += (y1[r * K + k] - v) * (y1[r * K + k] - v), n += v * v;
+        }
+        e4k += a / n, e41 += c / n, ss += 1;
+    }
+    e4k = sqrt(e4k / ss), e41 = sqrt(e41 / ss);
+    printf("  %-48s q4_k %.4f  q4_1 %.4f (rms error / rms, normal rows)\n", "q4_k vs q4_1", e4k, e41);
+    CHECK(e4k < e41, "q4_k rms error %.4f is not below q4_1's %.4f", e4k, e41);
+    int zero = 1;
+    for (int i = 0; i < 144; i++) zero &= q[88 * 144 + i] == 0;
+    CHECK(zero, "q4_k: an all-zero row is not an all-zero block");
+    for (int r = 89; r <= 90; r++) {
+        const float v = x[r * K];
+        float e = 0;
+        for (int k = 0; k < K; k++) e = fmaxf(e, fabsf(y[r * K + k] - v));
+        CHECK(e <= fabsf(v) * (1.0f / 63 + 1e-3f), "q4_k: constant row %g decodes %g off", (double)v, (double)e);
+    }
+    tcf_qmat_free(&w1);
+    free(x), free(y), free(y1), free(q);
 }
 
 /* The same calls tests/ref/gen_quant_fixtures.py makes to GGUFWriter. */
@@ -194,6 +310,8 @@ static void test_writer(void) {
 
 int main(void) {
     test_encoders();
+    test_q4k_ggml();
+    test_q4k_round_trip();
     test_writer();
     return check_summary("test_quantize");
 }

@@ -6,6 +6,9 @@
  *     gguf.quants.quantize gives for convert_hf_to_gguf's rules
  *     (tensors.txt, tests/ref/gen_quantize_fixtures.py), ffn_down's rows of
  *     80 falling back to F16; the same for tiny_llama.gguf re-quantized;
+ *   - q4_k: tiny_tok's rows of 64 take the Q8_0 fallback (the q8_0 file's
+ *     bytes); MiniLM's FFN down (rows of 1536) is Q4_K, the rest Q8_0, and
+ *     its pooled output stays close to the checkpoint's;
  *   - the tokenizer.* keys equal those convert_hf_to_gguf + SpecialVocab
  *     write (tokenizer_ref.gguf), type and value;
  *   - the f32 output loads with tcf_llama_load and gives bit-identical
@@ -213,15 +216,28 @@ static void check_bert(void) {
     float p0[512], p1[512];
     CHECK(!tcf_bert_forward(ref, B, T, ids, mask, h0, 2), "%s", tcf_last_error());
     tcf_bert_pool(&ref->cfg, B, T, mask, h0, TCF_POOL_MEAN, 1, p0);
-    static const char *types[] = {"f32", "q8_0"};
-    for (int k = 0; k < 2; k++) {
-        const char *o = out_path(k ? "minilm_q8.gguf" : "minilm_f32.gguf");
+    static const char *types[] = {"f32", "q8_0", "q4_k"};
+    for (int k = 0; k < 3; k++) {
+        const char *o = out_path(k == 2 ? "minilm_q4k.gguf" : k ? "minilm_q8.gguf" : "minilm_f32.gguf");
         tcf_quantize_info info;
         tcf_status st = tcf_quantize_model(dir, o, (tcf_ggml_type)tcf_quantize_type_parse(types[k]), &info);
         CHECK(st == TCF_OK, "MiniLM %s: %s", types[k], tcf_last_error());
         tcf_gguf *g = NULL;
         tcf_bert *m = NULL;
         if (!st) st = tcf_gguf_open(o, &g);
+        if (!st && k == 2) {
+            /* hidden 384 is not whole super-blocks: only FFN down (rows of
+             * 1536) is Q4_K, the other dense weights and the pooler Q8_0 */
+            const tcf_gguf_tensor *fd = tcf_gguf_tensor_find(g, "blk.3.ffn_down.weight"),
+                                  *fu = tcf_gguf_tensor_find(g, "blk.3.ffn_up.weight"),
+                                  *pq = tcf_gguf_tensor_find(g, "cls.weight");
+            CHECK(fd && fd->type == TCF_GGML_Q4_K && fu && fu->type == TCF_GGML_Q8_0 && pq && pq->type == TCF_GGML_Q8_0,
+                  "MiniLM q4_k: ffn_down %d, ffn_up %d, pooler %d", fd ? (int)fd->type : -1, fu ? (int)fu->type : -1,
+                  pq ? (int)pq->type : -1);
+            CHECK(info.n_typed == 6 && info.n_q8_fallback == 6 * 5 + 1 && info.n_f16_fallback == 0,
+                  "MiniLM q4_k: %d q4_k, %d q8_0 fallback, %d f16", info.n_typed, info.n_q8_fallback,
+                  info.n_f16_fallback);
+        }
         if (!st) st = tcf_bert_load_gguf(g, o, &m);
         CHECK(st == TCF_OK, "MiniLM %s: load: %s", types[k], tcf_last_error());
         if (!st && !tcf_bert_forward(m, B, T, ids, mask, h1, 2)) {
@@ -230,7 +246,9 @@ static void check_bert(void) {
                 check_close("MiniLM dir vs f32 GGUF (hidden)", h1, h0, (long)T * C, 0, 0);
             } else {
                 tcf_bert_pool(&m->cfg, B, T, mask, h1, TCF_POOL_MEAN, 1, p1);
-                check_close("MiniLM q8_0 GGUF vs dir (mean, normalized)", p1, p0, C, 2e-2, 0);
+                check_close(k == 1 ? "MiniLM q8_0 GGUF vs dir (mean, normalized)"
+                                   : "MiniLM q4_k GGUF vs dir (mean, normalized)",
+                            p1, p0, C, 2e-2, 0);
             }
         }
         tcf_bert_free(m);
@@ -262,6 +280,26 @@ int main(void) {
                   "%s: %d typed, %d f32, %d f16 fallback (want 8, 3 norms, 1: ffn_down's rows of 80)", types[i], info.n_typed,
                   info.n_f32, info.n_f16_fallback);
         check_tensors(out_path(name), types[i]);
+    }
+    /* q4_k: tiny_tok's rows of 64 are not whole super-blocks of 256, so its
+     * weights take the Q8_0 fallback (the q8_0 file's bytes), ffn_down's
+     * rows of 80 F16 */
+    CHECK(!tcf_quantize_model(FIX "/tiny_tok", out_path("q4_k.gguf"), TCF_GGML_Q4_K, &info), "q4_k: %s",
+          tcf_last_error());
+    CHECK(info.n_typed == 0 && info.n_q8_fallback == 8 && info.n_f16_fallback == 1 && info.n_f32 == 3,
+          "q4_k: %d typed, %d q8_0 fallback, %d f16, %d f32 (want 0, 8, 1, 3)", info.n_typed, info.n_q8_fallback,
+          info.n_f16_fallback, info.n_f32);
+    {
+        tcf_gguf *a = NULL, *b = NULL;
+        int same = 0, n = 0;
+        if (!tcf_gguf_open(out_path("q4_k.gguf"), &a) && !tcf_gguf_open(out_path("q8_0.gguf"), &b))
+            for (int64_t i = 0; i < tcf_gguf_tensor_count(a); i++) {
+                const tcf_gguf_tensor *x = tcf_gguf_tensor_at(a, i), *y = tcf_gguf_tensor_find(b, x->name);
+                n++;
+                same += y && x->type == y->type && x->nbytes == y->nbytes && !memcmp(x->data, y->data, x->nbytes);
+            }
+        CHECK(n == 12 && same == n, "q4_k fallback: %d of %d tensors equal the q8_0 file's", same, n);
+        tcf_gguf_free(a), tcf_gguf_free(b);
     }
     check_tokenizer_keys(out_path("q8_0.gguf"));
     check_forward("tiny_tok dir vs its f32 gguf", FIX "/tiny_tok", out_path("f32.gguf"));
@@ -332,8 +370,8 @@ int main(void) {
     fclose(f);
     tcf_status st = tcf_quantize_model("tests/fixtures/llama/tiny_qwen2", out_path("keep.gguf"), TCF_GGML_Q8_0, NULL);
     CHECK(st == TCF_ERR_UNSUPPORTED && strstr(tcf_last_error(), "qwen2"), "qwen2: %d %s", st, tcf_last_error());
-    st = tcf_quantize_model(FIX "/tiny_tok", out_path("keep.gguf"), TCF_GGML_Q4_K, NULL);
-    CHECK(st == TCF_ERR_ARG, "Q4_K: %d %s", st, tcf_last_error());
+    st = tcf_quantize_model(FIX "/tiny_tok", out_path("keep.gguf"), TCF_GGML_Q6_K, NULL);
+    CHECK(st == TCF_ERR_ARG, "Q6_K: %d %s", st, tcf_last_error());
     char buf[64] = {0};
     f = fopen(out_path("keep.gguf"), "r");
     CHECK(f && fread(buf, 1, sizeof buf - 1, f) == 12 && !strcmp(buf, "old contents"), "keep.gguf changed: '%s'", buf);

@@ -521,10 +521,10 @@ static const char *train_usage =
     "                         mean of the final hidden states over the real tokens)\n";
 
 #define QPATH_HELP                                                                     \
-    "--qpath: how a Q8_0 / Q4_0 export multiplies by its weights: decode (exact,\n"     \
-    "the probabilities of the widened f32 model), int8 (inputs rounded to Q8_0,\n"     \
-    "integer block dot products: faster, slightly different probabilities) or\n"     \
-    "auto (default: int8 for small batches, decode for large; docs/BENCHMARKS.md).\n"     \
+    "--qpath: how a Q8_0 / Q4_0 / Q4_K export multiplies by its weights: decode\n"   \
+    "(exact, the probabilities of the widened f32 model), int8 (inputs rounded to\n"  \
+    "Q8_0, integer block dot products: faster, slightly different probabilities)\n"   \
+    "or auto (default: int8 for small batches, decode for large; docs/BENCHMARKS.md).\n" \
     "On an f32 / f16 / bf16 encoder int8 makes the dense weights per-row int8 at\n"     \
     "load and rounds each product's inputs to int8 per 64 values (the fastest CPU\n"     \
     "path; slightly different probabilities); auto and decode leave it f32.\n"
@@ -1212,7 +1212,7 @@ static int cmd_serve(int argc, char **argv) {
 }
 
 static const char *export_usage =
-    "usage: tcf export --model RUN/ --out MODEL.gguf [--type f32|f16|bf16|q8_0|q4_0|q4_1]\n"
+    "usage: tcf export --model RUN/ --out MODEL.gguf [--type f32|f16|bf16|q8_0|q4_0|q4_k|q4_1]\n"
     "                  [--abstain-below P] [--no-merge]\n"
     "       tcf export --format peft --model RUN/ --out DIR/\n"
     "\n"
@@ -1237,8 +1237,9 @@ static const char *export_usage =
     "options:\n"
     "  --model RUN/          run directory written by tcf train\n"
     "  --out PATH            output file (gguf) or directory (peft)\n"
-    "  --type T              f32 (default), f16, bf16, q8_0, q4_0 (gguf only);\n"
-    "                        q4_1 too for decoder runs\n"
+    "  --type T              f32 (default), f16, bf16, q8_0, q4_0, q4_k (gguf only;\n"
+    "                        q4_k: weights whose rows are not a multiple of 256\n"
+    "                        are written q8_0); decoder runs: q4_1 too, not q4_k\n"
     "  --abstain-below P     store the abstain threshold P (0..1) in the file\n"
     "                        (tcf.abstain_below): tcf serve and tcf predict then\n"
     "                        report \"abstain\": true when the top score is below P\n"
@@ -1292,7 +1293,7 @@ static int cmd_export(int argc, char **argv) {
     }
     int t = tcf_export_type_parse(type ? type : "f32");
     if (t < 0) {
-        fprintf(stderr, "tcf export: --type must be f32, f16, bf16, q8_0, q4_0 or q4_1, got '%s'\n", type);
+        fprintf(stderr, "tcf export: --type must be f32, f16, bf16, q8_0, q4_0, q4_k or q4_1, got '%s'\n", type);
         return 2;
     }
     if (no_merge && type) {
@@ -1304,7 +1305,7 @@ static int cmd_export(int argc, char **argv) {
 }
 
 static const char *quantize_usage =
-    "usage: tcf quantize --model IN --out OUT.gguf --type f32|f16|bf16|q8_0|q4_0|q4_1\n"
+    "usage: tcf quantize --model IN --out OUT.gguf --type f32|f16|bf16|q8_0|q4_0|q4_1|q4_k\n"
     "\n"
     "Writes one GGUF file in llama.cpp's layout, as its convert_hf_to_gguf.py\n"
     "would, with the weight matrices in --type. IN is a Hugging Face directory\n"
@@ -1316,8 +1317,9 @@ static const char *quantize_usage =
     "Kept F32 whatever --type says: 1-D tensors (norms, biases), position and\n"
     "token-type embeddings (llama.cpp reads them as F32); BERT token embeddings\n"
     "too (tcf export's layout). A weight whose rows are not a multiple of 32\n"
-    "gets F16 instead of a 32-block type. q/k rows are permuted for llama.cpp's\n"
-    "RoPE; a byte-level BPE tokenizer.json becomes tokenizer.ggml.* (gpt2).\n"
+    "gets F16 instead of a 32-block type; with q4_k (super-blocks of 256) one\n"
+    "whose rows are a multiple of 32 but not of 256 gets q8_0. q/k rows are\n"
+    "permuted for llama.cpp's RoPE; a byte-level BPE tokenizer.json becomes tokenizer.ggml.* (gpt2).\n"
     "Qwen2 / Phi-3 are refused (tcf reads back only llama's GGUF layout); nf4\n"
     "is tcf train's in-memory QLoRA format and has no GGUF type.\n"
     "The file is written atomically: on failure nothing is left at --out.\n"
@@ -1325,7 +1327,7 @@ static const char *quantize_usage =
     "options:\n"
     "  --model IN            HF model directory or .gguf file\n"
     "  --out PATH            output .gguf\n"
-    "  --type T              f32, f16, bf16, q8_0, q4_0, q4_1\n"
+    "  --type T              f32, f16, bf16, q8_0, q4_0, q4_1, q4_k\n"
     "  -h, --help            this help\n";
 
 static double quantize_clock(void) {
@@ -1363,15 +1365,17 @@ static int cmd_quantize(int argc, char **argv) {
         return 2;
     }
     if (t < 0) {
-        fprintf(stderr, "tcf quantize: --type must be f32, f16, bf16, q8_0, q4_0 or q4_1, got '%s'\n", type);
+        fprintf(stderr, "tcf quantize: --type must be f32, f16, bf16, q8_0, q4_0, q4_1 or q4_k, got '%s'\n", type);
         return 2;
     }
     tcf_quantize_info info;
     double t0 = quantize_clock();
     if (tcf_quantize_model(model, outp, (tcf_ggml_type)t, &info)) return fail_lib("quantize");
-    fprintf(stderr, "tcf quantize: %s -> %s: %d tensors (%d %s, %d kept f32, %d f16 fallback), %.1f M weights, %.1f MB "
+    char q8fb[48] = "";
+    if (info.n_q8_fallback) snprintf(q8fb, sizeof q8fb, ", %d q8_0 fallback", info.n_q8_fallback);
+    fprintf(stderr, "tcf quantize: %s -> %s: %d tensors (%d %s, %d kept f32, %d f16 fallback%s), %.1f M weights, %.1f MB "
                     "of tensors%s, %.2f s\n", info.source, outp, info.n_tensors, info.n_typed, type, info.n_f32,
-            info.n_f16_fallback, (double)info.params / 1e6, (double)info.tensor_bytes / 1e6,
+            info.n_f16_fallback, q8fb, (double)info.params / 1e6, (double)info.tensor_bytes / 1e6,
             info.has_tokenizer ? "" : ", no tokenizer", quantize_clock() - t0);
     return 0;
 }

@@ -4,8 +4,9 @@
  * ggml's reference Q8_0/Q4_0/Q4_1 quantizers (ggml-quants.c
  * quantize_row_*_ref, which gguf-py's gguf.quants.quantize reproduces) and
  * bitsandbytes' NF4 (functional.quantize_4bit, blocksize 64, optional
- * compress_statistics). Not here: K-quants, NF4 block sizes other than 64,
- * FP4.
+ * compress_statistics), and ggml's Q4_K (kern/quantize.c). Q4_K is decoded
+ * and multiplied per sub-block of 32, the unit the other ggml types have.
+ * Not here: other k-quants, NF4 block sizes other than 64, FP4.
  *
  * AVX2 paths (chosen at run time: AVX2+FMA from tcf_kern_isa, plus F16C for
  * the block scales):
@@ -31,6 +32,7 @@
 #include "kern/qgemm.h"
 #include "kern/kern.h"
 #include "kern/quant.h"
+#include "kern/quantize.h"
 #include "kern/convert.h"
 #include "base/base.h"
 
@@ -100,11 +102,16 @@ const char *tcf_qtype_name(tcf_qtype t) {
     case TCF_QTYPE_Q4_0: return "q4_0";
     case TCF_QTYPE_Q4_1: return "q4_1";
     case TCF_QTYPE_NF4: return "nf4";
+    case TCF_QTYPE_Q4_K: return "q4_k";
     }
     return "?";
 }
 
-int tcf_qtype_block(tcf_qtype t) { return t == TCF_QTYPE_NF4 ? 64 : 32; }
+int tcf_qtype_block(tcf_qtype t) { return t == TCF_QTYPE_NF4 ? 64 : t == TCF_QTYPE_Q4_K ? 256 : 32; }
+
+/* Weights per decoding unit of the reference loops: a block, or one Q4_K
+ * sub-block of 32. */
+static int seg_of(tcf_qtype t) { return t == TCF_QTYPE_NF4 ? 64 : 32; }
 
 /* bytes per block of tcf_qtype_block(t) weights */
 static size_t block_bytes(tcf_qtype t) {
@@ -113,6 +120,7 @@ static size_t block_bytes(tcf_qtype t) {
     case TCF_QTYPE_Q4_0: return 18;
     case TCF_QTYPE_Q4_1: return 20;
     case TCF_QTYPE_NF4: return 32;
+    case TCF_QTYPE_Q4_K: return 144;
     }
     return 0;
 }
@@ -123,17 +131,17 @@ size_t tcf_qtype_row_bytes(tcf_qtype t, int K) {
     return (size_t)(K / bs) * block_bytes(t);
 }
 
-static int valid_type(tcf_qtype t) { return t >= TCF_QTYPE_Q8_0 && t <= TCF_QTYPE_NF4; }
+static int valid_type(tcf_qtype t) { return t >= TCF_QTYPE_Q8_0 && t <= TCF_QTYPE_Q4_K; }
 
 tcf_status tcf_qmat_view(tcf_qmat *W, tcf_qtype type, int N, int K, const void *data, size_t bytes,
                          const char *name) {
     memset(W, 0, sizeof *W);
     if (!valid_type(type) || type == TCF_QTYPE_NF4)
-        return tcf_fail(TCF_ERR_ARG, "%s: tcf_qmat_view takes q8_0, q4_0 or q4_1 blocks", name);
+        return tcf_fail(TCF_ERR_ARG, "%s: tcf_qmat_view takes q8_0, q4_0, q4_1 or q4_k blocks", name);
     size_t rb = tcf_qtype_row_bytes(type, K), need;
     if (N <= 0 || rb == 0)
-        return tcf_fail(TCF_ERR_FORMAT, "%s: shape (%d, %d) is not whole %s rows (K must be a positive multiple of 32)",
-                        name, N, K, tcf_qtype_name(type));
+        return tcf_fail(TCF_ERR_FORMAT, "%s: shape (%d, %d) is not whole %s rows (K must be a positive multiple of %d)",
+                        name, N, K, tcf_qtype_name(type), tcf_qtype_block(type));
     if (!tcf_mul_ok(rb, (size_t)N, &need) || need != bytes)
         return tcf_fail(TCF_ERR_FORMAT, "%s: %zu bytes of data, a (%d, %d) %s matrix takes %zu", name, bytes, N, K,
                         tcf_qtype_name(type), rb * (size_t)N);
@@ -152,8 +160,9 @@ tcf_status tcf_qmat_from_gguf(tcf_qmat *W, const tcf_gguf_tensor *t) {
     case TCF_GGML_Q8_0: q = TCF_QTYPE_Q8_0; break;
     case TCF_GGML_Q4_0: q = TCF_QTYPE_Q4_0; break;
     case TCF_GGML_Q4_1: q = TCF_QTYPE_Q4_1; break;
+    case TCF_GGML_Q4_K: q = TCF_QTYPE_Q4_K; break;
     default:
-        return tcf_fail(TCF_ERR_UNSUPPORTED, "tensor '%s': type %s has no quantized matmul (q8_0, q4_0, q4_1 do)",
+        return tcf_fail(TCF_ERR_UNSUPPORTED, "tensor '%s': type %s has no quantized matmul (q8_0, q4_0, q4_1, q4_k do)",
                         t->name, tcf_ggml_type_name(t->type) ? tcf_ggml_type_name(t->type) : "?");
     }
     if (t->n_dims > 2 || t->ne[2] != 1 || t->ne[3] != 1 || t->ne[0] > INT32_MAX || t->ne[1] > INT32_MAX)
@@ -353,6 +362,9 @@ tcf_status tcf_qmat_quantize(tcf_qmat *W, tcf_qtype type, int N, int K, const fl
     case TCF_QTYPE_Q4_1:
         for (int n = 0; n < N; n++) quantize_q4_1(w + n * ldw, buf + n * rb, K / 32);
         return TCF_OK;
+    case TCF_QTYPE_Q4_K:
+        for (int n = 0; n < N; n++) tcf_quantize_q4_k(w + n * ldw, buf + n * rb, K);
+        return TCF_OK;
     case TCF_QTYPE_NF4: break;
     }
     /* layout while quantizing: codes | absmax f32 (4-aligned: bytes = N*K/2 is
@@ -395,15 +407,56 @@ tcf_status tcf_qmat_quantize(tcf_qmat *W, tcf_qtype type, int N, int K, const fl
 
 /* ---- scalar decoding ------------------------------------------------------- */
 
-/* Weights k0 .. k0+len-1 of row n (k0, len whole blocks) into dst (len). */
+/* The 6-bit scale and min of Q4_K sub-block j (0..7) from a block's 12
+ * packed bytes q (quant.h's layout), and the sub-block's d * sc and
+ * dmin * m as tcf_dequant_q4_k computes them. */
+static void q4k_scales(const uint8_t *blk, int j, float *dsc, float *dm) {
+    const uint8_t *q = blk + 4;
+    int sc, m;
+    if (j < 4) {
+        sc = q[j] & 63;
+        m = q[j + 4] & 63;
+    } else {
+        sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
+        m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+    *dsc = f16_at(blk) * (float)sc;
+    *dm = f16_at(blk + 2) * (float)m;
+}
+
+/* Q4_K weights k0 .. k0+len-1 of row n (k0, len multiples of 32) into dst,
+ * bit for bit tcf_dequant_q4_k's: w = (d*sc)*q - dmin*m. Sub-block j's codes
+ * are the low (j even) or high (j odd) nibbles of the block's 32-byte chunk
+ * j/2. */
+static void deq_q4k_ref(const tcf_qmat *W, int n, int k0, int len, float *dst) {
+    const uint8_t *row = W->data + (size_t)n * W->row_bytes;
+    for (int k = k0; k < k0 + len; k += 32, dst += 32) {
+        const uint8_t *blk = row + (size_t)(k / 256) * 144;
+        const int j = (k % 256) / 32, sh = (j & 1) * 4;
+        const uint8_t *qs = blk + 16 + 32 * (j / 2);
+        float d, m;
+        q4k_scales(blk, j, &d, &m);
+        for (int l = 0; l < 32; l++) {
+            const float a = d * (float)((qs[l] >> sh) & 0x0f);
+            dst[l] = a - m;
+        }
+    }
+}
+
+/* Weights k0 .. k0+len-1 of row n (k0, len whole blocks; Q4_K: whole
+ * sub-blocks of 32) into dst (len). */
 static void deq_seg_ref(const tcf_qmat *W, int n, int k0, int len, float *dst) {
+    if (W->type == TCF_QTYPE_Q4_K) {
+        deq_q4k_ref(W, n, k0, len, dst);
+        return;
+    }
     const int bs = tcf_qtype_block(W->type);
     const uint8_t *p = W->data + (size_t)n * W->row_bytes + (size_t)(k0 / bs) * block_bytes(W->type);
     switch (W->type) {
     case TCF_QTYPE_Q8_0: tcf_dequant_q8_0(p, dst, len / 32); return;
     case TCF_QTYPE_Q4_0: tcf_dequant_q4_0(p, dst, len / 32); return;
     case TCF_QTYPE_Q4_1: tcf_dequant_q4_1(p, dst, len / 32); return;
-    case TCF_QTYPE_NF4: break;
+    case TCF_QTYPE_NF4: case TCF_QTYPE_Q4_K: break;
     }
     int64_t b = (int64_t)n * (W->K / 64) + k0 / 64;
     for (int i = 0; i < len / 64; i++, b++, p += 32, dst += 64) {
@@ -446,9 +499,89 @@ TGT static inline __m256 nf4_lookup(__m256i idx, __m256 lo, __m256 hi) {
     return _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
 }
 
+/* q4k_scales with F16C for the two f16 scales (both conversions are exact:
+ * the same values) */
+TGT static inline void q4k_scales_avx(const uint8_t *blk, int j, float *dsc, float *dm) {
+    const uint8_t *q = blk + 4;
+    int sc, m;
+    if (j < 4) {
+        sc = q[j] & 63;
+        m = q[j + 4] & 63;
+    } else {
+        sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
+        m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+    *dsc = f16_avx(blk) * (float)sc;
+    *dm = f16_avx(blk + 2) * (float)m;
+}
+
+/* All 8 sub-blocks' d*sc and dmin*m of a Q4_K block at once (the products
+ * of q4k_scales, so the same values): the 6-bit fields gathered four at a
+ * time from the 12 bytes read as three little-endian words a, b, c: sc[0..3]
+ * = a & 63, m[0..3] = b & 63, sc[4..7] = c's low nibbles | a's top 2 bits
+ * << 4, m[4..7] = c's high nibbles | b's top 2 bits << 4 (per byte). */
+TGT static inline void q4k_unpack_avx(const uint8_t *blk, float *dsc, float *dm) {
+    uint32_t a, b, c, w[4];
+    memcpy(&a, blk + 4, 4);
+    memcpy(&b, blk + 8, 4);
+    memcpy(&c, blk + 12, 4);
+    w[0] = a & 0x3f3f3f3fu;                                /* sc 0..3 */
+    w[1] = (c & 0x0f0f0f0fu) | ((a >> 2) & 0x30303030u);   /* sc 4..7 */
+    w[2] = b & 0x3f3f3f3fu;                                /* m 0..3 */
+    w[3] = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 2) & 0x30303030u); /* m 4..7 */
+    const __m128i v = _mm_loadu_si128((const __m128i *)w);
+    const __m256 sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v));
+    const __m256 m = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(v, 8)));
+    _mm256_storeu_ps(dsc, _mm256_mul_ps(_mm256_set1_ps(f16_avx(blk)), sc));
+    _mm256_storeu_ps(dm, _mm256_mul_ps(_mm256_set1_ps(f16_avx(blk + 2)), m));
+}
+
 /* deq_seg_ref with AVX2: the same products (and sums, for Q4_1), one rounding
  * each, so the same bits. */
 TGT static void deq_seg_avx2(const tcf_qmat *W, int n, int k0, int len, float *dst) {
+    if (W->type == TCF_QTYPE_Q4_K) {
+        const uint8_t *row = W->data + (size_t)n * W->row_bytes;
+        const __m128i m4 = _mm_set1_epi8(0x0f);
+        if (k0 % 256 == 0 && len % 256 == 0) { /* whole blocks: each 32-byte chunk once */
+            for (int k = k0; k < k0 + len; k += 256) {
+                const uint8_t *blk = row + (size_t)(k / 256) * 144;
+                float dsc[8], dm[8];
+                q4k_unpack_avx(blk, dsc, dm);
+                for (int c = 0; c < 4; c++) {
+                    const __m128i q0 = _mm_loadu_si128((const __m128i *)(blk + 16 + 32 * c)),
+                                  q1 = _mm_loadu_si128((const __m128i *)(blk + 32 + 32 * c));
+                    const __m128i v[4] = {_mm_and_si128(q0, m4), _mm_and_si128(q1, m4),
+                                          _mm_and_si128(_mm_srli_epi16(q0, 4), m4),
+                                          _mm_and_si128(_mm_srli_epi16(q1, 4), m4)};
+                    for (int h = 0; h < 2; h++, dst += 32) {
+                        const __m256 vd = _mm256_set1_ps(dsc[2 * c + h]), vm = _mm256_set1_ps(dm[2 * c + h]);
+                        for (int u = 0; u < 2; u++) {
+                            const __m128i q = v[2 * h + u];
+                            _mm256_storeu_ps(dst + 16 * u, _mm256_sub_ps(_mm256_mul_ps(cvt8(q), vd), vm));
+                            _mm256_storeu_ps(dst + 16 * u + 8,
+                                             _mm256_sub_ps(_mm256_mul_ps(cvt8(_mm_srli_si128(q, 8)), vd), vm));
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        for (int k = k0; k < k0 + len; k += 32, dst += 32) {
+            const uint8_t *blk = row + (size_t)(k / 256) * 144;
+            const int j = (k % 256) / 32;
+            float d, m;
+            q4k_scales_avx(blk, j, &d, &m);
+            const __m256 vd = _mm256_set1_ps(d), vm = _mm256_set1_ps(m);
+            const uint8_t *qs = blk + 16 + 32 * (j / 2);
+            for (int h = 0; h < 2; h++) {
+                __m128i q = _mm_loadu_si128((const __m128i *)(qs + 16 * h));
+                q = (j & 1) ? _mm_and_si128(_mm_srli_epi16(q, 4), m4) : _mm_and_si128(q, m4);
+                _mm256_storeu_ps(dst + 16 * h, _mm256_sub_ps(_mm256_mul_ps(cvt8(q), vd), vm));
+                _mm256_storeu_ps(dst + 16 * h + 8, _mm256_sub_ps(_mm256_mul_ps(cvt8(_mm_srli_si128(q, 8)), vd), vm));
+            }
+        }
+        return;
+    }
     const int bs = tcf_qtype_block(W->type);
     const uint8_t *p = W->data + (size_t)n * W->row_bytes + (size_t)(k0 / bs) * block_bytes(W->type);
     const __m128i m4 = _mm_set1_epi8(0x0f);
@@ -486,7 +619,7 @@ TGT static void deq_seg_avx2(const tcf_qmat *W, int n, int k0, int len, float *d
             _mm256_storeu_ps(dst + 24, _mm256_add_ps(_mm256_mul_ps(cvt8(_mm_srli_si128(hi, 8)), d), m));
         }
         return;
-    case TCF_QTYPE_NF4: break;
+    case TCF_QTYPE_NF4: case TCF_QTYPE_Q4_K: break;
     }
     const __m256 tlo = _mm256_loadu_ps(tcf_nf4_code), thi = _mm256_loadu_ps(tcf_nf4_code + 8);
     int64_t b = (int64_t)n * (W->K / 64) + k0 / 64;
@@ -590,7 +723,7 @@ static void qgemm_task_avx2(void *ctx, int64_t begin, int64_t end, int tid) {
 /* Reference rows n_lo..n_hi of Y. */
 static void qgemm_ref_rows(const qg_args *g, int n_lo, int n_hi) {
     const tcf_qmat *W = g->W;
-    const int bs = tcf_qtype_block(W->type);
+    const int bs = seg_of(W->type);
     float w[64];
     for (int n = n_lo; n < n_hi; n++)
         for (int m = 0; m < g->M; m++) {
@@ -709,7 +842,8 @@ void tcf_q8_quantize_rows(const float *X, int ldx, int M, int K, uint8_t *dst) {
 
 /* Reference: ggml_vec_dot_q8_0_q8_0 / _q4_0_q8_0 / _q4_1_q8_1 (scalar): per
  * block the exact integer sum, then sumf += sumi * (d_w * d_x), and for Q4_1
- * sumf += m_w * (d_x Σ q_x) (ggml keeps that block sum as f16; here f32). */
+ * sumf += m_w * (d_x Σ q_x) (ggml keeps that block sum as f16; here f32).
+ * Q4_K: per sub-block as Q4_1 with d_w = d*sc, m_w = -(dmin*m). */
 static void q8_ref_rows(const qg_args *g, int n_lo, int n_hi) {
     const tcf_qmat *W = g->W;
     const int nb = W->K / 32;
@@ -721,7 +855,7 @@ static void q8_ref_rows(const qg_args *g, int n_lo, int n_hi) {
             for (int b = 0; b < nb; b++, xb += 34) {
                 const int8_t *xq = (const int8_t *)(xb + 2);
                 int sumi = 0;
-                float dw;
+                float dw, mw = 0.0f;
                 if (W->type == TCF_QTYPE_Q8_0) {
                     const uint8_t *wb = wr + (size_t)b * 34;
                     const int8_t *wq = (const int8_t *)(wb + 2);
@@ -732,15 +866,23 @@ static void q8_ref_rows(const qg_args *g, int n_lo, int n_hi) {
                     for (int j = 0; j < 16; j++)
                         sumi += ((wb[2 + j] & 0x0f) - 8) * xq[j] + ((wb[2 + j] >> 4) - 8) * xq[j + 16];
                     dw = f16_at(wb);
-                } else {
+                } else if (W->type == TCF_QTYPE_Q4_1) {
                     const uint8_t *wb = wr + (size_t)b * 20;
                     for (int j = 0; j < 16; j++) sumi += (wb[4 + j] & 0x0f) * xq[j] + (wb[4 + j] >> 4) * xq[j + 16];
                     dw = f16_at(wb);
+                    mw = f16_at(wb + 2);
+                } else { /* Q4_K sub-block b % 8 of block b / 8 */
+                    const uint8_t *blk = wr + (size_t)(b / 8) * 144;
+                    const int j = b % 8, sh = (j & 1) * 4;
+                    const uint8_t *qs = blk + 16 + 32 * (j / 2);
+                    for (int l = 0; l < 32; l++) sumi += ((qs[l] >> sh) & 0x0f) * xq[l];
+                    q4k_scales(blk, j, &dw, &mw);
+                    mw = -mw;
                 }
                 const float dd = dw * g->dx[(size_t)m * nb + b];
                 sumf += (float)sumi * dd;
-                if (W->type == TCF_QTYPE_Q4_1) {
-                    const float mt = f16_at(wr + (size_t)b * 20 + 2) * g->sx[(size_t)m * nb + b];
+                if (W->type == TCF_QTYPE_Q4_1 || W->type == TCF_QTYPE_Q4_K) {
+                    const float mt = mw * g->sx[(size_t)m * nb + b];
                     sumf += mt;
                 }
             }
@@ -777,11 +919,25 @@ TGT static inline __m256 dot32(__m256i aw, __m256i w, __m256i x) { /* aw = |w| *
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(s, _mm256_set1_epi16(1)));
 }
 
-/* Block b of a weight row as 32 signed bytes. */
-TGT static inline __m256i wblock(int q8, const uint8_t *wr, int b, float *dw) {
+/* Block b of a weight row as 32 signed bytes, its scale d_w and (Q4_1,
+ * Q4_K) offset m_w. q8: 0 Q4_0, 1 Q8_0, 2 Q4_1, 3 Q4_K (block b = sub-block
+ * b % 8 of super-block b / 8). */
+TGT static inline __m256i wblock(int q8, const uint8_t *wr, int b, float *dw, float *mw) {
+    if (q8 == 3) { /* Q4_K: unsigned nibbles 0..15 */
+        const uint8_t *blk = wr + (size_t)(b / 8) * 144;
+        const int j = b % 8;
+        float d, m;
+        q4k_scales_avx(blk, j, &d, &m);
+        *dw = d;
+        *mw = -m;
+        __m256i q = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * (j / 2)));
+        if (j & 1) q = _mm256_srli_epi16(q, 4);
+        return _mm256_and_si256(q, _mm256_set1_epi8(0x0f));
+    }
     if (q8 == 2) { /* Q4_1: unsigned nibbles 0..15 */
         const uint8_t *wb = wr + (size_t)b * 20;
         *dw = f16_avx(wb);
+        *mw = f16_avx(wb + 2);
         __m128i q = _mm_loadu_si128((const __m128i *)(wb + 4)), m4 = _mm_set1_epi8(0x0f);
         return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(q, m4));
     }
@@ -802,11 +958,11 @@ TGT static inline __m256i wblock(int q8, const uint8_t *wr, int b, float *dw) {
 #define Q8_ROWS(R)                                                                                   \
     TGT static inline void q8_rows_##R(const qg_args *g, const uint8_t *wr, int n, int m, int nb) {  \
         const tcf_qtype t = g->W->type;                                                              \
-        const int q8 = t == TCF_QTYPE_Q8_0 ? 1 : t == TCF_QTYPE_Q4_1 ? 2 : 0;                        \
+        const int q8 = t == TCF_QTYPE_Q8_0 ? 1 : t == TCF_QTYPE_Q4_1 ? 2 : t == TCF_QTYPE_Q4_K ? 3 : 0; \
         const uint8_t *xr[R];                                                                        \
         const float *dr[R], *sr[R];                                                                  \
         __m256 acc[R];                                                                               \
-        float mt[R]; /* Q4_1: Σ m_w * (d_x Σ q_x) */                                                 \
+        float mt[R]; /* Q4_1, Q4_K: Σ m_w * (d_x Σ q_x) */                                           \
         _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                        \
             xr[i] = g->xq + (size_t)(m + i) * nb * 34 + 2;                                           \
             dr[i] = g->dx + (size_t)(m + i) * nb;                                                    \
@@ -815,16 +971,15 @@ TGT static inline __m256i wblock(int q8, const uint8_t *wr, int b, float *dw) {
             mt[i] = 0.0f;                                                                            \
         }                                                                                            \
         for (int b = 0; b < nb; b++) {                                                               \
-            float dw;                                                                                \
-            const __m256i w = wblock(q8, wr, b, &dw), aw = _mm256_sign_epi8(w, w);                   \
+            float dw, mw = 0.0f;                                                                     \
+            const __m256i w = wblock(q8, wr, b, &dw, &mw), aw = _mm256_sign_epi8(w, w);              \
             const __m256 vdw = _mm256_set1_ps(dw);                                                   \
             _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                    \
                 __m256 s = dot32(aw, w, _mm256_loadu_si256((const __m256i *)(xr[i] + (size_t)b * 34))); \
                 __m256 d = _mm256_mul_ps(vdw, _mm256_broadcast_ss(dr[i] + b));                       \
                 acc[i] = _mm256_fmadd_ps(d, s, acc[i]);                                              \
             }                                                                                        \
-            if (q8 == 2) {                                                                           \
-                const float mw = f16_avx(wr + (size_t)b * 20 + 2);                                   \
+            if (q8 >= 2) {                                                                           \
                 _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                \
                     const float p = mw * sr[i][b];                                                   \
                     mt[i] += p;                                                                      \
@@ -841,11 +996,69 @@ TGT static inline __m256i wblock(int q8, const uint8_t *wr, int b, float *dw) {
 Q8_ROWS(1)
 Q8_ROWS(4)
 
+/* The same for Q4_K weights, a super-block at a time: its 8 scales and
+ * offsets unpacked once, each 32-byte chunk of codes loaded once for its two
+ * sub-blocks (low nibbles, then high). Per sub-block the operations of
+ * Q8_ROWS with q8 == 3, in the same order: the same results. */
+#define Q8K_ROWS(R)                                                                                  \
+    TGT static inline void q8k_rows_##R(const qg_args *g, const uint8_t *wr, int n, int m, int nb) { \
+        const uint8_t *xr[R];                                                                        \
+        const float *dr[R], *sr[R];                                                                  \
+        __m256 acc[R];                                                                               \
+        float mt[R];                                                                                 \
+        _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                        \
+            xr[i] = g->xq + (size_t)(m + i) * nb * 34 + 2;                                           \
+            dr[i] = g->dx + (size_t)(m + i) * nb;                                                    \
+            sr[i] = g->sx + (size_t)(m + i) * nb;                                                    \
+            acc[i] = _mm256_setzero_ps();                                                            \
+            mt[i] = 0.0f;                                                                            \
+        }                                                                                            \
+        const __m256i m4 = _mm256_set1_epi8(0x0f);                                                   \
+        for (int b0 = 0; b0 < nb; b0 += 8) {                                                         \
+            const uint8_t *blk = wr + (size_t)(b0 / 8) * 144;                                        \
+            float dw[8], mw[8];                                                                      \
+            q4k_unpack_avx(blk, dw, mw);                                                             \
+            for (int j = 0; j < 8; j++) mw[j] = -mw[j];                                              \
+            for (int c = 0; c < 4; c++) {                                                            \
+                const __m256i q = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * c));          \
+                const __m256i half[2] = {_mm256_and_si256(q, m4),                                    \
+                                         _mm256_and_si256(_mm256_srli_epi16(q, 4), m4)};             \
+                for (int h = 0; h < 2; h++) {                                                        \
+                    const int j = 2 * c + h, b = b0 + j;                                             \
+                    const __m256i w = half[h];                                                       \
+                    const __m256 vdw = _mm256_set1_ps(dw[j]);                                        \
+                    _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                            \
+                        __m256 s = dot32(w, w, _mm256_loadu_si256((const __m256i *)(xr[i] + (size_t)b * 34))); \
+                        __m256 d = _mm256_mul_ps(vdw, _mm256_broadcast_ss(dr[i] + b));               \
+                        acc[i] = _mm256_fmadd_ps(d, s, acc[i]);                                      \
+                    }                                                                                \
+                    _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                            \
+                        const float p = mw[j] * sr[i][b];                                            \
+                        mt[i] += p;                                                                  \
+                    }                                                                                \
+                }                                                                                    \
+            }                                                                                        \
+        }                                                                                            \
+        _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                        \
+            float v = hsum(acc[i]) + mt[i];                                                          \
+            if (g->bias) v += g->bias[n];                                                            \
+            float *y = g->Y + (int64_t)(m + i) * g->ldy + n;                                         \
+            *y = g->accumulate ? *y + v : v;                                                         \
+        }                                                                                            \
+    }
+Q8K_ROWS(1)
+Q8K_ROWS(4)
+
 static void q8_tile(const qg_args *g, int m_lo, int m_hi, int n_lo, int n_hi) {
     const int nb = g->W->K / 32;
     for (int n = n_lo; n < n_hi; n++) {
         const uint8_t *wr = g->W->data + (size_t)n * g->W->row_bytes;
         int m = m_lo;
+        if (g->W->type == TCF_QTYPE_Q4_K) {
+            for (; m + 4 <= m_hi; m += 4) q8k_rows_4(g, wr, n, m, nb);
+            for (; m < m_hi; m++) q8k_rows_1(g, wr, n, m, nb);
+            continue;
+        }
         for (; m + 4 <= m_hi; m += 4) q8_rows_4(g, wr, n, m, nb);
         for (; m < m_hi; m++) q8_rows_1(g, wr, n, m, nb);
     }
@@ -897,7 +1110,7 @@ typedef struct {
 
 static void bwd_ref_rows(const qb_args *g, int m_lo, int m_hi) {
     const tcf_qmat *W = g->W;
-    const int bs = tcf_qtype_block(W->type);
+    const int bs = seg_of(W->type);
     float w[64], acc[64];
     for (int m = m_lo; m < m_hi; m++) {
         const float *dy = g->dY + (int64_t)m * g->ldy;

@@ -7,6 +7,9 @@
  *   Q8_0, Q4_0, Q4_1  ggml blocks of 32 (layouts in quant.h), K/32 blocks per
  *                     row, rows back to back: exactly a GGUF tensor's bytes, so
  *                     a mapped GGUF file is used in place.
+ *   Q4_K              ggml's k-quant super-blocks of 256 (144 bytes, layout
+ *                     in quant.h: 8 sub-blocks of 32 with 6-bit scales and
+ *                     mins), K/256 per row, rows back to back like the above.
  *   NF4               bitsandbytes' 4-bit NormalFloat (QLoRA, Dettmers et al.
  *                     2023): blocks of 64 along the flattened tensor, each with
  *                     an f32 absmax; weight = NF4[q] * absmax where NF4 is the
@@ -49,6 +52,7 @@ typedef enum {
     TCF_QTYPE_Q4_0 = 1,
     TCF_QTYPE_Q4_1 = 2,
     TCF_QTYPE_NF4 = 3,
+    TCF_QTYPE_Q4_K = 4,
 } tcf_qtype;
 
 /* A quantized weight (N, K). Views borrow their bytes (owned == NULL);
@@ -69,9 +73,9 @@ typedef struct {
     void *owned;
 } tcf_qmat;
 
-/* "q8_0", "q4_0", "q4_1", "nf4". */
+/* "q8_0", "q4_0", "q4_1", "nf4", "q4_k". */
 const char *tcf_qtype_name(tcf_qtype t);
-/* Weights per block: 32, or 64 for NF4. */
+/* Weights per block: 32, 64 for NF4, 256 for Q4_K. */
 int tcf_qtype_block(tcf_qtype t);
 /* Bytes of one row of K weights (0 if K is not a whole number of blocks). */
 size_t tcf_qtype_row_bytes(tcf_qtype t, int K);
@@ -82,12 +86,13 @@ size_t tcf_qtype_row_bytes(tcf_qtype t, int K);
 extern const float tcf_nf4_code[16];
 extern const float tcf_dynamic_code[256];
 
-/* Borrow `bytes` bytes of ggml blocks (Q8_0/Q4_0/Q4_1) as W (N, K), e.g. a
- * GGUF tensor in a mapped file. Fails with TCF_ERR_FORMAT naming `name` when K
- * is not a multiple of 32 or bytes != N * row bytes. The bytes must outlive W. */
+/* Borrow `bytes` bytes of ggml blocks (Q8_0/Q4_0/Q4_1/Q4_K) as W (N, K), e.g.
+ * a GGUF tensor in a mapped file. Fails with TCF_ERR_FORMAT naming `name` when
+ * K is not a multiple of the block (32; 256 for Q4_K) or bytes != N * row
+ * bytes. The bytes must outlive W. */
 tcf_status tcf_qmat_view(tcf_qmat *W, tcf_qtype type, int N, int K, const void *data, size_t bytes,
                          const char *name);
-/* View a 2-D GGUF tensor (ne = {K, N}) of type Q8_0, Q4_0 or Q4_1 in place
+/* View a 2-D GGUF tensor (ne = {K, N}) of type Q8_0, Q4_0, Q4_1 or Q4_K in place
  * (its bytes in the file's map). TCF_ERR_UNSUPPORTED naming the tensor for
  * other types or more dimensions. */
 tcf_status tcf_qmat_from_gguf(tcf_qmat *W, const tcf_gguf_tensor *t);
@@ -99,7 +104,8 @@ tcf_status tcf_qmat_view_nf4(tcf_qmat *W, int N, int K, const uint8_t *packed, c
                              float offset, const char *name);
 /* Quantize w (N, K) with leading dimension ldw into a new W that owns its
  * bytes. Q8_0/Q4_0/Q4_1 follow ggml-quants.c's reference quantizers (the same
- * bytes as gguf-py's gguf.quants.quantize); NF4 follows bitsandbytes'
+ * bytes as gguf-py's gguf.quants.quantize), Q4_K kern/quantize.c's
+ * tcf_quantize_q4_k (ggml's quantize_row_q4_K_ref); NF4 follows bitsandbytes'
  * quantize_4bit(blocksize=64), double_quant = compress_statistics (ignored for
  * the ggml types). Fails with TCF_ERR_ARG on a K the format cannot hold,
  * TCF_ERR_NOMEM when out of memory. */
@@ -125,12 +131,15 @@ void tcf_qgemm(int M, const float *X, int ldx, const tcf_qmat *W, const float *b
 void tcf_qgemm_ref(int M, const float *X, int ldx, const tcf_qmat *W, const float *bias, float *Y,
                    int ldy, int accumulate);
 
-/* llama.cpp-style product for W of type Q8_0, Q4_0 or Q4_1 (not NF4;
+/* llama.cpp-style product for W of type Q8_0, Q4_0, Q4_1 or Q4_K (not NF4;
  * tcf_qgemm_q8_supported):
  * X is quantized to Q8_0 (tcf_q8_quantize_rows) into `work` (f32-aligned),
  * which must hold tcf_qgemm_q8_work_size(M, K) bytes: X's block scales as
  * f32, their block sums, then its blocks; per block the integer dot product
- * is scaled by d_w * d_x and summed in f32 (Q4_1 adds m_w * d_x Σ q_x). */
+ * is scaled by d_w * d_x and summed in f32 (Q4_1 adds m_w * d_x Σ q_x). A
+ * Q4_K sub-block of 32 pairs with one X block the same way, as Q4_1 with
+ * d_w = d * sc and m_w = -(dmin * m) (llama.cpp pairs Q4_K with Q8_K blocks
+ * of 256 instead; the products differ in rounding only). */
 int tcf_qgemm_q8_supported(tcf_qtype t);
 size_t tcf_qgemm_q8_work_size(int M, int K);
 void tcf_qgemm_q8(int M, const float *X, int ldx, const tcf_qmat *W, const float *bias, float *Y, int ldy,

@@ -497,18 +497,30 @@ static tcf_status view_f32(const tcf_gguf *g, const char *label, const char *hf,
     return TCF_OK;
 }
 
-/* A dense weight (out, in) of type qt in place, its block scales checked. */
-static tcf_status view_dense(const tcf_gguf *g, const char *label, const char *hf, tcf_qtype qt, int out, int in,
+/* The qmat type of a dense weight kept in place from a file: Q8_0, Q4_0,
+ * Q4_K; -1 for other types. */
+static int kept_qtype(tcf_ggml_type t) {
+    return t == TCF_GGML_Q8_0 ? TCF_QTYPE_Q8_0 : t == TCF_GGML_Q4_0 ? TCF_QTYPE_Q4_0
+         : t == TCF_GGML_Q4_K ? TCF_QTYPE_Q4_K : -1;
+}
+
+/* A dense weight (out, in) in place, its block scales checked: of qmat type
+ * `want`, or (want < 0) of any type kept_qtype takes (a q4_k export keeps the
+ * rows that are not whole super-blocks Q8_0). */
+static tcf_status view_dense(const tcf_gguf *g, const char *label, const char *hf, int want, int out, int in,
                              tcf_qmat *W) {
     char gname[128];
     if (!tcf_bert_gguf_name(hf, gname, sizeof gname))
         return tcf_fail(TCF_ERR_ARG, "%s: no GGUF name for tensor '%s'", label, hf);
     const tcf_gguf_tensor *t = tcf_gguf_tensor_find(g, gname);
     if (!t) return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' is missing", label, gname);
-    const tcf_ggml_type want = qt == TCF_QTYPE_Q8_0 ? TCF_GGML_Q8_0 : TCF_GGML_Q4_0;
-    if (t->type != want)
-        return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' is %s, the other dense weights %s", label, gname,
-                        tcf_ggml_type_name(t->type) ? tcf_ggml_type_name(t->type) : "?", tcf_ggml_type_name(want));
+    const char *tn = tcf_ggml_type_name(t->type) ? tcf_ggml_type_name(t->type) : "?";
+    if (kept_qtype(t->type) < 0)
+        return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' is %s; the dense weights of a quantized export are Q8_0, "
+                        "Q4_0 or Q4_K", label, gname, tn);
+    if (want >= 0 && kept_qtype(t->type) != want)
+        return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' is %s, attn_q %s (q, k and v are fused: one type)", label,
+                        gname, tn, tcf_qtype_name((tcf_qtype)want));
     if (t->n_dims != 2 || t->ne[0] != in || t->ne[1] != out) {
         int64_t dims[2] = {t->ne[1], t->ne[0]};
         return shape_error(label, gname, t->n_dims < 2 ? t->n_dims : 2, dims, out, in);
@@ -516,11 +528,13 @@ static tcf_status view_dense(const tcf_gguf *g, const char *label, const char *h
     tcf_status st = tcf_qmat_from_gguf(W, t);
     if (st) return tcf_fail_prefix(st, "%s", label);
     /* codes are integers: the weights are finite iff every block's f16
-     * scale is (exponent bits not all ones) */
-    const size_t bb = qt == TCF_QTYPE_Q8_0 ? 34 : 18, nb = t->nbytes / bb;
+     * scales are (exponent bits not all ones): d for Q8_0 / Q4_0, d and dmin
+     * for Q4_K */
+    const int k4 = t->type == TCF_GGML_Q4_K;
+    const size_t bb = t->type == TCF_GGML_Q8_0 ? 34 : k4 ? 144 : 18, nb = t->nbytes / bb;
     for (size_t b = 0; b < nb; b++) {
         const uint8_t *p = W->data + b * bb;
-        if ((p[1] & 0x7c) == 0x7c)
+        if ((p[1] & 0x7c) == 0x7c || (k4 && (p[3] & 0x7c) == 0x7c))
             return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s': block %zu has a scale that is not finite", label, gname, b);
     }
     return TCF_OK;
@@ -529,10 +543,9 @@ static tcf_status view_dense(const tcf_gguf *g, const char *label, const char *h
 tcf_status tcf_bert_load_gguf_mapped(tcf_gguf *g, const char *label, int drop, tcf_bert **out) {
     *out = NULL;
     const tcf_gguf_tensor *wq = tcf_gguf_tensor_find(g, "blk.0.attn_q.weight");
-    if (!wq || (wq->type != TCF_GGML_Q8_0 && wq->type != TCF_GGML_Q4_0))
-        return tcf_fail(TCF_ERR_UNSUPPORTED, "%s: the dense weights are not Q8_0 or Q4_0 (tensor 'blk.0.attn_q.weight')",
-                        label);
-    const tcf_qtype qt = wq->type == TCF_GGML_Q8_0 ? TCF_QTYPE_Q8_0 : TCF_QTYPE_Q4_0;
+    if (!wq || kept_qtype(wq->type) < 0)
+        return tcf_fail(TCF_ERR_UNSUPPORTED,
+                        "%s: the dense weights are not Q8_0, Q4_0 or Q4_K (tensor 'blk.0.attn_q.weight')", label);
     tcf_bert *m = calloc(1, sizeof *m);
     if (!m) return tcf_fail(TCF_ERR_NOMEM, "out of memory");
     tcf_status st = gguf_config(g, label, m);
@@ -575,13 +588,16 @@ tcf_status tcf_bert_load_gguf_mapped(tcf_gguf *g, const char *label, int drop, t
             float *b;
             snprintf(wn, sizeof wn, "attention.self.%s.weight", parts[i]);
             snprintf(bn, sizeof bn, "attention.self.%s.bias", parts[i]);
-            if ((st = view_dense(g, label, NAME(wn), qt, C, C, &qkv[i])) || (st = view_f32(g, label, NAME(bn), C, 0, 0, &b)))
+            /* q, k and v of one type: attn_q's of this layer */
+            if ((st = view_dense(g, label, NAME(wn), i ? (int)qkv[0].type : -1, C, C, &qkv[i])) ||
+                (st = view_f32(g, label, NAME(bn), C, 0, 0, &b)))
                 goto fail;
             memcpy(Ly->qkv_b + i * C, b, sizeof(float) * (size_t)C);
         }
         /* q, k and v are separate tensors in the file (biases between
          * them): their blocks are copied, as they are, into one (3C, C)
          * weight so that each layer makes one product for all three */
+        const tcf_qtype qt = qkv[0].type;
         const size_t rb = qkv[0].row_bytes, one = rb * (size_t)C;
         uint8_t *fused = malloc(3 * one);
         if (!fused) {
@@ -594,9 +610,9 @@ tcf_status tcf_bert_load_gguf_mapped(tcf_gguf *g, const char *label, int drop, t
             goto fail;
         }
         q[0].owned = fused;
-        if ((st = view_dense(g, label, NAME("attention.output.dense.weight"), qt, C, C, &q[1])) ||
-            (st = view_dense(g, label, NAME("intermediate.dense.weight"), qt, I, C, &q[2])) ||
-            (st = view_dense(g, label, NAME("output.dense.weight"), qt, C, I, &q[3])) ||
+        if ((st = view_dense(g, label, NAME("attention.output.dense.weight"), -1, C, C, &q[1])) ||
+            (st = view_dense(g, label, NAME("intermediate.dense.weight"), -1, I, C, &q[2])) ||
+            (st = view_dense(g, label, NAME("output.dense.weight"), -1, C, I, &q[3])) ||
             (st = view_f32(g, label, NAME("attention.output.dense.bias"), C, 0, 0, &Ly->ao_b)) ||
             (st = view_f32(g, label, NAME("attention.output.LayerNorm.weight"), C, 0, 0, &Ly->ln1_g)) ||
             (st = view_f32(g, label, NAME("attention.output.LayerNorm.bias"), C, 0, 0, &Ly->ln1_b)) ||

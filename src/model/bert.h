@@ -76,8 +76,9 @@ void tcf_bert_free(tcf_bert *m);
 tcf_status tcf_bert_load_gguf(const tcf_gguf *g, const char *label, tcf_bert **out);
 
 /* The same for a file whose dense weights (q, k, v, attention output, FFN
- * up and down) are all Q8_0 or all Q4_0 (a quantized `tcf export`): nothing
- * is widened or re-quantized. The dense weights are tcf_qmat views of the
+ * up and down) are each Q8_0, Q4_0 or Q4_K, q, k and v of one type (a
+ * quantized `tcf export`; --type q4_k keeps rows that are not whole
+ * super-blocks of 256 Q8_0): nothing is widened or re-quantized. The dense weights are tcf_qmat views of the
  * file's blocks (q|k|v copied as they are into one fused weight per layer),
  * the F32 tensors (embeddings, LayerNorms, biases) point into the map; only
  * the fused q|k|v biases and the pooler (widened to f32) are allocated.
@@ -85,8 +86,10 @@ tcf_status tcf_bert_load_gguf(const tcf_gguf *g, const char *label, tcf_bert **o
  * with `drop` the pages read for that check are given back
  * (madvise(MADV_DONTNEED)) so that only what the forward touches stays
  * resident: only for a map made by tcf_gguf_open. On success m owns g
- * (tcf_bert_free frees it) and the forward gives the probabilities of
- * tcf_bert_load_gguf + tcf_bert_quantize bit for bit; on failure g stays the
+ * (tcf_bert_free frees it) and, for a file all Q8_0 or all Q4_0, the forward
+ * gives the probabilities of tcf_bert_load_gguf + tcf_bert_quantize bit for
+ * bit (re-quantizing decoded Q4_K need not give its blocks back); on failure
+ * g stays the
  * caller's. TCF_ERR_UNSUPPORTED when the dense weights are of another type
  * or a tensor that should be F32 is not. */
 tcf_status tcf_bert_load_gguf_mapped(tcf_gguf *g, const char *label, int drop, tcf_bert **out);

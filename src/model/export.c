@@ -19,13 +19,16 @@
  *
  * Types: the encoder's dense weights (q, k, v, attention output, FFN up and
  * down) and the pooler take the requested type; embeddings, LayerNorms,
- * biases and the head stay F32. Loading keeps Q8_0 / Q4_0 dense weights
- * quantized, used in place from the file's map with every F32 tensor
- * (tcf_bert_load_gguf_mapped; opts->keep_f32 widens them instead), and
- * widens every other type to f32.
+ * biases and the head stay F32. --type q4_k (ggml's Q4_K, super-blocks of
+ * 256) writes Q8_0 for the weights whose rows are not whole super-blocks
+ * (llama-quantize falls back likewise, to Q5_0, which tcf does not encode):
+ * in MiniLM (hidden 384) that is all but FFN down. Loading keeps Q8_0 / Q4_0
+ * / Q4_K dense weights quantized, used in place from the file's map with
+ * every F32 tensor (tcf_bert_load_gguf_mapped; opts->keep_f32 widens them
+ * instead), and widens every other type to f32.
  * tcf.abstain_below (optional) is the score under which `tcf serve` and
  * `tcf predict` report "abstain" (tcf_classifier_abstain_below).
- * Not done: Q4_K and other k-quants, exporting --mode full / head runs to
+ * Not done: k-quants other than Q4_K, exporting --mode full / head runs to
  * PEFT.
  */
 #include "model/export.h"
@@ -55,7 +58,7 @@
 int tcf_export_type_parse(const char *name) {
     static const struct { const char *n; tcf_ggml_type t; } k[] = {
         {"f32", TCF_GGML_F32}, {"f16", TCF_GGML_F16}, {"bf16", TCF_GGML_BF16},
-        {"q8_0", TCF_GGML_Q8_0}, {"q4_0", TCF_GGML_Q4_0}, {"q4_1", TCF_GGML_Q4_1},
+        {"q8_0", TCF_GGML_Q8_0}, {"q4_0", TCF_GGML_Q4_0}, {"q4_1", TCF_GGML_Q4_1}, {"q4_k", TCF_GGML_Q4_K},
     };
     for (size_t i = 0; name && i < sizeof k / sizeof *k; i++)
         if (!strcmp(name, k[i].n)) return (int)k[i].t;
@@ -68,6 +71,7 @@ uint32_t tcf_export_file_type(tcf_ggml_type t) {
     case TCF_GGML_Q4_0: return 2;
     case TCF_GGML_Q4_1: return 3;
     case TCF_GGML_Q8_0: return 7;
+    case TCF_GGML_Q4_K: return 14; /* MOSTLY_Q4_K_S: Q4_K, no Q5_K/Q6_K mix */
     case TCF_GGML_BF16: return 32;
     default: return 0;
     }
@@ -91,9 +95,15 @@ static tcf_status put_f32(tcf_gguf_writer *w, const char *name, const float *x, 
     return st ? st : tcf_gguf_put_tensor(w, name, TCF_GGML_F32, d1 ? 2 : 1, ne, x, (size_t)n * 4);
 }
 
-/* An nn.Linear weight W (out, in) encoded as `type` (rows of `in`). */
+tcf_ggml_type tcf_export_dense_type(tcf_ggml_type type, int64_t in) {
+    return type == TCF_GGML_Q4_K && in % 256 ? TCF_GGML_Q8_0 : type;
+}
+
+/* An nn.Linear weight W (out, in) encoded as `type` (rows of `in`; Q4_K
+ * rows that are not whole super-blocks Q8_0). */
 static tcf_status put_dense(tcf_gguf_writer *w, const char *name, tcf_ggml_type type, const float *W, int64_t out,
                             int64_t in, uint8_t *buf) {
+    type = tcf_export_dense_type(type, in);
     if (type == TCF_GGML_F32) return put_f32(w, name, W, out, in);
     tcf_status st = check_finite(name, W, out * in);
     if (st) return st;
@@ -107,6 +117,7 @@ static tcf_status put_dense(tcf_gguf_writer *w, const char *name, tcf_ggml_type 
     case TCF_GGML_BF16: tcf_quantize_bf16(W, buf, n); break;
     case TCF_GGML_Q8_0: tcf_quantize_q8_0(W, buf, n); break;
     case TCF_GGML_Q4_0: tcf_quantize_q4_0(W, buf, n); break;
+    case TCF_GGML_Q4_K: tcf_quantize_q4_k(W, buf, n); break;
     case TCF_GGML_Q4_1: {
         tcf_qmat q; /* ggml's reference Q4_1 quantizer lives in kern/qgemm.c */
         if ((st = tcf_qmat_quantize(&q, TCF_QTYPE_Q4_1, (int)out, (int)in, W, in, 0))) return st;
@@ -321,9 +332,9 @@ tcf_status tcf_export_gguf_ex(const char *run_dir, const char *out_path, tcf_ggm
         goto done;
     }
     if (type != TCF_GGML_F32 && type != TCF_GGML_F16 && type != TCF_GGML_BF16 && type != TCF_GGML_Q8_0 &&
-        type != TCF_GGML_Q4_0) {
-        st = tcf_fail(TCF_ERR_ARG, "export: an encoder classifier is written as f32, f16, bf16, q8_0 or q4_0 (%s is "
-                      "for decoder classifiers)", tcf_ggml_type_name(type));
+        type != TCF_GGML_Q4_0 && type != TCF_GGML_Q4_K) {
+        st = tcf_fail(TCF_ERR_ARG, "export: an encoder classifier is written as f32, f16, bf16, q8_0, q4_0 or q4_k "
+                      "(%s is for decoder classifiers)", tcf_ggml_type_name(type) ? tcf_ggml_type_name(type) : "?");
         goto done;
     }
     root = cJSON_Parse(c->run_json);
@@ -404,12 +415,13 @@ tcf_status tcf_classifier_load_gguf(const char *path, const tcf_classifier_opts 
         if ((st = tcf_classifier_load_llama_gguf(g, path, c))) goto fail;
         goto common;
     }
-    /* Q8_0 / Q4_0 dense weights stay quantized: the encoder is built on the
-     * file's map (tcf_bert_load_gguf_mapped: blocks used in place, F32
+    /* Q8_0 / Q4_0 / Q4_K dense weights stay quantized: the encoder is built
+     * on the file's map (tcf_bert_load_gguf_mapped: blocks used in place, F32
      * tensors pointed at), which then lives as long as the model. Other types
      * (and keep_f32) are widened to f32. */
     const tcf_gguf_tensor *wq = tcf_gguf_tensor_find(g, "blk.0.attn_q.weight");
-    mapped = wq && !(opts && opts->keep_f32) && (wq->type == TCF_GGML_Q8_0 || wq->type == TCF_GGML_Q4_0);
+    mapped = wq && !(opts && opts->keep_f32) &&
+             (wq->type == TCF_GGML_Q8_0 || wq->type == TCF_GGML_Q4_0 || wq->type == TCF_GGML_Q4_K);
     if (mapped) {
         if ((st = tcf_bert_load_gguf_mapped(g, path, 1, &c->m))) goto fail;
     } else if ((st = tcf_bert_load_gguf(g, path, &c->m))) {

@@ -11,14 +11,18 @@
 #include "io/gguf_write.h"
 #include "model/bert.h"
 
-/* "f32" "f16" "bf16" "q8_0" "q4_0" "q4_1" -> the ggml type; -1 if unknown
- * (q4_1: decoder classifiers only). */
+/* "f32" "f16" "bf16" "q8_0" "q4_0" "q4_1" "q4_k" -> the ggml type; -1 if
+ * unknown (q4_1: decoder classifiers only; q4_k: encoder classifiers only). */
 int tcf_export_type_parse(const char *name);
+
+/* The type a dense weight with rows of `in` takes when `type` is asked for:
+ * Q8_0 for Q4_K rows that are not whole super-blocks of 256, else `type`. */
+tcf_ggml_type tcf_export_dense_type(tcf_ggml_type type, int64_t in);
 
 /* Load the run directory `run_dir` (tcf_classifier_load: LoRA merged), and
  * write `out_path` atomically: llama.cpp's BERT layout with the encoder and
- * pooler dense weights in `type` (F32 F16 BF16 Q8_0 Q4_0), everything else
- * F32, plus tokenizer, labels and provenance (base model path and sha256,
+ * pooler dense weights in `type` (F32 F16 BF16 Q8_0 Q4_0 Q4_K; Q4_K as
+ * tcf_export_dense_type says), everything else F32, plus tokenizer, labels and provenance (base model path and sha256,
  * training data sha256 when the file is still there, tcf_run.json, tcf
  * version, export time), and, when abstain_below >= 0, the abstain threshold
  * tcf.abstain_below (a top score below it means "abstain"; must be in
@@ -47,7 +51,8 @@ tcf_status tcf_export_peft(const char *run_dir, const char *out_dir);
  * WordPiece spelling, then the verbatim tokenizer.json as
  * tokenizer.huggingface.json); the weights: embeddings, LayerNorms and
  * biases F32, the encoder's dense weights and the pooler ("cls", when m has
- * one) in `type` (F32 F16 BF16 Q8_0 Q4_0 Q4_1; rows must be whole blocks). */
+ * one) in `type` (F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q4_K; rows must be whole
+ * blocks, except Q4_K's: tcf_export_dense_type). */
 tcf_status tcf_export_bert_hparams(tcf_gguf_writer *w, const tcf_bert_config *cf);
 tcf_status tcf_export_bert_tokenizer(tcf_gguf_writer *w, const tcf_bert *m, const tcf_tokenizer *tok, const char *json,
                                      size_t json_len, const char *json_path);
@@ -70,7 +75,8 @@ tcf_status tcf_export_llama_gguf(const tcf_classifier *c, const char *run_dir, c
 tcf_status tcf_classifier_load_llama_gguf(const tcf_gguf *g, const char *path, tcf_classifier *c);
 
 /* llama.cpp's general.file_type (LlamaFileType) for a file whose dense
- * weights are of type t: f16 1, q4_0 2, q4_1 3, q8_0 7, bf16 32, else 0
+ * weights are of type t: f16 1, q4_0 2, q4_1 3, q8_0 7, q4_k 14 (Q4_K_S),
+ * bf16 32, else 0
  * (all f32). Shared by tcf export and tcf quantize. */
 uint32_t tcf_export_file_type(tcf_ggml_type t);
 

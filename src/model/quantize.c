@@ -8,14 +8,19 @@
  *     ".weight" (biases), position_embd / token_types (llama.cpp keeps these
  *     F32 always);
  *   - F16 when the row length is not a whole number of 32-blocks (convert's
- *     QuantError fallback);
+ *     QuantError fallback); for Q4_K (super-blocks of 256), Q8_0 when it is
+ *     a multiple of 32 but not of 256 (llama-quantize falls back to Q5_0
+ *     there, which tcf does not encode), else F16;
  *   - the requested type for everything else (token_embd and output
  *     included). Q4_0 / Q4_1 are not among convert's --outtype choices
  *     (llama-quantize makes them, with k-quants for some tensors); here they
- *     take Q8_0's place under the same rules.
+ *     take Q8_0's place under the same rules. Q4_K is pure Q4_K (no Q6_K /
+ *     Q5_K mix as llama-quantize's Q4_K_S / _M give some tensors), the
+ *     file_type that of Q4_K_S (14).
  * Encoding is kern/quantize.c's (Q8_0, Q4_0, F16, BF16) and kern/qgemm.c's
  * tcf_qmat_quantize (Q4_1): ggml's reference quantizers, byte-identical to
- * gguf-py's gguf.quants.quantize (tests/test_quantize_model.c). Values that
+ * gguf-py's gguf.quants.quantize (tests/test_quantize_model.c; Q4_K, which
+ * gguf-py cannot encode, against ggml's in tests/test_quantize.c). Values that
  * are not finite are refused, naming the tensor.
  *
  * Llama from a Hugging Face directory (model_type llama): config.json is
@@ -65,9 +70,8 @@
  * anew), every tensor decoded to f32
  * (tcf_gguf_dequantize) and encoded again under the rules above.
  *
- * Not done: k-quants (gguf-py 0.19 has no Q4_K/Q6_K quantizer to check one
- * against), NF4 (tcf train's in-memory QLoRA format; GGUF has no NF4 type),
- * Qwen2 / Phi-3 (no GGUF reader for their layouts in tcf), SentencePiece
+ * Not done: k-quants other than Q4_K, NF4 (tcf train's in-memory QLoRA
+ * format; GGUF has no NF4 type), Qwen2 / Phi-3 (no GGUF reader for their layouts in tcf), SentencePiece
  * tokenizers (tokenizer.model), sharded safetensors.
  */
 #include "model/quantize.h"
@@ -90,6 +94,7 @@ int tcf_quantize_type_parse(const char *name) {
     static const struct { const char *n; tcf_ggml_type t; } k[] = {
         {"f32", TCF_GGML_F32},   {"f16", TCF_GGML_F16},   {"bf16", TCF_GGML_BF16},
         {"q8_0", TCF_GGML_Q8_0}, {"q4_0", TCF_GGML_Q4_0}, {"q4_1", TCF_GGML_Q4_1},
+        {"q4_k", TCF_GGML_Q4_K},
     };
     for (size_t i = 0; name && i < sizeof k / sizeof *k; i++)
         if (!strcmp(name, k[i].n)) return (int)k[i].t;
@@ -104,8 +109,8 @@ static int ends_with(const char *s, const char *suffix) {
 /* ---- tensors ------------------------------------------------------------- */
 
 /* The type tensor `name` (n_dims, row length ne0) gets when `want` is asked
- * for (rules in the header comment); *fallback set when F16 stands in for a
- * block type the rows do not fit. */
+ * for (rules in the header comment); *fallback set when F16 (or, for Q4_K,
+ * Q8_0) stands in for a block type the rows do not fit. */
 static tcf_ggml_type pick_type(const char *name, int n_dims, int64_t ne0, tcf_ggml_type want, int *fallback) {
     *fallback = 0;
     if (n_dims <= 1 || ends_with(name, "_norm.weight") || !ends_with(name, ".weight") ||
@@ -114,7 +119,7 @@ static tcf_ggml_type pick_type(const char *name, int n_dims, int64_t ne0, tcf_gg
         return TCF_GGML_F32;
     if (ne0 % tcf_ggml_block_size(want)) {
         *fallback = 1;
-        return TCF_GGML_F16;
+        return want == TCF_GGML_Q4_K && ne0 % 32 == 0 ? TCF_GGML_Q8_0 : TCF_GGML_F16;
     }
     return want;
 }
@@ -134,6 +139,7 @@ static tcf_status encode(const char *name, tcf_ggml_type type, const float *x, i
     case TCF_GGML_BF16: tcf_quantize_bf16(x, *out, numel); return TCF_OK;
     case TCF_GGML_Q8_0: tcf_quantize_q8_0(x, *out, numel); return TCF_OK;
     case TCF_GGML_Q4_0: tcf_quantize_q4_0(x, *out, numel); return TCF_OK;
+    case TCF_GGML_Q4_K: tcf_quantize_q4_k(x, *out, numel); return TCF_OK;
     case TCF_GGML_Q4_1: {
         /* ggml's reference Q4_1 quantizer is tcf_qmat_quantize's */
         tcf_qmat q;
@@ -860,6 +866,7 @@ static void tally(const char *out, tcf_ggml_type want, tcf_quantize_info *info) 
         info->tensor_bytes += t->nbytes;
         if (t->type == want) info->n_typed++;
         else if (t->type == TCF_GGML_F16) info->n_f16_fallback++;
+        else if (t->type == TCF_GGML_Q8_0 && want == TCF_GGML_Q4_K) info->n_q8_fallback++;
         else info->n_f32++;
     }
     tcf_gguf_free(g);
@@ -875,8 +882,8 @@ tcf_status tcf_quantize_model_hooked(const char *in, const char *out, tcf_ggml_t
     if (!info) info = &local;
     memset(info, 0, sizeof *info);
     if (type != TCF_GGML_F32 && type != TCF_GGML_F16 && type != TCF_GGML_BF16 && type != TCF_GGML_Q8_0 &&
-        type != TCF_GGML_Q4_0 && type != TCF_GGML_Q4_1)
-        return tcf_fail(TCF_ERR_ARG, "quantize: type %d is not one of f32 f16 bf16 q8_0 q4_0 q4_1", (int)type);
+        type != TCF_GGML_Q4_0 && type != TCF_GGML_Q4_1 && type != TCF_GGML_Q4_K)
+        return tcf_fail(TCF_ERR_ARG, "quantize: type %d is not one of f32 f16 bf16 q8_0 q4_0 q4_1 q4_k", (int)type);
     struct stat si, so;
     if (stat(in, &si)) return tcf_fail(TCF_ERR_IO, "%s: no such file or directory", in);
     if (!stat(out, &so) && si.st_dev == so.st_dev && si.st_ino == so.st_ino)

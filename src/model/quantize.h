@@ -1,6 +1,6 @@
 /*
  * quantize.h — `tcf quantize`: a checkpoint as one GGUF file in llama.cpp's
- * layout, its weights in F32, F16, BF16, Q8_0, Q4_0 or Q4_1.
+ * layout, its weights in F32, F16, BF16, Q8_0, Q4_0, Q4_1 or Q4_K.
  *
  * Inputs: a Hugging Face directory (config.json + model.safetensors
  * [+ tokenizer.json, tokenizer_config.json]) of a Llama decoder (model_type
@@ -25,12 +25,13 @@ typedef struct {
     int n_typed;             /* ... in the requested type */
     int n_f32;               /* ... kept F32 (1-D, norms, biases, embeddings llama.cpp keeps F32) */
     int n_f16_fallback;      /* ... F16 because rows are not whole blocks of 32 */
+    int n_q8_fallback;       /* ... Q8_0 (type q4_k) because rows are not whole super-blocks of 256 */
     int has_tokenizer;       /* tokenizer.ggml.* written (or copied) */
     uint64_t params;         /* weights written */
     uint64_t tensor_bytes;   /* bytes of tensor data written */
 } tcf_quantize_info;
 
-/* "f32" "f16" "bf16" "q8_0" "q4_0" "q4_1" -> the ggml type; -1 otherwise. */
+/* "f32" "f16" "bf16" "q8_0" "q4_0" "q4_1" "q4_k" -> the ggml type; -1 otherwise. */
 int tcf_quantize_type_parse(const char *name);
 
 /* Read `in` (see above), write `out` atomically with the dense weights in

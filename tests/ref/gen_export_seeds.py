@@ -2,7 +2,10 @@
 """Seeds for fuzz/fuzz_export_gguf.c: tiny exported classifiers (hidden 32,
 1 layer, 2 heads, FFN 64, 16 positions, a 16-token WordPiece vocabulary, 3
 labels) written with gguf-py in tcf export's layout (docs/EXPORT.md), one
-with F32 dense weights and one with Q8_0 ones, random weights.
+with F32 dense weights and one with Q8_0 ones, random weights; and one as
+`tcf export --type q4_k` lays it out with FFN 256: FFN down (rows of 256)
+Q4_K, random blocks with finite f16 scales (gguf-py cannot encode Q4_K), the
+other dense weights Q8_0.
 
 Run from the repository root:  .venv/bin/python tests/ref/gen_export_seeds.py
 """
@@ -32,7 +35,7 @@ def tokenizer_json():
     return json.dumps(t, ensure_ascii=False)
 
 
-def write(path, dense):
+def write(path, dense, I=I):
     w = gguf.GGUFWriter(path, arch="bert")
     w.add_uint32("bert.context_length", P)
     w.add_uint32("bert.embedding_length", C)
@@ -51,8 +54,14 @@ def write(path, dense):
         w.add_tensor(name, (rng.standard_normal(shape) * 0.1).astype(np.float32))
 
     def lin(name, o, i):
+        if dense == T.Q4_K and i % 256 == 0:
+            b = rng.integers(0, 256, size=(o, i // 256, 144), dtype=np.uint8)
+            b[:, :, 0:4] = np.frombuffer(np.array([0.002, 0.01], np.float16).tobytes(), np.uint8)
+            w.add_tensor(name, b.reshape(o, -1), raw_dtype=T.Q4_K)
+            return
+        t = T.Q8_0 if dense == T.Q4_K else dense
         x = (rng.standard_normal((o, i)) * 0.1).astype(np.float32)
-        w.add_tensor(name, gguf.quants.quantize(x, dense) if dense != T.F32 else x, raw_dtype=dense)
+        w.add_tensor(name, gguf.quants.quantize(x, t) if t != T.F32 else x, raw_dtype=t)
     f32("token_embd.weight", len(VOCAB), C)
     f32("position_embd.weight", P, C)
     f32("token_types.weight", 2, C)
@@ -81,4 +90,5 @@ def write(path, dense):
 
 write(f"{OUT}/tiny_f32.gguf", T.F32)
 write(f"{OUT}/tiny_q8_0.gguf", T.Q8_0)
+write(f"{OUT}/tiny_q4_k.gguf", T.Q4_K, I=256)
 print("wrote", OUT)
