@@ -11,6 +11,7 @@
  */
 #include "kern/i8gemm.h"
 #include "kern/kern.h"
+#include "kern/simd_math.h"
 #include "base/base.h"
 
 #include <immintrin.h>
@@ -105,7 +106,7 @@ static void setup(ig_args *g, int M, const float *X, int ldx, const tcf_i8mat *W
 
 /* The AVX2 kernel's arithmetic: 8 int32 lanes per group (lane j sums inputs
  * 4j..4j+3 of every 32), folded into 8 f32 lanes with one fused
- * multiply-add by the group's scale, then summed as hsum() does. */
+ * multiply-add by the group's scale, then summed as hsum256() does. */
 static float dot_ref(const int8_t *xq, const float *xs, const int8_t *wq, int K) {
     float lane[8] = {0};
     for (int g0 = 0, g = 0; g0 < K; g0 += G, g++) {
@@ -155,15 +156,6 @@ TGT static inline void store_avx(const ig_args *g, int m, int n, float h) {
 
 static int use_avx2(void) { return tcf_kern_isa()[0] == 'a'; }
 
-/* roundf (half away from zero) of 8 lanes, exact for |v| < 2^23 */
-TGT static inline __m256 round_away(__m256 v) {
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
-    __m256 step = _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(1.0f));
-    return _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ), step));
-}
-
 /* rows [m_lo, m_hi) of X to codes and group scales (as the reference) */
 TGT static void quant_rows_avx2(const float *X, int ldx, int m_lo, int m_hi, int K, int8_t *q, float *scale) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -183,10 +175,10 @@ TGT static void quant_rows_avx2(const float *X, int ldx, int m_lo, int m_hi, int
             const __m256 vid = _mm256_set1_ps(id);
             int8_t *qr = q + (int64_t)m * K + k0;
             for (int k = 0; k < len; k += 32) {
-                __m256i i0 = _mm256_cvtps_epi32(round_away(_mm256_mul_ps(_mm256_loadu_ps(x + k), vid)));
-                __m256i i1 = _mm256_cvtps_epi32(round_away(_mm256_mul_ps(_mm256_loadu_ps(x + k + 8), vid)));
-                __m256i i2 = _mm256_cvtps_epi32(round_away(_mm256_mul_ps(_mm256_loadu_ps(x + k + 16), vid)));
-                __m256i i3 = _mm256_cvtps_epi32(round_away(_mm256_mul_ps(_mm256_loadu_ps(x + k + 24), vid)));
+                __m256i i0 = _mm256_cvtps_epi32(round_away256(_mm256_mul_ps(_mm256_loadu_ps(x + k), vid)));
+                __m256i i1 = _mm256_cvtps_epi32(round_away256(_mm256_mul_ps(_mm256_loadu_ps(x + k + 8), vid)));
+                __m256i i2 = _mm256_cvtps_epi32(round_away256(_mm256_mul_ps(_mm256_loadu_ps(x + k + 16), vid)));
+                __m256i i3 = _mm256_cvtps_epi32(round_away256(_mm256_mul_ps(_mm256_loadu_ps(x + k + 24), vid)));
                 __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
                 _mm256_storeu_si256((__m256i *)(qr + k), _mm256_permutevar8x32_epi32(p, perm));
             }
@@ -196,13 +188,6 @@ TGT static void quant_rows_avx2(const float *X, int ldx, int m_lo, int m_hi, int
 void tcf_i8_quantize_rows(const float *X, int ldx, int M, int K, int8_t *q, float *scale) {
     if (use_avx2()) quant_rows_avx2(X, ldx, 0, M, K, q, scale);
     else tcf_i8_quantize_rows_ref(X, ldx, M, K, q, scale);
-}
-
-TGT static inline float hsum(__m256 v) {
-    __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
-    a = _mm_add_ss(a, _mm_movehdup_ps(a));
-    return _mm_cvtss_f32(a);
 }
 
 /* R rows of X (m ..) against W row n; R is a compile-time constant per
@@ -236,7 +221,7 @@ TGT static inline float hsum(__m256 v) {
             _Pragma("GCC unroll 4") for (int i = 0; i < R; i++)                                         \
                 acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i]), _mm256_broadcast_ss(sr[i] + gi), acc[i]); \
         }                                                                                               \
-        _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) store_avx(g, m + i, n, hsum(acc[i]));           \
+        _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) store_avx(g, m + i, n, hsum256(acc[i]));           \
     }
 I8_ROWS(1)
 I8_ROWS(4)

@@ -31,6 +31,7 @@
  */
 #include "kern/qgemm.h"
 #include "kern/kern.h"
+#include "kern/simd_math.h"
 #include "kern/quant.h"
 #include "kern/quantize.h"
 #include "kern/convert.h"
@@ -797,16 +798,7 @@ void tcf_q8_quantize_rows_ref(const float *X, int ldx, int M, int K, uint8_t *ds
     for (int m = 0; m < M; m++) quantize_q8_0(X + (int64_t)m * ldx, dst + (size_t)m * (K / 32) * 34, K / 32);
 }
 
-/* roundf (half away from zero) of 8 lanes, exact for |v| < 2^23: truncate,
- * then step away from zero when the dropped fraction is at least 1/2. */
-TGT static inline __m256 round_away(__m256 v) {
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
-    __m256 step = _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(1.0f));
-    return _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ), step));
-}
-
+/* rows of X to Q8_0 blocks, rounding as the reference (round_away256) */
 TGT static void q8_rows_avx2(const float *X, int ldx, int m_lo, int m_hi, int K, uint8_t *dst) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
@@ -825,10 +817,10 @@ TGT static void q8_rows_avx2(const float *X, int ldx, int m_lo, int m_hi, int K,
             const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
             put_f16(q, d);
             const __m256 vid = _mm256_set1_ps(id);
-            __m256i i0 = _mm256_cvtps_epi32(round_away(_mm256_mul_ps(v0, vid)));
-            __m256i i1 = _mm256_cvtps_epi32(round_away(_mm256_mul_ps(v1, vid)));
-            __m256i i2 = _mm256_cvtps_epi32(round_away(_mm256_mul_ps(v2, vid)));
-            __m256i i3 = _mm256_cvtps_epi32(round_away(_mm256_mul_ps(v3, vid)));
+            __m256i i0 = _mm256_cvtps_epi32(round_away256(_mm256_mul_ps(v0, vid)));
+            __m256i i1 = _mm256_cvtps_epi32(round_away256(_mm256_mul_ps(v1, vid)));
+            __m256i i2 = _mm256_cvtps_epi32(round_away256(_mm256_mul_ps(v2, vid)));
+            __m256i i3 = _mm256_cvtps_epi32(round_away256(_mm256_mul_ps(v3, vid)));
             __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
             _mm256_storeu_si256((__m256i *)(q + 2), _mm256_permutevar8x32_epi32(p, perm));
         }
@@ -901,13 +893,6 @@ void tcf_qgemm_q8_ref(int M, const float *X, int ldx, const tcf_qmat *W, const f
     tcf_q8_quantize_rows_ref(X, ldx, M, W->K, g.xq);
     x_scales(&g);
     q8_ref_rows(&g, 0, W->N);
-}
-
-TGT static inline float hsum(__m256 v) {
-    __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
-    a = _mm_add_ss(a, _mm_movehdup_ps(a));
-    return _mm_cvtss_f32(a);
 }
 
 /* Σ w*x of 32 i8 pairs, as 8 i32 lane sums in f32: maddubs needs one unsigned
@@ -987,7 +972,7 @@ TGT static inline __m256i wblock(int q8, const uint8_t *wr, int b, float *dw, fl
             }                                                                                        \
         }                                                                                            \
         _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                        \
-            float v = hsum(acc[i]) + mt[i];                                                          \
+            float v = hsum256(acc[i]) + mt[i];                                                          \
             if (g->bias) v += g->bias[n];                                                            \
             float *y = g->Y + (int64_t)(m + i) * g->ldy + n;                                         \
             *y = g->accumulate ? *y + v : v;                                                         \
@@ -1040,7 +1025,7 @@ Q8_ROWS(4)
             }                                                                                        \
         }                                                                                            \
         _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                        \
-            float v = hsum(acc[i]) + mt[i];                                                          \
+            float v = hsum256(acc[i]) + mt[i];                                                          \
             if (g->bias) v += g->bias[n];                                                            \
             float *y = g->Y + (int64_t)(m + i) * g->ldy + n;                                         \
             *y = g->accumulate ? *y + v : v;                                                         \

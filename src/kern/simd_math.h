@@ -46,4 +46,22 @@ __attribute__((target("avx2,fma"))) static inline __m256 erf256(__m256 x) {
     return _mm256_or_ps(y, _mm256_and_ps(x, sign));
 }
 
+/* roundf (half away from zero) of 8 lanes, exact for |v| < 2^23: truncate,
+ * then step away from zero when the dropped fraction is at least 1/2. */
+__attribute__((target("avx2,fma"))) static inline __m256 round_away256(__m256 v) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+    __m256 step = _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(1.0f));
+    return _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ), step));
+}
+
+/* Sum of 8 lanes in a fixed order: (v0+v4 + v2+v6) + (v1+v5 + v3+v7). */
+__attribute__((target("avx2,fma"))) static inline float hsum256(__m256 v) {
+    __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    a = _mm_add_ss(a, _mm_movehdup_ps(a));
+    return _mm_cvtss_f32(a);
+}
+
 #endif
