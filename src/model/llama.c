@@ -689,8 +689,12 @@ static void lw_dims(const tcf_llama_config *c, int which, int *in, int *out) {
 /* From this many rows on, a quantized weight is decoded whole into a packed
  * f32 copy for the call and the product runs on the f32 kernel: the same
  * bits as tcf_qgemm (decode + tcf_gemm_packed), and at training sizes
- * faster (the decode is paid once per call, not per row block and thread). */
-#define DECODE_WHOLE_ROWS 16
+ * faster (the decode is paid once per call, not once per 192-row block of X
+ * as tcf_qgemm does). Below two such blocks tcf_qgemm decodes each panel
+ * once anyway, threaded and without the copy (inference: 16 was the
+ * threshold before, and a 32-token query paid a single-threaded decode of
+ * every weight). */
+#define DECODE_WHOLE_ROWS 256
 
 /* W decoded and packed: as the forward's W^T (trans 1) or as the
  * backward's W (out x in); NULL when out of memory. */
