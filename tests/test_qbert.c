@@ -55,6 +55,17 @@ static size_t model_bytes(const tcf_bert *m) {
     return n;
 }
 
+/* the smallest dot product of B pairs of L2-normalised rows of width C */
+static double min_cosine(const float *a, const float *b, int C) {
+    double worst = 1;
+    for (int r = 0; r < B; r++) {
+        double dot = 0;
+        for (int i = 0; i < C; i++) dot += (double)a[r * C + i] * b[r * C + i];
+        if (dot < worst) worst = dot;
+    }
+    return worst;
+}
+
 static void forward_pooled(const tcf_bert *m, const int32_t *ids, const uint8_t *mask, float *hidden,
                            float *pooled) {
     tcf_status st = tcf_bert_forward(m, B, T, ids, mask, hidden, 2);
@@ -106,12 +117,7 @@ int main(void) {
         const int avx2 = tcf_kern_isa()[0] == 'a';
         snprintf(what, sizeof what, "%s forward vs f32 forward on decoded weights%s", tn, avx2 ? " (exact)" : "");
         check_close(what, h_q, h_d, (long)B * T * C, avx2 ? 0 : 1e-4, avx2 ? 0 : 1e-4);
-        double worst = 1;
-        for (int b = 0; b < B; b++) {
-            double dot = 0;
-            for (int i = 0; i < C; i++) dot += (double)p_q[b * C + i] * p_ref[b * C + i];
-            if (dot < worst) worst = dot;
-        }
+        const double worst = min_cosine(p_q, p_ref, C);
         const size_t bytes_q = model_bytes(q);
         printf("  %-5s min cosine vs f32 embeddings %.6f (bound %.3f); model %.1f MB vs %.1f MB f32 (%.2fx);"
                " quantize %.2f s\n",
@@ -132,12 +138,7 @@ int main(void) {
         CHECK(tcf_bert_quantize_i8(q) == TCF_OK, "quantize i8: %s", tcf_last_error());
         CHECK(q->i8dense && !q->qdense && q->layer[0].qkv_wp == NULL, "i8: f32 dense weights must be released");
         forward_pooled(q, ids, mask, h_q, p_q);
-        double worst = 1;
-        for (int b = 0; b < B; b++) {
-            double dot = 0;
-            for (int i = 0; i < C; i++) dot += (double)p_q[b * C + i] * p_ref[b * C + i];
-            if (dot < worst) worst = dot;
-        }
+        const double worst = min_cosine(p_q, p_ref, C);
         const size_t bytes_q = model_bytes(q);
         printf("  i8row min cosine vs f32 embeddings %.6f (bound 0.998); model %.1f MB vs %.1f MB f32 (%.2fx)\n", worst,
                bytes_q / 1e6, bytes_f32 / 1e6, (double)bytes_f32 / bytes_q);

@@ -938,6 +938,13 @@ TGT static inline __m256i wblock(int q8, const uint8_t *wr, int b, float *dw, fl
     return _mm256_sub_epi8(v, _mm256_set1_epi8(8));
 }
 
+/* Y[m, n] = v (+ bias[n]) (+ Y[m, n]); VEX code like its callers */
+TGT static inline void q8_store(const qg_args *g, int m, int n, float v) {
+    if (g->bias) v += g->bias[n];
+    float *y = g->Y + (int64_t)m * g->ldy + n;
+    *y = g->accumulate ? *y + v : v;
+}
+
 /* Y[m..m+R) x row n, R = 1..4 X rows against one W row; R is a compile-time
  * constant in each instance so the accumulators stay in registers. */
 #define Q8_ROWS(R)                                                                                   \
@@ -971,12 +978,7 @@ TGT static inline __m256i wblock(int q8, const uint8_t *wr, int b, float *dw, fl
                 }                                                                                    \
             }                                                                                        \
         }                                                                                            \
-        _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                        \
-            float v = hsum256(acc[i]) + mt[i];                                                          \
-            if (g->bias) v += g->bias[n];                                                            \
-            float *y = g->Y + (int64_t)(m + i) * g->ldy + n;                                         \
-            *y = g->accumulate ? *y + v : v;                                                         \
-        }                                                                                            \
+        _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) q8_store(g, m + i, n, hsum256(acc[i]) + mt[i]);  \
     }
 Q8_ROWS(1)
 Q8_ROWS(4)
@@ -1024,12 +1026,7 @@ Q8_ROWS(4)
                 }                                                                                    \
             }                                                                                        \
         }                                                                                            \
-        _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                        \
-            float v = hsum256(acc[i]) + mt[i];                                                          \
-            if (g->bias) v += g->bias[n];                                                            \
-            float *y = g->Y + (int64_t)(m + i) * g->ldy + n;                                         \
-            *y = g->accumulate ? *y + v : v;                                                         \
-        }                                                                                            \
+        _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) q8_store(g, m + i, n, hsum256(acc[i]) + mt[i]);  \
     }
 Q8K_ROWS(1)
 Q8K_ROWS(4)

@@ -45,6 +45,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* llama.cpp's tensor names of the LoRA target modules, in TCF_LL_* order */
+static const char *const gg[TCF_LL_N] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+
 /* llama.cpp's llama_pooling_type */
 enum { LLAMA_POOLING_MEAN = 1, LLAMA_POOLING_LAST = 3 };
 
@@ -64,8 +67,6 @@ typedef struct {
  * l * TCF_LL_N + module, and the head count of its row permutation (0:
  * none); -1 when the tensor has no adapter. */
 static int module_of(const dec_export *e, const char *name, int *n_head) {
-    static const char *const gg[TCF_LL_N] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up",
-                                            "ffn_down"};
     const tcf_llama_config *cf = &e->c->dm->cfg;
     int l, n = 0;
     char part[32];
@@ -110,8 +111,6 @@ static tcf_status merge_tensor(void *ctx, const char *name, int n_dims, const in
  * lora_A (r, in)) and .lora_b ([r, out]: lora_B (out, r)), F32, in Hugging
  * Face row order (q and k not permuted), plus tcf.lora.r / tcf.lora.alpha. */
 static tcf_status put_adapters(tcf_gguf_writer *w, const tcf_llama_lora *lo, const tcf_llama_config *cf) {
-    static const char *const gg[TCF_LL_N] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up",
-                                            "ffn_down"};
     tcf_status st;
     if ((st = tcf_gguf_put_u32(w, "tcf.lora.r", (uint32_t)lo->r)) ||
         (st = tcf_gguf_put_f32(w, "tcf.lora.alpha", lo->scale * (float)lo->r)))
@@ -216,8 +215,6 @@ tcf_status tcf_export_llama_gguf(const tcf_classifier *c, const char *run_dir, c
 /* tcf.lora.r / alpha and every blk.N.<module>.lora_a / lora_b into c->dl,
  * with the head (already in c->head_w) copied in as its score. */
 static tcf_status load_adapters(const tcf_gguf *g, const char *path, tcf_classifier *c) {
-    static const char *const gg[TCF_LL_N] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up",
-                                            "ffn_down"};
     const tcf_llama_config *cf = &c->dm->cfg;
     int64_t r;
     double alpha;
