@@ -118,15 +118,21 @@ expect_rc 0 "predict --abstain-below 0 overrides" -- "$TCF" predict --model "$TM
 [ "$(grep -c '"abstain": false}$' "$TMP/out")" = 8 ] && ok || bad "--abstain-below 0 did not override: $(head -2 "$TMP/out")"
 expect_rc 0 "predict without a threshold" -- "$TCF" predict --model "$TMP/m4.gguf" --threads 2 --input "$PEFT/texts.txt"
 grep -q abstain "$TMP/out" && bad "abstain written for a model without a threshold" || ok
+# serve_classify MODEL LOG TEXT [FLAGS...]: start tcf serve on a free port,
+# POST {"text": TEXT} to /v1/classify into $TMP/body, stop it with SIGTERM
+serve_classify() {
+    local model=$1 log=$2 text=$3; shift 3
+    "$TCF" serve --model "$model" --port 0 --threads 2 "$@" 2>"$log" &
+    local spid=$! port
+    for _ in $(seq 100); do grep -qs 'listening on' "$log" && break; sleep 0.1; done
+    port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$log")
+    curl -s --max-time 60 -H 'Content-Type: application/json' -d "{\"text\": \"$text\"}" \
+        "http://127.0.0.1:$port/v1/classify" > "$TMP/body"
+    kill -TERM "$spid"; wait "$spid"
+}
 if command -v curl >/dev/null; then
     for flag in "" "--abstain-below 0"; do
-        "$TCF" serve --model "$TMP/ma.gguf" --port 0 --threads 2 $flag 2>"$TMP/serve.log" &
-        spid=$!
-        for _ in $(seq 100); do grep -qs 'listening on' "$TMP/serve.log" && break; sleep 0.1; done
-        port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$TMP/serve.log")
-        curl -s --max-time 60 -H 'Content-Type: application/json' -d '{"text": "hello"}' \
-            "http://127.0.0.1:$port/v1/classify" > "$TMP/body"
-        kill -TERM "$spid"; wait "$spid"
+        serve_classify "$TMP/ma.gguf" "$TMP/serve.log" "hello" $flag
         if [ -z "$flag" ]; then
             score=$(sed -n 's/.*"score": \([0-9.e-]*\),.*/\1/p' "$TMP/body")
             want=$(awk -v s="$score" 'BEGIN {print (s < 0.9) ? "true" : "false"}')
@@ -140,13 +146,7 @@ else
 fi
 rm -f "$TMP/ma.gguf"
 if command -v curl >/dev/null; then
-    "$TCF" serve --model "$TMP/mk.gguf" --port 0 --threads 2 2>"$TMP/serve_k.log" &
-    spid=$!
-    for _ in $(seq 100); do grep -qs 'listening on' "$TMP/serve_k.log" && break; sleep 0.1; done
-    port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$TMP/serve_k.log")
-    curl -s --max-time 60 -H 'Content-Type: application/json' -d '{"text": "where is my card?"}' \
-        "http://127.0.0.1:$port/v1/classify" > "$TMP/body"
-    kill -TERM "$spid"; wait "$spid"
+    serve_classify "$TMP/mk.gguf" "$TMP/serve_k.log" "where is my card?"
     grep -q '"label": "[a-z]*"' "$TMP/body" && ok || bad "serve of the q4_k export: $(cat "$TMP/body")"
 fi
 for v in 1.5 -0.1 nan x; do
