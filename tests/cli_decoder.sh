@@ -98,6 +98,12 @@ TCF_TEST_KILL_AFTER_CHECKPOINT=2 "$TCF" train --out "$TMP/rmk" --checkpoint-step
 expect_rc 0 "resume killed mean" -- "$TCF" train --resume "$TMP/rmk"
 cmp -s "$TMP/rmk/adapter_model.safetensors" "$TMP/rm/adapter_model.safetensors" && ok ||
     bad "a resumed mean-pooling run's adapter differs from the uninterrupted run's"
+cp -r "$TMP/rm" "$TMP/bad_pool"
+sed -i 's/"pooling":\t"mean"/"pooling":\t"max"/' "$TMP/bad_pool/tcf_run.json"
+grep -q '"pooling":.*"max"' "$TMP/bad_pool/tcf_run.json" && ok || bad "could not corrupt the run's pooling"
+expect_rc 1 "unknown pooling in tcf_run.json" -- "$TCF" predict --model "$TMP/bad_pool" --input "$TMP/texts.txt"
+expect_err "pooling must be" "unknown pooling in tcf_run.json"
+expect_no_stdout "unknown pooling in tcf_run.json"
 expect_rc 2 "bad pooling" -- "$TCF" train --out "$TMP/x6" --model "$M" --pooling cls "${COMMON[@]}"
 expect_err "--pooling must be last or mean" "bad pooling"
 if [ -d "$MODEL" ]; then
@@ -204,6 +210,18 @@ i = b.find(b"blk.0.attn_q.lora_a")
 b[i:i + 19] = b"blk.0.attn_q.lora_x"
 open(sys.argv[2], "wb").write(b)
 PY
+# an export whose llama.pooling_type is not last (3) or mean (1) is refused, naming the key
+python3 - "$TMP/rm.gguf" "$TMP/bad_pt.gguf" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+i = b.find(b"llama.pooling_type") + len("llama.pooling_type")
+assert struct.unpack_from("<I", b, i)[0] == 4  # GGUF u32
+b[i + 4:i + 8] = struct.pack("<I", 7)
+open(sys.argv[2], "wb").write(b)
+PY
+expect_rc 1 "bad llama.pooling_type" -- "$TCF" predict --model "$TMP/bad_pt.gguf" --input "$P/texts.txt"
+expect_err "llama.pooling_type" "bad llama.pooling_type"
+expect_no_stdout "bad llama.pooling_type"
 expect_rc 1 "renamed adapter tensor" -- "$TCF" predict --model "$TMP/bad_lora.gguf" --input "$P/texts.txt"
 expect_err "blk.0.attn_q.lora_a" "renamed adapter tensor"
 expect_no_stdout "renamed adapter tensor"
