@@ -801,15 +801,21 @@ tcf_status tcf_bert_quantize_i8(tcf_bert *m) { return quantize_dense(m, -1); }
 
 /* ---- forward ------------------------------------------------------------------ */
 
+/* The forward runs on the real tokens only, packed: row r of x, qkv and ctx
+ * is the token at flat position rows[r] of the (B, T) batch, and sequence b
+ * owns packed rows [off[b], off[b + 1]). Padding costs nothing, and a real
+ * token's state is what the padded form gives (masked keys get weight 0
+ * there; every other step works row by row). */
 typedef struct {
     const tcf_bert *m;
     int B, T;
     const int32_t *ids;
-    const uint8_t *mask;
-    float *x;         /* (B*T, C) */
-    const float *qkv; /* (B*T, 3C) */
-    float *ctx;       /* (B*T, C) */
-    float *scratch;   /* (threads, D*T + T*T) */
+    const int32_t *rows; /* (NR) flat positions of the real tokens */
+    const int32_t *off;  /* (B + 1) */
+    float *x;            /* (NR, C) */
+    const float *qkv;    /* (NR, 3C) */
+    float *ctx;          /* (NR, C) */
+    float *scratch;      /* (threads, D*T + T*T) */
     const float *g, *b;
     float *res; /* residual input for add+LN */
 } fwd_ctx;
@@ -827,7 +833,15 @@ void tcf_bert_embed_rows(const tcf_bert *m, int T, const int32_t *ids, int64_t b
 
 static void embed_task(void *vctx, int64_t begin, int64_t end, int tid) {
     fwd_ctx *f = vctx;
-    tcf_bert_embed_rows(f->m, f->T, f->ids, begin, end, f->x);
+    const tcf_bert *m = f->m;
+    const int C = m->cfg.hidden;
+    for (int64_t r = begin; r < end; r++) {
+        const int32_t p = f->rows[r];
+        const float *we = m->wte + (int64_t)f->ids[p] * C, *pe = m->wpe + (int64_t)(p % f->T) * C;
+        float *xr = f->x + r * C;
+        for (int i = 0; i < C; i++) xr[i] = we[i] + pe[i] + m->wtt[i];
+        tcf_layernorm(xr, xr, m->emb_ln_g, m->emb_ln_b, 1, C, m->cfg.ln_eps);
+    }
 }
 
 /* x = LN(x + res) row by row. */
@@ -842,39 +856,39 @@ static void add_ln_task(void *vctx, int64_t begin, int64_t end, int tid) {
     }
 }
 
-/* One task = one (batch row, head):
- *   S = Q_h K_h^T / sqrt(D)   (T, T), masked keys -> -inf
- *   P = softmax(S) by rows;  ctx[b, :, h] = P V_h   (T, D)
+/* One task = one (sequence, head), over its L real tokens:
+ *   S = Q_h K_h^T / sqrt(D)   (L, L)
+ *   P = softmax(S) by rows;  ctx[b, :, h] = P V_h   (L, D)
  * Both products go through tcf_gemm (serial inside a pool task), with K_h
- * transposed into scratch first so it reads as a row-major (D, T) matrix. */
+ * transposed into scratch first so it reads as a row-major (D, L) matrix. */
 static void attn_task(void *vctx, int64_t begin, int64_t end, int tid) {
     fwd_ctx *f = vctx;
     const int C = f->m->cfg.hidden, H = f->m->cfg.heads, D = C / H, T = f->T;
     const float scale = 1.0f / sqrtf((float)D);
-    float *kt = f->scratch + (int64_t)tid * ((int64_t)T * T + (int64_t)D * T); /* (D, T) */
-    float *S = kt + (int64_t)D * T;                                           /* (T, T) */
+    float *kt = f->scratch + (int64_t)tid * ((int64_t)T * T + (int64_t)D * T); /* (D, L) */
     for (int64_t bh = begin; bh < end; bh++) {
-        int b = (int)(bh / H), h = (int)(bh % H);
-        const uint8_t *mk = f->mask + (int64_t)b * T;
-        const float *base = f->qkv + (int64_t)b * T * 3 * C;
-        for (int s = 0; s < T; s++) {
+        const int b = (int)(bh / H), h = (int)(bh % H), L = f->off[b + 1] - f->off[b];
+        if (L == 0) continue;
+        float *S = kt + (int64_t)D * L; /* (L, L) */
+        const float *base = f->qkv + (int64_t)f->off[b] * 3 * C;
+        for (int s = 0; s < L; s++) {
             const float *k = base + (int64_t)s * 3 * C + C + h * D;
-            for (int d = 0; d < D; d++) kt[(int64_t)d * T + s] = k[d] * scale;
+            for (int d = 0; d < D; d++) kt[(int64_t)d * L + s] = k[d] * scale;
         }
-        tcf_gemm(T, T, D, base + h * D, 3 * C, kt, T, S, T, NULL, 0, 1);
-        for (int t = 0; t < T; t++) {
-            float *p = S + (int64_t)t * T, mx = -INFINITY, sum = 0;
-            for (int s = 0; s < T; s++)
-                if (mk[s] && p[s] > mx) mx = p[s];
-            for (int s = 0; s < T; s++) {
-                p[s] = mk[s] ? expf(p[s] - mx) : 0.0f;
+        tcf_gemm(L, L, D, base + h * D, 3 * C, kt, L, S, L, NULL, 0, 1);
+        for (int t = 0; t < L; t++) {
+            float *p = S + (int64_t)t * L, mx = -INFINITY, sum = 0;
+            for (int s = 0; s < L; s++)
+                if (p[s] > mx) mx = p[s];
+            for (int s = 0; s < L; s++) {
+                p[s] = expf(p[s] - mx);
                 sum += p[s];
             }
-            float inv = sum > 0 ? 1.0f / sum : 0.0f;
-            for (int s = 0; s < T; s++) p[s] *= inv;
+            float inv = 1.0f / sum;
+            for (int s = 0; s < L; s++) p[s] *= inv;
         }
-        tcf_gemm(T, D, T, S, T, base + 2 * C + h * D, 3 * C, f->ctx + (int64_t)b * T * C + h * D, C,
-                 NULL, 0, 1);
+        tcf_gemm(L, D, L, S, L, base + 2 * C + h * D, 3 * C, f->ctx + (int64_t)f->off[b] * C + h * D, C, NULL, 0,
+                 1);
     }
 }
 
@@ -902,8 +916,9 @@ size_t tcf_bert_forward_ws_floats(const tcf_bert_config *c, int B, int T, int n_
     /* (BT, 3C) qkv, (BT, C) ctx and tmp, (BT, I) ffn, per thread (D, T) +
      * (T, T) attention scratch, the integer path's Q8_0 input */
     const int64_t per_thread = (int64_t)T * T + (int64_t)(c->hidden / c->heads) * T;
+    /* + the packed-row index: BT + B + 1 int32 (the size of a float) */
     return (size_t)(BT * 3 * c->hidden + BT * c->hidden * 2 + BT * c->inter + (int64_t)n_threads * per_thread +
-                    q8_ws_floats(c, BT));
+                    q8_ws_floats(c, BT) + BT + B + 1);
 }
 
 tcf_status tcf_bert_set_qpath(tcf_bert *m, int qpath) {
@@ -959,22 +974,44 @@ tcf_status tcf_bert_forward_ws(const tcf_bert *m, int B, int T, const int32_t *i
     float *scratch = ffn + BT * I;
     const int64_t per_thread = (int64_t)T * T + (int64_t)(C / c->heads) * T;
     float *q8ws = scratch + (int64_t)n_threads * per_thread; /* q8_ws_floats(c, BT) */
+    int32_t *rows = (int32_t *)(q8ws + q8_ws_floats(c, BT)), *off = rows + BT;
+    int NR = 0;
+    for (int b = 0; b < B; b++) {
+        off[b] = NR;
+        for (int t = 0; t < T; t++)
+            if (mask[(int64_t)b * T + t]) rows[NR++] = b * T + t;
+    }
+    off[B] = NR;
 
-    fwd_ctx f = {m, B, T, ids, mask, hidden, qkv, ctxb, scratch, NULL, NULL, tmp};
-    tcf_parallel_for(BT, n_threads, embed_task, &f);
-    for (int l = 0; l < c->layers; l++) {
-        const tcf_bert_layer *L = &m->layer[l];
-        dense(m, l, 0, (int)BT, hidden, qkv, q8ws, n_threads);
-        tcf_parallel_for_dyn((int64_t)B * c->heads, 1, n_threads, attn_task, &f);
-        dense(m, l, 1, (int)BT, ctxb, tmp, q8ws, n_threads);
-        f.g = L->ln1_g, f.b = L->ln1_b;
-        tcf_parallel_for(BT, n_threads, add_ln_task, &f);
-        dense(m, l, 2, (int)BT, hidden, ffn, q8ws, n_threads);
-        gelu_ctx gc = {ffn, I};
-        tcf_parallel_for(BT, n_threads, gelu_task, &gc);
-        dense(m, l, 3, (int)BT, ffn, tmp, q8ws, n_threads);
-        f.g = L->ln2_g, f.b = L->ln2_b;
-        tcf_parallel_for(BT, n_threads, add_ln_task, &f);
+    fwd_ctx f = {m, B, T, ids, rows, off, hidden, qkv, ctxb, scratch, NULL, NULL, tmp};
+    if (NR > 0) {
+        tcf_parallel_for(NR, n_threads, embed_task, &f);
+        for (int l = 0; l < c->layers; l++) {
+            const tcf_bert_layer *L = &m->layer[l];
+            dense(m, l, 0, NR, hidden, qkv, q8ws, n_threads);
+            tcf_parallel_for_dyn((int64_t)B * c->heads, 1, n_threads, attn_task, &f);
+            dense(m, l, 1, NR, ctxb, tmp, q8ws, n_threads);
+            f.g = L->ln1_g, f.b = L->ln1_b;
+            tcf_parallel_for(NR, n_threads, add_ln_task, &f);
+            dense(m, l, 2, NR, hidden, ffn, q8ws, n_threads);
+            gelu_ctx gc = {ffn, I};
+            tcf_parallel_for(NR, n_threads, gelu_task, &gc);
+            dense(m, l, 3, NR, ffn, tmp, q8ws, n_threads);
+            f.g = L->ln2_g, f.b = L->ln2_b;
+            tcf_parallel_for(NR, n_threads, add_ln_task, &f);
+        }
+    }
+    /* unpack to (B, T, C): rows[r] >= r, so moving from the last row down
+     * never overwrites a row still to move; padding rows become 0 */
+    if (NR < BT) {
+        for (int r = NR - 1; r >= 0; r--)
+            if (rows[r] != r) memcpy(hidden + (int64_t)rows[r] * C, hidden + (int64_t)r * C, sizeof(float) * C);
+        for (int b = 0, r = 0; b < B; b++)
+            for (int t = 0; t < T; t++) {
+                const int64_t p = (int64_t)b * T + t;
+                if (r < NR && rows[r] == p) r++;
+                else memset(hidden + p * C, 0, sizeof(float) * C);
+            }
     }
     return TCF_OK;
 }

@@ -136,7 +136,9 @@ tcf_status tcf_bert_quantize_i8(tcf_bert *m);
  * rows: x[r] = LN(word[ids[r]] + pos[r % T] + type[0]), x (B*T, C). */
 void tcf_bert_embed_rows(const tcf_bert *m, int T, const int32_t *ids, int64_t begin, int64_t end, float *x);
 
-/* hidden (B, T, C) <- last hidden states of ids (B, T) under mask (B, T). */
+/* hidden (B, T, C) <- last hidden states of ids (B, T) under mask (B, T).
+ * Only the real tokens (mask 1) are computed, packed into one batch of
+ * rows; the rows of padding positions are set to 0. */
 tcf_status tcf_bert_forward(const tcf_bert *m, int B, int T, const int32_t *ids,
                             const uint8_t *mask, float *hidden, int n_threads);
 
