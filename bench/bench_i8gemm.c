@@ -2,7 +2,7 @@
  * bench_i8gemm.c — Y = X @ W^T at all-MiniLM-L6-v2's linear-layer shapes:
  * f32 packed (tcf_gemm_packed), Q8_0 weights with X rounded to Q8_0 blocks
  * (tcf_qgemm_q8, llama.cpp's scheme) and per-row int8 weights with X rounded
- * per group of 64 (tcf_i8gemm), side by side in one run, for M = 1, 16, 64
+ * with one scale per row (tcf_i8gemm), side by side in one run, for M = 1, 16, 64
  * and 640 rows (a batch of 32 texts of ~20 tokens). Prints GFLOP/s (2*M*N*K
  * per product) and each path's ratio to f32 and to q8_0. Each figure is the
  * best of --reps interleaved windows of --min-s seconds (the machine may be

@@ -9,17 +9,15 @@
  * without its zero point.
  *
  * Product Y (M, N) = X (M, K) @ W^T [+ bias] [+ Y]: each row of X is rounded
- * to int8 per group of G consecutive inputs (G = TCF_I8_GROUP, a multiple
- * of 32: one f32 scale per group, max |x| / 127 as for W), every group's
- * products summed exactly in int32, then
- *     y = scale_w[n] * Σ_groups (scale_x[m, g] * (float)Σ_k q_x q_w).
+ * to int8 with one f32 scale (max |x| / 127, as for W), the products summed
+ * exactly in int32, then
+ *     y = ((float)Σ_k q_x q_w * scale_x[m]) * scale_w[n].
  * The AVX2 kernel sums |w| * (x with w's sign) with _mm256_maddubs_epi16 and
  * _mm256_madd_epi16 (|q| <= 127, so no pair saturates), four rows of X
- * against one row of W, and converts to f32 once per group; the scalar
- * reference (`_ref`) defines the result and the AVX2 path gives the same
- * bits (the integer sums are exact and the f32 operations are the same, in
- * the same order), for every thread count. Requires K % 32 == 0 (and K % G
- * == 0 or the last group short: groups are min(G, K - g*G) long).
+ * against one row of W; the scalar reference (`_ref`) defines the result
+ * and the AVX2 path gives the same bits (the integer sums are exact and the
+ * f32 operations are the same), for every thread count. Requires K % 32 ==
+ * 0 and K <= TCF_I8_MAX_K (so that no int32 sum can overflow).
  */
 #ifndef TCF_KERN_I8GEMM_H
 #define TCF_KERN_I8GEMM_H
@@ -29,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TCF_I8_GROUP 64 /* inputs of X per activation scale */
+#define TCF_I8_MAX_K 131072 /* 131072 * 127 * 127 < 2^31 */
 
 typedef struct {
     int N, K;
@@ -39,7 +37,8 @@ typedef struct {
 } tcf_i8mat;
 
 /* Quantize w (N, K), leading dimension ldw, into W (one allocation).
- * TCF_ERR_ARG for K % 32 != 0 or a non-finite value (naming its row). */
+ * TCF_ERR_ARG for K % 32 != 0, K > TCF_I8_MAX_K or a non-finite value
+ * (naming its row). */
 tcf_status tcf_i8mat_quantize(tcf_i8mat *W, int N, int K, const float *w, int64_t ldw);
 void tcf_i8mat_free(tcf_i8mat *W);
 size_t tcf_i8mat_bytes(const tcf_i8mat *W);
@@ -52,8 +51,7 @@ void tcf_i8gemm(int M, const float *X, int ldx, const tcf_i8mat *W, const float 
                 int accumulate, void *work, int n_threads);
 void tcf_i8gemm_ref(int M, const float *X, int ldx, const tcf_i8mat *W, const float *bias, float *Y, int ldy,
                     int accumulate, void *work);
-/* X (M, K) rounded as the product rounds it: codes (M, K), scales (M,
- * ceil(K / G)). */
+/* X (M, K) rounded as the product rounds it: codes (M, K), scales (M). */
 void tcf_i8_quantize_rows(const float *X, int ldx, int M, int K, int8_t *q, float *scale);
 void tcf_i8_quantize_rows_ref(const float *X, int ldx, int M, int K, int8_t *q, float *scale);
 

@@ -128,7 +128,7 @@ void tcf_bert_set_dense(tcf_bert *m, int l, const float *w_qkv, const float *w_a
  * quantized, or a dimension the format cannot hold: K % 32, NF4 K % 64). */
 tcf_status tcf_bert_quantize(tcf_bert *m, tcf_qtype type);
 /* The same with per-row int8 dense weights (kern/i8gemm.h): every product
- * rounds its input rows to int8 per group of TCF_I8_GROUP and sums in
+ * rounds each of its input rows to int8 (one scale per row) and sums in
  * integers (faster than the Q8_0 integer path; not exact). */
 tcf_status tcf_bert_quantize_i8(tcf_bert *m);
 
