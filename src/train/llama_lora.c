@@ -4,7 +4,12 @@
  * classifier: a forward that keeps every activation the backward reads, then
  * the backward layer by layer, top to bottom.
  *
- * Per layer (M = B*T rows; the frozen parts as model/llama.c):
+ * Only the real tokens (mask 1) are computed: the batch is packed into M
+ * rows, sequence b owning rows [off[b], off[b + 1]) in order, so padding
+ * costs nothing (a real token's numbers are what the padded form gives:
+ * masked keys get weight 0 there, every other step is row by row).
+ *
+ * Per layer (M packed rows; the frozen parts as model/llama.c):
  *   h1 = RMSNorm(x_in); qkv = h1 Wqkv^T (+b) + LoRA_{q,k,v}(h1); RoPE(q, k)
  *   ctx = causal GQA attention (P saved); x_mid = x_in + ctx Wo^T + LoRA_o(ctx)
  *   h2 = RMSNorm(x_mid); gu = h2 Wgu^T + LoRA_{gate,up}(h2); act = silu(g) u
@@ -153,7 +158,10 @@ typedef struct {
 typedef struct {
     const tcf_llama *m;
     int B, T;
-    const uint8_t *mask;
+    int64_t M;            /* packed rows */
+    const int32_t *off;   /* (B + 1) first packed row of each sequence */
+    const int64_t *poff;  /* (B + 1) first float of each sequence's P (H L^2 each) */
+    const uint8_t *ones;  /* (T) all 1: every packed key is real */
     const int32_t *pos;
     const float *cos_t, *sin_t;
     const saved *s;
@@ -178,42 +186,42 @@ static void rope_rows(task_ctx *f, float *qkv, int backward, int64_t begin, int6
     }
 }
 
-/* one task = one (batch row, head) */
+/* one task = one (sequence, head), over its L real tokens */
 static void attn_fwd_task(void *vctx, int64_t begin, int64_t end, int tid) {
     task_ctx *f = vctx;
     const tcf_llama_config *c = &f->m->cfg;
-    const int D = c->head_dim, H = c->heads, T = f->T, Q = H * D, K = c->kv_heads * D, N = Q + 2 * K;
+    const int D = c->head_dim, H = c->heads, Q = H * D, K = c->kv_heads * D, N = Q + 2 * K;
     const float scale = 1.0f / sqrtf((float)D);
     for (int64_t bh = begin; bh < end; bh++) {
-        int b = (int)(bh / H), h = (int)(bh % H), g = h / (H / c->kv_heads);
-        const float *base = f->s->qkv + (int64_t)b * T * N;
-        tcf_attn_causal_head_forward(T, D, base + h * D, base + Q + g * D, base + Q + K + g * D, N,
-                                     f->mask + (int64_t)b * T, scale, f->s->ctx + (int64_t)b * T * Q + h * D, Q,
-                                     f->s->P + bh * T * T, f->scratch + tid * f->per_thread);
+        int b = (int)(bh / H), h = (int)(bh % H), g = h / (H / c->kv_heads), L = f->off[b + 1] - f->off[b];
+        const float *base = f->s->qkv + (int64_t)f->off[b] * N;
+        tcf_attn_causal_head_forward(L, D, base + h * D, base + Q + g * D, base + Q + K + g * D, N, f->ones, scale,
+                                     f->s->ctx + (int64_t)f->off[b] * Q + h * D, Q,
+                                     f->s->P + f->poff[b] + (int64_t)h * L * L, f->scratch + tid * f->per_thread);
     }
 }
 
-/* one task = one (batch row, kv head): its group's dQ, and dK, dV summed */
+/* one task = one (sequence, kv head): its group's dQ, and dK, dV summed */
 static void attn_bwd_task(void *vctx, int64_t begin, int64_t end, int tid) {
     task_ctx *f = vctx;
     const tcf_llama_config *c = &f->m->cfg;
-    const int D = c->head_dim, H = c->heads, Hkv = c->kv_heads, T = f->T, Q = H * D, K = Hkv * D;
+    const int D = c->head_dim, H = c->heads, Hkv = c->kv_heads, Q = H * D, K = Hkv * D;
     const int N = Q + 2 * K, group = H / Hkv;
     const float scale = 1.0f / sqrtf((float)D);
     float *sc = f->scratch + tid * f->per_thread;
-    float *tq = sc + tcf_attn_backward_scratch(T, D), *tk = tq + (int64_t)T * D, *tv = tk + (int64_t)T * D;
     for (int64_t bg = begin; bg < end; bg++) {
-        int b = (int)(bg / Hkv), g = (int)(bg % Hkv);
-        const float *base = f->s->qkv + (int64_t)b * T * N;
-        float *dbase = f->dqkv + (int64_t)b * T * N;
+        const int b = (int)(bg / Hkv), g = (int)(bg % Hkv), T = f->off[b + 1] - f->off[b];
+        float *tq = sc + tcf_attn_backward_scratch(T, D), *tk = tq + (int64_t)T * D, *tv = tk + (int64_t)T * D;
+        const float *base = f->s->qkv + (int64_t)f->off[b] * N;
+        float *dbase = f->dqkv + (int64_t)f->off[b] * N;
         for (int t = 0; t < T; t++) {
             memset(dbase + (int64_t)t * N + Q + g * D, 0, sizeof(float) * D);
             memset(dbase + (int64_t)t * N + Q + K + g * D, 0, sizeof(float) * D);
         }
         for (int h = g * group; h < (g + 1) * group; h++) {
             tcf_attn_head_backward(T, D, base + h * D, base + Q + g * D, base + Q + K + g * D, N,
-                                   f->s->P + ((int64_t)b * H + h) * T * T, f->mask + (int64_t)b * T, scale, NULL,
-                                   f->dctx + (int64_t)b * T * Q + h * D, Q, tq, tk, tv, D, sc);
+                                   f->s->P + f->poff[b] + (int64_t)h * T * T, NULL, scale, NULL,
+                                   f->dctx + (int64_t)f->off[b] * Q + h * D, Q, tq, tk, tv, D, sc);
             for (int t = 0; t < T; t++) {
                 float *row = dbase + (int64_t)t * N;
                 memcpy(row + h * D, tq + (int64_t)t * D, sizeof(float) * D);
@@ -246,7 +254,7 @@ static void layer_forward(const step_ctx *k, int l, saved *S, float *x) {
     const int N = Q + 2 * K, r = k->lo->r, nt = k->n_threads;
     const float s = k->lo->scale;
     task_ctx *f = k->f;
-    const int64_t M = (int64_t)f->B * f->T;
+    const int64_t M = f->M;
     float *const *A = k->lo->A + l * TCF_LL_N, *const *Bm = k->lo->B + l * TCF_LL_N;
     memcpy(x, S->x_in, sizeof(float) * M * C);
     tcf_rmsnorm(S->h1, x, Ly->attn_norm, M, C, c->rms_eps);
@@ -286,7 +294,7 @@ static void layer_backward(const step_ctx *k, int l, const saved *S, float *dx, 
     const int N = Q + 2 * K, r = lo->r, nt = k->n_threads;
     const float s = lo->scale;
     task_ctx *f = k->f;
-    const int64_t M = (int64_t)f->B * f->T;
+    const int64_t M = f->M;
     float *const *A = lo->A + l * TCF_LL_N, *const *Bm = lo->B + l * TCF_LL_N;
     float *const *dA = lo->dA + l * TCF_LL_N, *const *dB = lo->dB + l * TCF_LL_N;
     float *lsc = k->lsc;
@@ -327,12 +335,17 @@ static void layer_backward(const step_ctx *k, int l, const saved *S, float *dx, 
 /* ---- the step -------------------------------------------------------------- */
 
 static tcf_status check_batch(const tcf_llama_config *c, int n_labels, int B, int T, const int32_t *ids,
-                              const int32_t *labels) {
+                              const uint8_t *mask, const int32_t *labels) {
     if (B <= 0 || T <= 0 || T > c->max_pos)
         return tcf_fail(TCF_ERR_ARG, "LoRA step: bad batch shape B=%d T=%d (max %d positions)", B, T, c->max_pos);
     for (int64_t i = 0; i < (int64_t)B * T; i++)
-        if (ids[i] < 0 || ids[i] >= c->vocab)
+        if (mask[i] && (ids[i] < 0 || ids[i] >= c->vocab))
             return tcf_fail(TCF_ERR_ARG, "LoRA step: token id %d outside vocab [0, %d)", ids[i], c->vocab);
+    for (int b = 0; b < B; b++) {
+        int n = 0;
+        for (int t = 0; t < T; t++) n += mask[(int64_t)b * T + t] != 0;
+        if (!n) return tcf_fail(TCF_ERR_ARG, "LoRA step: row %d has no real token (its mask is all 0)", b);
+    }
     for (int b = 0; labels && b < B; b++)
         if (labels[b] < 0 || labels[b] >= n_labels)
             return tcf_fail(TCF_ERR_ARG, "LoRA step: label %d of row %d outside [0, %d)", labels[b], b, n_labels);
@@ -346,17 +359,31 @@ static tcf_status run_step(tcf_llama *m, tcf_llama_lora *lo, const float *score,
     const tcf_llama_config *c = &m->cfg;
     const int C = c->hidden, I = c->inter, D = c->head_dim, H = c->heads, Q = H * D, K = c->kv_heads * D;
     const int N = Q + 2 * K, L = c->layers, r = lo->r;
-    tcf_status st = check_batch(c, n_labels, B, T, ids, labels);
+    tcf_status st = check_batch(c, n_labels, B, T, ids, mask, labels);
     if (st) return st;
     if (backward && (st = tcf_llama_enable_backward(m))) return st;
     if (n_threads <= 0) n_threads = tcf_default_threads();
-    const int64_t M = (int64_t)B * T;
+    /* packed rows: sequence b's real tokens are rows [off[b], off[b + 1]);
+     * its attention probabilities H L^2 floats from poff[b] */
+    int32_t *off = malloc(sizeof(int32_t) * ((size_t)B + 1));
+    int64_t *poff = malloc(sizeof(int64_t) * ((size_t)B + 1));
+    if (!off || !poff) {
+        free(off), free(poff);
+        return tcf_fail(TCF_ERR_NOMEM, "LoRA step: out of memory for B=%d", B);
+    }
+    off[0] = 0, poff[0] = 0;
+    for (int b = 0; b < B; b++) {
+        int n = 0;
+        for (int t = 0; t < T; t++) n += mask[(int64_t)b * T + t] != 0;
+        off[b + 1] = off[b] + n;
+        poff[b + 1] = poff[b] + (int64_t)H * n * n;
+    }
+    const int64_t M = off[B];
     /* saved activations: every layer's (backward without recompute), or one
      * layer's plus each layer's input (recompute, or forward only) */
     const int keep_all = backward && !(so && so->recompute);
     const int n_saved = keep_all ? L : 1;
-    const int64_t per_layer = M * (4 * (int64_t)C + N + Q + 3 * (int64_t)I) + (int64_t)B * H * T * T +
-                              TCF_LL_N * M * r;
+    const int64_t per_layer = M * (4 * (int64_t)C + N + Q + 3 * (int64_t)I) + poff[B] + TCF_LL_N * M * r;
     int64_t big = 2 * (int64_t)I > N ? 2 * (int64_t)I : N; /* widest gradient row */
     if (Q > big) big = Q;
     const int64_t wact = I > Q ? I : Q;
@@ -372,18 +399,19 @@ static tcf_status run_step(tcf_llama *m, tcf_llama_lora *lo, const float *score,
     const int64_t xin_all = keep_all ? 0 : (backward ? (int64_t)L * M * C : 0);
     const int64_t grads = backward ? 2 * M * C + M * big + M * wact : 0;
     size_t total = (size_t)(n_saved * per_layer + xin_all + 2 * M * C /* x, hidden */ + grads + (int64_t)T * D +
-                            (int64_t)n_threads * per_thread + (int64_t)lscr + (int64_t)B * (C + 2 * n_labels) + 2 * M + C);
+                            (int64_t)n_threads * per_thread + (int64_t)lscr + (int64_t)B * (C + 2 * n_labels) + 3 * M + C +
+                            T);
     float *mem = malloc(total * sizeof(float));
     saved *sv = malloc(sizeof(saved) * (size_t)L);
     if (!mem || !sv) {
-        free(mem), free(sv);
+        free(mem), free(sv), free(off), free(poff);
         return tcf_fail(TCF_ERR_NOMEM, "LoRA step: cannot allocate %zu MB of activations", total * 4 >> 20);
     }
     float *p = mem;
 #define TAKE(n) (p += (n), p - (n))
     for (int l = 0; l < n_saved; l++) {
         saved *S = &sv[l];
-        S->x_in = TAKE(M * C), S->h1 = TAKE(M * C), S->qkv = TAKE(M * N), S->P = TAKE((int64_t)B * H * T * T);
+        S->x_in = TAKE(M * C), S->h1 = TAKE(M * C), S->qkv = TAKE(M * N), S->P = TAKE(poff[B]);
         S->ctx = TAKE(M * Q), S->x_mid = TAKE(M * C), S->h2 = TAKE(M * C), S->gu = TAKE(M * 2 * I);
         S->act = TAKE(M * I);
         for (int mod = 0; mod < TCF_LL_N; mod++) S->u[mod] = TAKE(M * r);
@@ -397,20 +425,24 @@ static tcf_status run_step(tcf_llama *m, tcf_llama_lora *lo, const float *score,
     float *cos_t = TAKE((int64_t)T * D / 2), *sin_t = TAKE((int64_t)T * D / 2);
     float *scratch = TAKE((int64_t)n_threads * per_thread), *lsc = TAKE((int64_t)lscr);
     float *pooled = TAKE((int64_t)B * C), *lg = TAKE((int64_t)B * n_labels), *dlg = TAKE((int64_t)B * n_labels);
-    int32_t *pos = (int32_t *)TAKE(M);
-    float *pw = TAKE(M), *dpool = TAKE(C); /* pooling weights (B, T), d loss / d pooled of one row */
+    int32_t *pos = (int32_t *)TAKE(M), *pids = (int32_t *)TAKE(M);
+    uint8_t *ones = (uint8_t *)TAKE(T); /* T floats hold T bytes */
+    float *pw = TAKE(M), *dpool = TAKE(C); /* pooling weights (M), d loss / d pooled of one row */
 #undef TAKE
     for (int b = 0; b < B; b++)
-        for (int t = 0, n = 0; t < T; t++) {
-            pos[(int64_t)b * T + t] = n;
-            n += mask[(int64_t)b * T + t] != 0;
-        }
+        for (int t = 0, n = 0; t < T; t++)
+            if (mask[(int64_t)b * T + t]) {
+                pos[off[b] + n] = n;
+                pids[off[b] + n] = ids[(int64_t)b * T + t];
+                n++;
+            }
+    memset(ones, 1, (size_t)T);
     tcf_rope_table(cos_t, sin_t, T, D, c->rope_theta);
-    task_ctx f = {m, B, T, mask, pos, cos_t, sin_t, NULL, NULL, NULL, scratch, per_thread};
+    task_ctx f = {m, B, T, M, off, poff, ones, pos, cos_t, sin_t, NULL, NULL, NULL, scratch, per_thread};
     const step_ctx k = {m, lo, &f, lsc, n_threads};
 
     /* ---- forward ---- */
-    tcf_llama_embed_rows(m, ids, M, x);
+    tcf_llama_embed_rows(m, pids, M, x);
     for (int l = 0; l < L; l++) {
         saved *S = &sv[l];
         if (xin) S->x_in = xin + (int64_t)l * M * C;
@@ -418,24 +450,17 @@ static tcf_status run_step(tcf_llama *m, tcf_llama_lora *lo, const float *score,
         layer_forward(&k, l, S, x);
     }
     tcf_rmsnorm(hidden, x, m->out_norm, M, C, c->rms_eps);
-    /* pooled row b = sum over t of pw[b, t] * hidden[b, t]: 1 at the last
-     * real token, or 1/n at each of n real tokens (mean); a row without
-     * real tokens reads its last position */
+    /* pooled row b = sum over its packed rows t of pw[t] * hidden[t]: 1 at
+     * the last real token, or 1/n at each of its n real tokens (mean) */
     for (int b = 0; b < B; b++) {
-        const uint8_t *mr = mask + (int64_t)b * T;
-        float *wr = pw + (int64_t)b * T, *pr = pooled + (int64_t)b * C;
-        int last = -1, n_real = 0;
-        for (int t = 0; t < T; t++)
-            if (mr[t]) last = t, n_real++;
-        memset(wr, 0, sizeof(float) * T);
-        if (lo->pooling == TCF_POOL_MEAN && n_real)
-            for (int t = 0; t < T; t++) wr[t] = mr[t] ? 1.0f / (float)n_real : 0.0f;
-        else
-            wr[last < 0 ? T - 1 : last] = 1.0f;
+        const int n_real = off[b + 1] - off[b];
+        float *wr = pw + off[b], *pr = pooled + (int64_t)b * C;
+        for (int t = 0; t < n_real; t++)
+            wr[t] = lo->pooling == TCF_POOL_MEAN ? 1.0f / (float)n_real : t == n_real - 1 ? 1.0f : 0.0f;
         memset(pr, 0, sizeof(float) * C);
-        for (int t = 0; t < T; t++) {
+        for (int t = 0; t < n_real; t++) {
             if (wr[t] == 0.0f) continue;
-            const float *hr = hidden + ((int64_t)b * T + t) * C;
+            const float *hr = hidden + ((int64_t)off[b] + t) * C;
             if (wr[t] == 1.0f) memcpy(pr, hr, sizeof(float) * C);
             else
                 for (int i = 0; i < C; i++) pr[i] += wr[t] * hr[i];
@@ -467,9 +492,9 @@ static tcf_status run_step(tcf_llama *m, tcf_llama_lora *lo, const float *score,
                 dpool[i] += g * sr[i];
             }
         }
-        for (int t = 0; t < T; t++) {
-            const float w = pw[(int64_t)b * T + t];
-            float *dr = dh + ((int64_t)b * T + t) * C;
+        for (int t = off[b]; t < off[b + 1]; t++) {
+            const float w = pw[t];
+            float *dr = dh + (int64_t)t * C;
             if (w != 0.0f)
                 for (int i = 0; i < C; i++) dr[i] += w * dpool[i];
         }
@@ -488,6 +513,7 @@ static tcf_status run_step(tcf_llama *m, tcf_llama_lora *lo, const float *score,
 done:
     free(sv);
     free(mem);
+    free(off), free(poff);
     return TCF_OK;
 }
 

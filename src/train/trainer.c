@@ -836,7 +836,13 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
                     goto done;
                 }
                 loss_sum += loss, loss_n++;
-                ex_done += B, tok_done += (int64_t)B * T;
+                ex_done += B;
+                /* a decoder computes only the real tokens (packed rows); an
+                 * encoder step computes the padded batch */
+                if (decoder)
+                    for (int64_t i = 0; i < (int64_t)B * T; i++) tok_done += mask[i] != 0;
+                else
+                    tok_done += (int64_t)B * T;
             }
             if (micro > 1) tcf_grad_scale(params, np, 1.0 / micro);
             double norm = o->clip > 0 ? tcf_clip_grad_norm(params, np, o->clip) : 0.0;
@@ -914,9 +920,9 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
         dense = (double)m->cfg.layers * (4.0 * m->cfg.hidden * m->cfg.hidden + 2.0 * m->cfg.hidden * m->cfg.inter);
     }
     const int fpw = full ? 6 : lora ? 4 : 2;
-    fprintf(log, "best epoch %d: valid macro-F1 %.4f; trained on %lld examples (%lld padded tokens) in %.1f s "
+    fprintf(log, "best epoch %d: valid macro-F1 %.4f; trained on %lld examples (%lld %stokens) in %.1f s "
             "(%.1f ex/s, %.1f GFLOP/s at %d x %.1fM dense weights per token), validation %.1f s\n", best_epoch,
-            best_f1, (long long)ex_done, (long long)tok_done, t_all - t_valid, ex_done / (t_all - t_valid),
+            best_f1, (long long)ex_done, (long long)tok_done, decoder ? "" : "padded ", t_all - t_valid, ex_done / (t_all - t_valid),
             fpw * dense * (double)tok_done / (t_all - t_valid) / 1e9, fpw, dense / 1e6, t_valid);
 done:
     cJSON_Delete(history);
