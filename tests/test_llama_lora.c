@@ -265,6 +265,18 @@ int main(void) {
                               NULL, NULL, 1) == TCF_ERR_ARG &&
               strstr(tcf_last_error(), "label 3 of row 1 outside [0, 3)"),
           "bad label: %s", tcf_last_error());
+    /* a row without a real token is refused (the packed step has nothing to
+     * pool for it) */
+    {
+        uint8_t *m0 = malloc((size_t)B * T);
+        memcpy(m0, mask_raw, (size_t)B * T);
+        memset(m0 + T, 0, (size_t)T);
+        CHECK(tcf_llama_lora_grad(m, lo, score, NULL, NL, B, T, (const int32_t *)ids_raw, m0, labels, NULL, NULL,
+                                  1) == TCF_ERR_ARG &&
+                  strstr(tcf_last_error(), "row 1 has no real token"),
+              "empty row: %s", tcf_last_error());
+        free(m0);
+    }
     free(keep);
     free(ids_raw), free(mask_raw);
     tcf_llama_lora_free(lo);
