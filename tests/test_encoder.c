@@ -213,6 +213,21 @@ int main(void) {
             tcf_bert_forward(m, B, T, bi, bm, h1, 1);
             tcf_bert_forward(m, B, T, bi, bm, h2, 2);
             CHECK(!memcmp(h1, h2, sizeof(float) * B * T * m->cfg.hidden), "1 vs 2 threads differ");
+            /* the first-token forward (the classifier's): each row's [CLS]
+             * state as the full forward gives it */
+            const int C = m->cfg.hidden;
+            float *ws = malloc(sizeof(float) * tcf_bert_forward_ws_floats(&m->cfg, B, T, 2));
+            CHECK(ws && tcf_bert_forward_first_ws(m, B, T, bi, bm, h2, 2, ws) == TCF_OK, "first: %s", tcf_last_error());
+            double mx = 0;
+            for (int b = 0; b < B; b++)
+                for (int i = 0; i < C; i++) mx = fmax(mx, fabs(h2[(int64_t)b * C + i] - h1[(int64_t)b * T * C + i]));
+            printf("  first-token forward vs full forward [CLS] (B=%d): max |diff| %.3g\n", B, mx);
+            CHECK(mx <= 1e-6, "first-token forward differs from the full forward by %g", mx);
+            memset(bm + T, 0, (size_t)T); /* row 1 without a real token */
+            CHECK(tcf_bert_forward_first_ws(m, B, T, bi, bm, h2, 2, ws) == TCF_ERR_ARG &&
+                      strstr(tcf_last_error(), "row 1 has no real token"),
+                  "empty row: %s", tcf_last_error());
+            free(ws);
             free(bi), free(bm), free(h1), free(h2);
         }
         /* Out-of-range ids and lengths are refused, not read. */

@@ -817,7 +817,8 @@ typedef struct {
     float *ctx;          /* (NR, C) */
     float *scratch;      /* (threads, D*T + T*T) */
     const float *g, *b;
-    float *res; /* residual input for add+LN */
+    float *res;     /* residual input for add+LN */
+    int first_only; /* attention: only each sequence's first query */
 } fwd_ctx;
 
 void tcf_bert_embed_rows(const tcf_bert *m, int T, const int32_t *ids, int64_t begin, int64_t end, float *x) {
@@ -875,8 +876,9 @@ static void attn_task(void *vctx, int64_t begin, int64_t end, int tid) {
             const float *k = base + (int64_t)s * 3 * C + C + h * D;
             for (int d = 0; d < D; d++) kt[(int64_t)d * L + s] = k[d] * scale;
         }
-        tcf_gemm(L, L, D, base + h * D, 3 * C, kt, L, S, L, NULL, 0, 1);
-        for (int t = 0; t < L; t++) {
+        const int nq = f->first_only ? 1 : L; /* queries */
+        tcf_gemm(nq, L, D, base + h * D, 3 * C, kt, L, S, L, NULL, 0, 1);
+        for (int t = 0; t < nq; t++) {
             float *p = S + (int64_t)t * L, mx = -INFINITY, sum = 0;
             for (int s = 0; s < L; s++)
                 if (p[s] > mx) mx = p[s];
@@ -887,7 +889,7 @@ static void attn_task(void *vctx, int64_t begin, int64_t end, int tid) {
             float inv = 1.0f / sum;
             for (int s = 0; s < L; s++) p[s] *= inv;
         }
-        tcf_gemm(L, D, L, S, L, base + 2 * C + h * D, 3 * C, f->ctx + (int64_t)f->off[b] * C + h * D, C, NULL, 0,
+        tcf_gemm(nq, D, L, S, L, base + 2 * C + h * D, 3 * C, f->ctx + (int64_t)f->off[b] * C + h * D, C, NULL, 0,
                  1);
     }
 }
@@ -934,8 +936,8 @@ tcf_status tcf_bert_set_qpath(tcf_bert *m, int qpath) {
 
 /* Y (M, N) = X (M, K) @ W^T + b for dense weight `which` (0 qkv, 1 ao, 2 fi,
  * 3 fo) of layer L: the packed f32 weight, or the quantized one by the path
- * m->q8_rows picks for M rows. */
-static void dense(const tcf_bert *m, int l, int which, int M, const float *X, float *Y, void *q8ws,
+ * m->q8_rows picks for a forward of path_rows tokens (one path per forward). */
+static void dense(const tcf_bert *m, int l, int which, int M, int path_rows, const float *X, float *Y, void *q8ws,
                   int n_threads) {
     const tcf_bert_layer *L = &m->layer[l];
     const int C = m->cfg.hidden, I = m->cfg.inter;
@@ -950,14 +952,17 @@ static void dense(const tcf_bert *m, int l, int which, int M, const float *X, fl
         return;
     }
     const tcf_qmat *q = &m->qdense[4 * l + which];
-    if (M <= m->q8_rows && tcf_qgemm_q8_supported(q->type))
+    if (path_rows <= m->q8_rows && tcf_qgemm_q8_supported(q->type))
         tcf_qgemm_q8(M, X, d[which].K, q, d[which].b, Y, d[which].N, 0, q8ws, n_threads);
     else
         tcf_qgemm(M, X, d[which].K, q, d[which].b, Y, d[which].N, 0, n_threads);
 }
 
-tcf_status tcf_bert_forward_ws(const tcf_bert *m, int B, int T, const int32_t *ids, const uint8_t *mask,
-                               float *hidden, int n_threads, float *ws) {
+/* The forward; first_only: the last layer past its q/k/v product runs on
+ * each sequence's first real token only, whose states end in rows 0..B-1
+ * of hidden (the classifier's pooler reads nothing else). */
+static tcf_status forward_impl(const tcf_bert *m, int B, int T, const int32_t *ids, const uint8_t *mask,
+                               float *hidden, int n_threads, float *ws, int first_only) {
     const tcf_bert_config *c = &m->cfg;
     const int C = c->hidden, I = c->inter;
     if (B <= 0 || T <= 0) return tcf_fail(TCF_ERR_ARG, "forward: empty batch (B=%d, T=%d)", B, T);
@@ -983,24 +988,41 @@ tcf_status tcf_bert_forward_ws(const tcf_bert *m, int B, int T, const int32_t *i
     }
     off[B] = NR;
 
-    fwd_ctx f = {m, B, T, ids, rows, off, hidden, qkv, ctxb, scratch, NULL, NULL, tmp};
+    if (first_only && NR > 0)
+        for (int b = 0; b < B; b++)
+            if (off[b + 1] == off[b])
+                return tcf_fail(TCF_ERR_ARG, "forward: row %d has no real token (its mask is all 0)", b);
+    fwd_ctx f = {m, B, T, ids, rows, off, hidden, qkv, ctxb, scratch, NULL, NULL, tmp, 0};
     if (NR > 0) {
         tcf_parallel_for(NR, n_threads, embed_task, &f);
         for (int l = 0; l < c->layers; l++) {
             const tcf_bert_layer *L = &m->layer[l];
-            dense(m, l, 0, NR, hidden, qkv, q8ws, n_threads);
+            int rows_l = NR;
+            dense(m, l, 0, NR, NR, hidden, qkv, q8ws, n_threads);
+            f.first_only = first_only && l == c->layers - 1;
             tcf_parallel_for_dyn((int64_t)B * c->heads, 1, n_threads, attn_task, &f);
-            dense(m, l, 1, NR, ctxb, tmp, q8ws, n_threads);
+            if (f.first_only) {
+                /* first tokens to rows 0..B-1 (off[b] >= b: no row is
+                 * overwritten before it is read) */
+                for (int b = 0; b < B; b++)
+                    if (off[b] != b) {
+                        memcpy(hidden + (int64_t)b * C, hidden + (int64_t)off[b] * C, sizeof(float) * C);
+                        memcpy(ctxb + (int64_t)b * C, ctxb + (int64_t)off[b] * C, sizeof(float) * C);
+                    }
+                rows_l = B;
+            }
+            dense(m, l, 1, rows_l, NR, ctxb, tmp, q8ws, n_threads);
             f.g = L->ln1_g, f.b = L->ln1_b;
-            tcf_parallel_for(NR, n_threads, add_ln_task, &f);
-            dense(m, l, 2, NR, hidden, ffn, q8ws, n_threads);
+            tcf_parallel_for(rows_l, n_threads, add_ln_task, &f);
+            dense(m, l, 2, rows_l, NR, hidden, ffn, q8ws, n_threads);
             gelu_ctx gc = {ffn, I};
-            tcf_parallel_for(NR, n_threads, gelu_task, &gc);
-            dense(m, l, 3, NR, ffn, tmp, q8ws, n_threads);
+            tcf_parallel_for(rows_l, n_threads, gelu_task, &gc);
+            dense(m, l, 3, rows_l, NR, ffn, tmp, q8ws, n_threads);
             f.g = L->ln2_g, f.b = L->ln2_b;
-            tcf_parallel_for(NR, n_threads, add_ln_task, &f);
+            tcf_parallel_for(rows_l, n_threads, add_ln_task, &f);
         }
     }
+    if (first_only) return TCF_OK;
     /* unpack to (B, T, C): rows[r] >= r, so moving from the last row down
      * never overwrites a row still to move; padding rows become 0 */
     if (NR < BT) {
@@ -1014,6 +1036,16 @@ tcf_status tcf_bert_forward_ws(const tcf_bert *m, int B, int T, const int32_t *i
             }
     }
     return TCF_OK;
+}
+
+tcf_status tcf_bert_forward_ws(const tcf_bert *m, int B, int T, const int32_t *ids, const uint8_t *mask,
+                               float *hidden, int n_threads, float *ws) {
+    return forward_impl(m, B, T, ids, mask, hidden, n_threads, ws, 0);
+}
+
+tcf_status tcf_bert_forward_first_ws(const tcf_bert *m, int B, int T, const int32_t *ids, const uint8_t *mask,
+                                     float *first, int n_threads, float *ws) {
+    return forward_impl(m, B, T, ids, mask, first, n_threads, ws, 1);
 }
 
 tcf_status tcf_bert_forward(const tcf_bert *m, int B, int T, const int32_t *ids,

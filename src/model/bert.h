@@ -152,6 +152,14 @@ size_t tcf_bert_forward_ws_floats(const tcf_bert_config *c, int B, int T, int n_
 tcf_status tcf_bert_forward_ws(const tcf_bert *m, int B, int T, const int32_t *ids, const uint8_t *mask,
                                float *hidden, int n_threads, float *ws);
 
+/* The last hidden state of each row's first real token only (the [CLS]
+ * the classifier's pooler reads), into rows 0..B-1 of `first`, a buffer of
+ * B*T*C floats (the rest is scratch): the last layer past its q/k/v
+ * product runs on B rows instead of every token. A row without a real
+ * token is TCF_ERR_ARG. Same workspace as tcf_bert_forward_ws. */
+tcf_status tcf_bert_forward_first_ws(const tcf_bert *m, int B, int T, const int32_t *ids, const uint8_t *mask,
+                                     float *first, int n_threads, float *ws);
+
 /* pooled (B, C) from hidden (B, T, C). */
 void tcf_bert_pool(const tcf_bert_config *c, int B, int T, const uint8_t *mask, const float *hidden,
                    tcf_pooling pooling, int normalize, float *pooled);

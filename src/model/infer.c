@@ -377,12 +377,12 @@ static tcf_status run_chunk(tcf_classifier *c, tcf_clf_scratch *s, int nb, const
         for (int b = 0; !st && b < nb; b++) softmax_row(probs + (int64_t)idx[b] * K, s->logits + (int64_t)b * K, K);
         return st;
     }
-    tcf_status st = tcf_bert_forward_ws(c->m, nb, T, s->bids, s->bmask, s->hidden, c->n_threads, s->ws);
+    tcf_status st = tcf_bert_forward_first_ws(c->m, nb, T, s->bids, s->bmask, s->hidden, c->n_threads, s->ws);
     if (st) return st;
     const tcf_bert *m = c->m;
     const int C = m->cfg.hidden;
     for (int b = 0; b < nb; b++) {
-        const float *x = s->hidden + (int64_t)b * T * C; /* h[b, 0] */
+        const float *x = s->hidden + (int64_t)b * C; /* h[b, 0] */
         float *pooled = s->pooled + (int64_t)b * C;
         for (int n = 0; n < C; n++) {
             const float *w = m->pool_w + (int64_t)n * C;
