@@ -20,6 +20,7 @@ RUN=${1:?usage: bench/run_classify.sh RUN/}
 THREADS=${THREADS:-"1 2"}; N=${N:-160}; N1=${N1:-64}; BATCH=${BATCH:-32}; REPEAT=${REPEAT:-3}
 PY=.venv/bin/python; OUT=build/bench-clf; DATA=${TCF_SHARED_DATA:-../shared/data}
 mkdir -p "$OUT"
+rm -f "$OUT"/p_t*  # probabilities of an earlier run would be compared too
 [ -f build/libtcf.a ] || { echo "run_classify.sh: build/libtcf.a missing: run make first" >&2; exit 1; }
 cc -O2 -std=c11 -Iinclude bench/bench_classify.c build/libtcf.a $(make -s print-libs 2>/dev/null || echo -lcjson -lutf8proc -lm -pthread) -o build/bench_classify
 
