@@ -338,13 +338,14 @@ typedef struct tcf_classifier tcf_classifier;
  *                     multiplied by integer block dot products; faster, at
  *                     the price of rounding the activations (accuracy per
  *                     path: docs/BENCHMARKS.md).
- *   TCF_QPATH_AUTO    INT8 for products of at most TCF_QPATH_AUTO_ROWS rows
- *                     (batch x tokens), DECODE above: the faster path at
+ *   TCF_QPATH_AUTO    INT8 for forward passes of at most TCF_QPATH_AUTO_ROWS
+ *                     real tokens (all texts of the batch together), DECODE
+ *                     above, one path per forward: the faster path at
  *                     each size as measured on AVX2 (docs/BENCHMARKS.md).
  * An f32 / f16 / bf16 encoder is unaffected by AUTO and DECODE; INT8 turns
  * its dense weights into per-row int8 at load (one f32 scale per output
- * row, 4x less memory than f32) and rounds each product's inputs to int8
- * per 64 values, summing in integers (kern/i8gemm.h; faster than the Q8_0
+ * row, 4x less memory than f32) and rounds each product's input rows to
+ * int8 (one scale per row), summing in integers (kern/i8gemm.h; faster than the Q8_0
  * integer path, banking77 accuracy in docs/BENCHMARKS.md). Decoders always
  * decode exactly. */
 typedef enum { TCF_QPATH_AUTO = 0, TCF_QPATH_DECODE = 1, TCF_QPATH_INT8 = 2 } tcf_qpath;

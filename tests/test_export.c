@@ -194,8 +194,8 @@ static int classify_each(const char *path, int qpath, float *probs) {
  * inputs to each product differ in the last bits (summation order), which
  * moves some activations across a Q8_0 rounding boundary, and those code
  * changes propagate (the decode path, which rounds nothing, agrees to 3e-7
- * here; the kernels themselves agree to 1e-6, test_qgemm); AUTO picks INT8 for products of
- * at most TCF_QPATH_AUTO_ROWS rows and DECODE above, bit for bit; a qpath
+ * here; the kernels themselves agree to 1e-6, test_qgemm); AUTO picks INT8 for forwards of
+ * at most TCF_QPATH_AUTO_ROWS tokens and DECODE above, bit for bit; a qpath
  * that is none of the three is refused. `decode` holds the decode path's
  * probabilities (all texts in one batch). */
 static void test_qpath(const char *path, const char *type, const float *decode) {

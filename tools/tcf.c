@@ -526,8 +526,9 @@ static const char *train_usage =
     "Q8_0, integer block dot products: faster, slightly different probabilities)\n"   \
     "or auto (default: int8 for small batches, decode for large; docs/BENCHMARKS.md).\n" \
     "On an f32 / f16 / bf16 encoder int8 makes the dense weights per-row int8 at\n"     \
-    "load and rounds each product's inputs to int8 per 64 values (the fastest CPU\n"     \
-    "path; slightly different probabilities); auto and decode leave it f32.\n"
+    "load and rounds each product's input rows to int8, one scale per row (the\n"     \
+    "fastest CPU path at small batches; slightly different probabilities); auto and\n" \
+    "decode leave it f32.\n"
 
 static const char *eval_usage =
     "usage: tcf eval --model RUN/ --data FILE [--report FILE.json] [--threads N]\n"
