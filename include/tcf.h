@@ -346,8 +346,10 @@ typedef struct tcf_classifier tcf_classifier;
  * its dense weights into per-row int8 at load (one f32 scale per output
  * row, 4x less memory than f32) and rounds each product's input rows to
  * int8 (one scale per row), summing in integers (kern/i8gemm.h; faster than the Q8_0
- * integer path, banking77 accuracy in docs/BENCHMARKS.md). Decoders always
- * decode exactly. */
+ * integer path, banking77 accuracy in docs/BENCHMARKS.md). A decoder in
+ * blocks (a QLoRA run, a q8_0 / q4_0 / q4_1 export) is exact under AUTO and
+ * DECODE; INT8 re-rounds its dense weights to per-row int8 at load, as for
+ * encoders (an f32 decoder: TCF_ERR_UNSUPPORTED). */
 typedef enum { TCF_QPATH_AUTO = 0, TCF_QPATH_DECODE = 1, TCF_QPATH_INT8 = 2 } tcf_qpath;
 #define TCF_QPATH_AUTO_ROWS 12
 

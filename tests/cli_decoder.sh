@@ -192,6 +192,17 @@ expect_rc 0 "export --no-merge" -- "$TCF" export --model "$TMP/rq" --out "$TMP/r
 expect_rc 0 "predict --no-merge export" -- "$TCF" predict --model "$TMP/rq.keep.gguf" --input "$P/texts.txt" --top 100 --threads 1
 cmp_probs "$TMP/out" "$TMP/rq_run.jsonl" 2e-6 && ok || bad "the --no-merge export differs from its run: $(cat "$TMP/cmp")"
 echo "  --no-merge q4_0 export vs its run: $(cat "$TMP/cmp")"
+# --qpath int8: a decoder in blocks (the run, its --no-merge export) is
+# re-rounded to per-row int8 at load and stays close to the exact path; an
+# f32 decoder is refused
+for src in "$TMP/rq" "$TMP/rq.keep.gguf"; do
+    expect_rc 0 "predict --qpath int8 $(basename "$src")" -- "$TCF" predict --model "$src" --input "$P/texts.txt" --top 100 \
+        --threads 2 --qpath int8
+    cmp_probs "$TMP/out" "$TMP/rq_run.jsonl" 0.05 && ok || bad "int8 on $src is far from the exact path: $(cat "$TMP/cmp")"
+    echo "  --qpath int8 on $(basename "$src") vs the exact run: $(cat "$TMP/cmp")"
+done
+expect_rc 1 "--qpath int8 on an f32 decoder" -- "$TCF" predict --model "$TMP/rp.gguf" --input "$P/texts.txt" --qpath int8
+expect_err "this one is f32" "--qpath int8 on an f32 decoder"
 "$TCF" inspect "$TMP/rq.keep.gguf" > "$TMP/inspect" 2>&1
 grep -qi 'blk.0.ffn_down.weight  q4_0' "$TMP/inspect" && grep -q 'blk.1.ffn_down.lora_b  F32' "$TMP/inspect" &&
     grep -q 'tcf.lora.r  u32  8' "$TMP/inspect" && ok || bad "--no-merge export lacks the q4_0 blocks or the adapters"

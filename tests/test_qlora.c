@@ -170,6 +170,25 @@ int main(void) {
             }
         printf("  %-48s max_abs_diff=%.3g (max |h| %.3g)\n", "tiny GGUF q8_0 hidden vs f32", md, mx);
         CHECK(md <= 0.05 * mx, "q8_0 hidden states off by %g (max %g)", md, mx);
+        /* per-row int8 for inference (tcf_llama_quantize_i8): close to the
+         * blocks it came from; refused twice, for f32 and for backward */
+        CHECK(tcf_llama_quantize_i8(g32) == TCF_ERR_UNSUPPORTED && strstr(tcf_last_error(), "f32"),
+              "int8 of an f32 decoder: %s", tcf_last_error());
+        const size_t bytes_q = tcf_llama_weight_bytes(m);
+        CHECK(tcf_llama_quantize_i8(m) == TCF_OK && m->i8 && !m->layer[0].qkv_q.data, "int8: %s", tcf_last_error());
+        float *h3 = malloc(sizeof(float) * (size_t)B * T * C);
+        tcf_llama_forward(m, B, T, ids, mask, h3, 2);
+        double mi = 0;
+        for (int i = 0; i < B * T * C; i++)
+            if (mask[i / C]) mi = fmax(mi, fabs(h3[i] - h1[i]));
+        printf("  %-48s max_abs_diff=%.3g (max |h| %.3g); weights %zu -> %zu bytes\n", "tiny GGUF int8 vs q8_0 hidden",
+               mi, mx, bytes_q, tcf_llama_weight_bytes(m));
+        CHECK(mi > 0 && mi <= 0.05 * mx, "int8 hidden states off by %g (max %g)", mi, mx);
+        CHECK(tcf_llama_quantize_i8(m) == TCF_ERR_UNSUPPORTED && strstr(tcf_last_error(), "already"),
+              "second int8: %s", tcf_last_error());
+        CHECK(tcf_llama_enable_backward(m) == TCF_ERR_UNSUPPORTED && strstr(tcf_last_error(), "inference only"),
+              "backward on int8: %s", tcf_last_error());
+        free(h3);
         free(h1), free(h2);
     }
     tcf_llama_free(m);

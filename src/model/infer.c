@@ -118,9 +118,11 @@ tcf_status tcf_classifier_finish(tcf_classifier *c, const tcf_classifier_opts *o
     const int max_pos = c->m ? c->m->cfg.max_pos : c->dm->cfg.max_pos;
     if (c->max_len > max_pos) c->max_len = max_pos;
     if (c->max_len < 3) return tcf_fail(TCF_ERR_ARG, "%s: max_len %d is below 3", c->source, c->max_len);
-    tcf_status st = c->m ? tcf_bert_set_qpath(c->m, o.qpath) : TCF_OK; /* decoders: exact decode only */
+    tcf_status st = c->m ? tcf_bert_set_qpath(c->m, o.qpath) : TCF_OK;
     /* int8 asked of an f32 encoder: its dense weights become per-row int8 */
     if (!st && c->m && o.qpath == TCF_QPATH_INT8 && !c->m->qdense && !c->m->i8dense) st = tcf_bert_quantize_i8(c->m);
+    /* of a decoder in blocks: per-row int8 too (auto and decode: exact) */
+    if (!st && c->dm && o.qpath == TCF_QPATH_INT8) st = tcf_llama_quantize_i8(c->dm);
     if (st) return tcf_fail_prefix(st, "%s", c->source);
     if (pthread_mutex_init(&c->lock, NULL)) return tcf_fail(TCF_ERR_NOMEM, "cannot create a mutex");
     c->lock_init = 1;

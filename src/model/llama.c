@@ -659,6 +659,7 @@ void tcf_llama_free(tcf_llama *m) {
     for (int l = 0; m->layer && l < m->cfg.layers; l++) {
         tcf_llama_layer *L = &m->layer[l];
         tcf_qmat_free(&L->qkv_q), tcf_qmat_free(&L->o_q), tcf_qmat_free(&L->gu_q), tcf_qmat_free(&L->down_q);
+        tcf_i8mat_free(&L->qkv_i8), tcf_i8mat_free(&L->o_i8), tcf_i8mat_free(&L->gu_i8), tcf_i8mat_free(&L->down_i8);
     }
     tcf_qmat_free(&m->wte_q);
     free(m->layer);
@@ -671,8 +672,59 @@ size_t tcf_llama_weight_bytes(const tcf_llama *m) {
         const tcf_llama_layer *L = &m->layer[l];
         n += tcf_qmat_bytes(&L->qkv_q) + tcf_qmat_bytes(&L->o_q) + tcf_qmat_bytes(&L->gu_q) +
              tcf_qmat_bytes(&L->down_q);
+        if (m->i8)
+            n += tcf_i8mat_bytes(&L->qkv_i8) + tcf_i8mat_bytes(&L->o_i8) + tcf_i8mat_bytes(&L->gu_i8) +
+                 tcf_i8mat_bytes(&L->down_i8);
     }
     return n;
+}
+
+#define I8_MAX_IN 16384 /* inputs of an int8 product: 3 rows fit tcf_llama_linear's 64 KB fallback */
+
+tcf_status tcf_llama_quantize_i8(tcf_llama *m) {
+    if (m->i8) return tcf_fail(TCF_ERR_UNSUPPORTED, "int8: the decoder's weights are already per-row int8");
+    if (m->quant < 0)
+        return tcf_fail(TCF_ERR_UNSUPPORTED, "int8: only a decoder whose weights are in blocks (Q8_0, Q4_0, Q4_1, NF4) "
+                                             "can be re-rounded to per-row int8; this one is f32");
+    size_t big = 0;
+    for (int l = 0; l < m->cfg.layers; l++) {
+        const tcf_llama_layer *L = &m->layer[l];
+        const tcf_qmat *w[4] = {&L->qkv_q, &L->o_q, &L->gu_q, &L->down_q};
+        for (int j = 0; j < 4; j++) {
+            if (w[j]->K > I8_MAX_IN)
+                return tcf_fail(TCF_ERR_UNSUPPORTED, "int8: layer %d has a product of %d inputs (at most %d)", l,
+                                w[j]->K, I8_MAX_IN);
+            if ((size_t)w[j]->N * (size_t)w[j]->K > big) big = (size_t)w[j]->N * (size_t)w[j]->K;
+        }
+    }
+    float *tmp = malloc(sizeof(float) * big);
+    if (!tmp) return tcf_fail(TCF_ERR_NOMEM, "int8: out of memory for %zu floats", big);
+    tcf_status st = TCF_OK;
+    for (int l = 0; !st && l < m->cfg.layers; l++) {
+        tcf_llama_layer *L = &m->layer[l];
+        tcf_qmat *w[4] = {&L->qkv_q, &L->o_q, &L->gu_q, &L->down_q};
+        tcf_i8mat *q[4] = {&L->qkv_i8, &L->o_i8, &L->gu_i8, &L->down_i8};
+        for (int j = 0; !st && j < 4; j++) {
+            tcf_qmat_dequant_rows(w[j], 0, w[j]->N, tmp);
+            st = tcf_i8mat_quantize(q[j], w[j]->N, w[j]->K, tmp, w[j]->K);
+            if (st) st = tcf_fail_prefix(st, "int8: layer %d", l);
+        }
+    }
+    free(tmp);
+    if (st) {
+        for (int l = 0; l < m->cfg.layers; l++) {
+            tcf_llama_layer *L = &m->layer[l];
+            tcf_i8mat_free(&L->qkv_i8), tcf_i8mat_free(&L->o_i8), tcf_i8mat_free(&L->gu_i8),
+                tcf_i8mat_free(&L->down_i8);
+        }
+        return st;
+    }
+    for (int l = 0; l < m->cfg.layers; l++) {
+        tcf_llama_layer *L = &m->layer[l];
+        tcf_qmat_free(&L->qkv_q), tcf_qmat_free(&L->o_q), tcf_qmat_free(&L->gu_q), tcf_qmat_free(&L->down_q);
+    }
+    m->i8 = 1;
+    return TCF_OK;
 }
 
 /* in, out features of dense weight `which`. */
@@ -719,6 +771,24 @@ void tcf_llama_linear(const tcf_llama *m, int l, int which, int M, const float *
     int in, out;
     lw_dims(&m->cfg, which, &in, &out);
     const float *bias = which == TCF_LW_QKV ? L->qkv_b : NULL;
+    if (m->i8) {
+        const tcf_i8mat *W = which == TCF_LW_QKV ? &L->qkv_i8 : which == TCF_LW_O ? &L->o_i8
+                           : which == TCF_LW_GU  ? &L->gu_i8  : &L->down_i8;
+        void *work = malloc(tcf_i8gemm_work_size(M, in));
+        if (work) {
+            tcf_i8gemm(M, X, in, W, bias, Y, out, accumulate, work, n_threads);
+            free(work);
+            return;
+        }
+        /* out of memory: a few rows at a time in a stack buffer (in <=
+         * I8_MAX_IN, checked by tcf_llama_quantize_i8) */
+        _Alignas(64) uint8_t buf[1 << 16];
+        const int step = (int)(sizeof buf / tcf_i8gemm_work_size(1, in));
+        for (int r = 0; r < M; r += step)
+            tcf_i8gemm(M - r < step ? M - r : step, X + (int64_t)r * in, in, W, bias, Y + (int64_t)r * out, out,
+                       accumulate, buf, n_threads);
+        return;
+    }
     if (m->quant >= 0) {
         const tcf_qmat *W = which == TCF_LW_QKV ? &L->qkv_q : which == TCF_LW_O ? &L->o_q
                           : which == TCF_LW_GU  ? &L->gu_q  : &L->down_q;
@@ -761,6 +831,7 @@ void tcf_llama_embed_rows(const tcf_llama *m, const int32_t *ids, int64_t n, flo
 }
 
 tcf_status tcf_llama_enable_backward(tcf_llama *m) {
+    if (m->i8) return tcf_fail(TCF_ERR_UNSUPPORTED, "backward: the decoder's weights are per-row int8 (inference only)");
     if (m->bwd_mem || m->quant >= 0) return TCF_OK;
     const tcf_llama_config *c = &m->cfg;
     const int C = c->hidden, I = c->inter, Q = c->heads * c->head_dim, N = Q + 2 * c->kv_heads * c->head_dim;

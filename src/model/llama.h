@@ -7,6 +7,7 @@
 #define TCF_LLAMA_H
 
 #include "kern/qgemm.h"
+#include "kern/i8gemm.h"
 #include "tcf.h"
 
 #include <stdatomic.h>
@@ -39,6 +40,9 @@ typedef struct {
      * W (out, in) in block format instead (the *_wp / *_bp are NULL):
      * qkv (Q + 2K, C), o (C, Q), gu (2I, C), down (C, I). */
     tcf_qmat qkv_q, o_q, gu_q, down_q;
+    /* After tcf_llama_quantize_i8 (tcf_llama.i8): the same four weights as
+     * per-row int8 (kern/i8gemm.h) instead of the blocks. */
+    tcf_i8mat qkv_i8, o_i8, gu_i8, down_i8;
 } tcf_llama_layer;
 
 /* The four dense weights of a layer, for tcf_llama_linear. */
@@ -70,6 +74,8 @@ typedef struct tcf_llama {
                           decoded on lookup); else unused (data NULL) */
     float *out_norm;   /* (C) the final norm */
     tcf_llama_layer *layer; /* (L) */
+    int i8;            /* the layers' dense weights are per-row int8
+                          (tcf_llama_quantize_i8): inference only */
     float *bwd_mem;    /* the *_bp weights, one allocation */
     struct tcf_llama_ws {
         size_t cap; /* floats */
@@ -110,6 +116,14 @@ void tcf_llama_linear_bwd(const tcf_llama *m, int l, int which, int M, const flo
                           int n_threads);
 /* x (n, C) <- the embeddings of ids[0 .. n) (decoded rows if quantized). */
 void tcf_llama_embed_rows(const tcf_llama *m, const int32_t *ids, int64_t n, float *x);
+
+/* Inference on per-row int8 dense weights (kern/i8gemm.h: each product's
+ * input rows rounded to int8, integer sums; faster at small batches, not
+ * exact): every layer's block weights are decoded and re-rounded to int8
+ * per row, and the blocks freed. Embeddings, norms and biases are kept.
+ * TCF_ERR_UNSUPPORTED for an f32 model (its weights share one allocation
+ * with the rest) or one already int8; backward passes refuse the result. */
+tcf_status tcf_llama_quantize_i8(tcf_llama *m);
 
 /* Pack every dense weight a second time for input gradients (dX = dY W);
  * idempotent; nothing to do for a quantized model. */
