@@ -6,12 +6,13 @@
 # threads, one run. Texts: pairs of banking77 test texts joined, kept when
 # SmolLM2's tokenizer gives exactly 32 tokens.
 #
-#   bench/run_llama_clf.sh RUN/        THREADS="1 2" N1=48
+#   bench/run_llama_clf.sh RUN/        THREADS="1 2" N1=48 QPATHS="auto int8"
+# (tcf once per --qpath: auto is the exact block path, int8 per-row int8)
 # Needs `make`, models/SmolLM2 (--all) and llama-cpp-python in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${1:?usage: bench/run_llama_clf.sh RUN/}
-THREADS=${THREADS:-"1 2"}; N1=${N1:-48}
+THREADS=${THREADS:-"1 2"}; N1=${N1:-48}; QPATHS=${QPATHS:-"auto int8"}
 GGUF=models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf
 OUT=build/bench-llama-clf; mkdir -p "$OUT"
 cc -O2 -std=c11 -Iinclude bench/bench_classify.c build/libtcf.a $(make -s print-libs) -o build/bench_classify
@@ -28,15 +29,20 @@ echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, load $(c
 echo "| threads | engine | p50 ms | p90 ms | p99 ms |"
 echo "|---:|---|---:|---:|---:|"
 for t in $THREADS; do
-    build/bench_classify --model "$RUN" --texts "$OUT/texts.txt" --threads $t --n1 "$N1" --n "$N1" --batch 1 \
-        > "$OUT/tcf_$t.json"
+    for q in $QPATHS; do
+        build/bench_classify --model "$RUN" --texts "$OUT/texts.txt" --threads $t --n1 "$N1" --n "$N1" --batch 1 \
+            --qpath "$q" > "$OUT/tcf_${t}_$q.json"
+    done
     .venv/bin/python bench/llama_cpp_embed.py --gguf "$GGUF" --texts "$OUT/texts.txt" --threads $t > "$OUT/lcpp_$t.json"
-    .venv/bin/python - "$OUT/tcf_$t.json" "$OUT/lcpp_$t.json" "$t" <<'PY'
+    .venv/bin/python - "$OUT/lcpp_$t.json" "$t" $(for q in $QPATHS; do echo "$q:$OUT/tcf_${t}_$q.json"; done) <<'PY'
 import json, sys
-tc = json.loads(open(sys.argv[1]).read().splitlines()[-1])["b1"]; lc = json.load(open(sys.argv[2])); t = sys.argv[3]
+lc = json.load(open(sys.argv[1])); t = sys.argv[2]
 g = lambda d, k: d.get(k, d.get(k.replace("_ms", ""), float("nan")))
-print("| %s | tcf classifier (Q4_1 base + LoRA + head) | %.1f | %.1f | %.1f |" % (t, g(tc, "p50_ms"), g(tc, "p90_ms"), g(tc, "p99_ms")))
 print("| %s | llama.cpp %s last-token state (Q4_1) | %.1f | %.1f | %.1f |" % (t, lc["version"], lc["p50_ms"], lc["p90_ms"], lc["p99_ms"]))
-print("|   | ratio tcf / llama.cpp p50 | %.2fx | | |  (llama.cpp tokens per text %d-%d)" % (g(tc, "p50_ms") / lc["p50_ms"], lc["tokens_min"], lc["tokens_max"]))
+for arg in sys.argv[3:]:
+    q, path = arg.split(":", 1)
+    tc = json.loads(open(path).read().splitlines()[-1])["b1"]
+    print("| %s | tcf classifier (Q4_1 base + LoRA + head), --qpath %s | %.1f | %.1f | %.1f |" % (t, q, g(tc, "p50_ms"), g(tc, "p90_ms"), g(tc, "p99_ms")))
+    print("|   | ratio tcf %s / llama.cpp p50 | %.2fx | | |  (llama.cpp tokens per text %d-%d)" % (q, g(tc, "p50_ms") / lc["p50_ms"], lc["tokens_min"], lc["tokens_max"]))
 PY
 done

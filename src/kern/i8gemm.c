@@ -60,7 +60,7 @@ tcf_status tcf_i8mat_quantize(tcf_i8mat *W, int N, int K, const float *w, int64_
     float *scale = malloc(sizeof(float) * (size_t)N + bytes);
     if (!scale) return tcf_fail(TCF_ERR_NOMEM, "int8 weights: out of memory for %zu bytes", bytes);
     int8_t *q = (int8_t *)(scale + N);
-    for (int n = 0; n < N; n++) scale[n] = quantize_row(w + (int64_t)n * ldw, K, q + (int64_t)n * K);
+    tcf_i8_quantize_rows(w, (int)ldw, N, K, q, scale); /* the rounding of inputs: same rule, AVX2 when present */
     W->N = N, W->K = K, W->q = q, W->scale = scale, W->owned = scale;
     return TCF_OK;
 }
