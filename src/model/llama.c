@@ -868,18 +868,21 @@ tcf_status tcf_llama_enable_backward(tcf_llama *m) {
 
 /* ---- forward ----------------------------------------------------------- */
 
+/* The forward runs on the real tokens only, packed as in bert.c: sequence b
+ * owns rows [off[b], off[b + 1]) of x, h, qkv, ctx, gu and act, in order. */
 typedef struct {
     const tcf_llama *m;
     int B, T;
-    const int32_t *ids;
-    const uint8_t *mask;
-    const int32_t *pos; /* (B*T) position of each token */
-    float *x;           /* (B*T, C) residual stream */
-    float *h;           /* (B*T, C) normed input of a block */
-    float *qkv;         /* (B*T, Q + 2K) */
-    float *ctx;         /* (B*T, Q) */
-    float *gu;          /* (B*T, 2I) */
-    float *act;         /* (B*T, I) */
+    const int32_t *ids;  /* (NR) packed token ids */
+    const int32_t *off;  /* (B + 1) */
+    const uint8_t *ones; /* (T) all 1 */
+    const int32_t *pos;  /* (NR) position of each token */
+    float *x;            /* (NR, C) residual stream */
+    float *h;            /* (NR, C) normed input of a block */
+    float *qkv;          /* (NR, Q + 2K) */
+    float *ctx;          /* (NR, Q) */
+    float *gu;           /* (NR, 2I) */
+    float *act;          /* (NR, I) */
     const float *cos_t, *sin_t; /* (T, D/2) */
     float *scratch;     /* (threads, D*T + T*T) */
     const float *norm_w;
@@ -908,22 +911,22 @@ static void rope_task(void *vctx, int64_t begin, int64_t end, int tid) {
     }
 }
 
-/* One task = one (batch row, head): causal attention of head h over kv head
- * g = h / (H / Hkv) (tcf_attn_causal_head_forward). */
+/* One task = one (sequence, head): causal attention of head h over kv head
+ * g = h / (H / Hkv) (tcf_attn_causal_head_forward) across its L real tokens. */
 static void attn_task(void *vctx, int64_t begin, int64_t end, int tid) {
     fwd_ctx *f = vctx;
     const tcf_llama_config *c = &f->m->cfg;
     const int D = c->head_dim, H = c->heads, T = f->T, Q = H * D, K = c->kv_heads * D, N = Q + 2 * K;
     const int group = H / c->kv_heads;
     const float scale = 1.0f / sqrtf((float)D);
-    float *kt = f->scratch + (int64_t)tid * ((int64_t)T * T + (int64_t)D * T); /* (D, T) */
-    float *P = kt + (int64_t)D * T;                                           /* (T, T) */
+    float *kt = f->scratch + (int64_t)tid * ((int64_t)T * T + (int64_t)D * T); /* (D, L) */
     for (int64_t bh = begin; bh < end; bh++) {
-        int b = (int)(bh / H), h = (int)(bh % H), g = h / group;
-        const float *base = f->qkv + (int64_t)b * T * N;
-        tcf_attn_causal_head_forward(T, D, base + h * D, base + Q + g * D, base + Q + K + g * D, N,
-                                     f->mask + (int64_t)b * T, scale, f->ctx + (int64_t)b * T * Q + h * D, Q, P,
-                                     kt);
+        const int b = (int)(bh / H), h = (int)(bh % H), g = h / group, L = f->off[b + 1] - f->off[b];
+        if (L == 0) continue;
+        float *P = kt + (int64_t)D * L; /* (L, L) */
+        const float *base = f->qkv + (int64_t)f->off[b] * N;
+        tcf_attn_causal_head_forward(L, D, base + h * D, base + Q + g * D, base + Q + K + g * D, N, f->ones, scale,
+                                     f->ctx + (int64_t)f->off[b] * Q + h * D, Q, P, kt);
     }
 }
 
@@ -949,9 +952,10 @@ tcf_status tcf_llama_forward(const tcf_llama *m, int B, int T, const int32_t *id
     if (n_threads <= 0) n_threads = tcf_default_threads();
     const int64_t BT = (int64_t)B * T;
     /* workspace: h (BT, C), qkv (BT, N), ctx (BT, Q), gu (BT, 2I), act (BT, I),
-     * cos/sin (T, D/2) each, pos (BT) ints, per-thread (D, T) + (T, T) */
+     * cos/sin (T, D/2) each, pos and packed ids (BT) ints, off (B + 1) ints,
+     * ones (T) bytes, per-thread (D, T) + (T, T) */
     const int64_t per_thread = (int64_t)T * T + (int64_t)D * T;
-    size_t n_ws = (size_t)(BT * ((int64_t)C + N + Q + 3 * (int64_t)I) + (int64_t)T * D + BT +
+    size_t n_ws = (size_t)(BT * ((int64_t)C + N + Q + 3 * (int64_t)I) + (int64_t)T * D + 2 * BT + B + 1 + T +
                            (int64_t)n_threads * per_thread);
     tcf_llama *mm = (tcf_llama *)m; /* only the workspace cache is touched */
     struct tcf_llama_ws *w = atomic_exchange(&mm->ws_cache, NULL);
@@ -970,34 +974,54 @@ tcf_status tcf_llama_forward(const tcf_llama *m, int B, int T, const int32_t *id
     }
     float *h = w->data, *qkv = h + BT * C, *ctxb = qkv + BT * N, *gu = ctxb + BT * Q, *act = gu + BT * 2 * I;
     float *cos_t = act + BT * I, *sin_t = cos_t + (int64_t)T * D / 2;
-    int32_t *pos = (int32_t *)(sin_t + (int64_t)T * D / 2);
-    float *scratch = (float *)(pos + BT);
+    int32_t *pos = (int32_t *)(sin_t + (int64_t)T * D / 2), *pids = pos + BT, *off = pids + BT;
+    uint8_t *ones = (uint8_t *)(off + B + 1);
+    float *scratch = (float *)(ones + ((size_t)T + 3) / 4 * 4);
+    int NR = 0;
     for (int b = 0; b < B; b++) {
-        int n = 0;
-        for (int t = 0; t < T; t++) {
-            pos[(int64_t)b * T + t] = n;
-            n += mask[(int64_t)b * T + t] != 0;
-        }
+        off[b] = NR;
+        for (int t = 0; t < T; t++)
+            if (mask[(int64_t)b * T + t]) {
+                pos[NR] = NR - off[b];
+                pids[NR++] = ids[(int64_t)b * T + t];
+            }
     }
+    off[B] = NR;
+    memset(ones, 1, (size_t)T);
     tcf_rope_table(cos_t, sin_t, T, D, c->rope_theta);
 
-    fwd_ctx f = {m, B, T, ids, mask, pos, hidden, h, qkv, ctxb, gu, act, cos_t, sin_t, scratch, NULL};
-    tcf_parallel_for(BT, n_threads, embed_task, &f);
-    for (int l = 0; l < c->layers; l++) {
-        const tcf_llama_layer *L = &m->layer[l];
-        f.norm_w = L->attn_norm;
-        tcf_parallel_for(BT, n_threads, norm_task, &f);
-        tcf_llama_linear(m, l, TCF_LW_QKV, (int)BT, h, qkv, 0, n_threads);
-        tcf_parallel_for(BT, n_threads, rope_task, &f);
-        tcf_parallel_for_dyn((int64_t)B * c->heads, 1, n_threads, attn_task, &f);
-        tcf_llama_linear(m, l, TCF_LW_O, (int)BT, ctxb, hidden, 1, n_threads); /* x += */
-        f.norm_w = L->ffn_norm;
-        tcf_parallel_for(BT, n_threads, norm_task, &f);
-        tcf_llama_linear(m, l, TCF_LW_GU, (int)BT, h, gu, 0, n_threads);
-        tcf_parallel_for(BT, n_threads, swiglu_task, &f);
-        tcf_llama_linear(m, l, TCF_LW_DOWN, (int)BT, act, hidden, 1, n_threads); /* x += */
+    fwd_ctx f = {m, B, T, pids, off, ones, pos, hidden, h, qkv, ctxb, gu, act, cos_t, sin_t, scratch, NULL};
+    if (NR > 0) {
+        tcf_parallel_for(NR, n_threads, embed_task, &f);
+        for (int l = 0; l < c->layers; l++) {
+            const tcf_llama_layer *L = &m->layer[l];
+            f.norm_w = L->attn_norm;
+            tcf_parallel_for(NR, n_threads, norm_task, &f);
+            tcf_llama_linear(m, l, TCF_LW_QKV, NR, h, qkv, 0, n_threads);
+            tcf_parallel_for(NR, n_threads, rope_task, &f);
+            tcf_parallel_for_dyn((int64_t)B * c->heads, 1, n_threads, attn_task, &f);
+            tcf_llama_linear(m, l, TCF_LW_O, NR, ctxb, hidden, 1, n_threads); /* x += */
+            f.norm_w = L->ffn_norm;
+            tcf_parallel_for(NR, n_threads, norm_task, &f);
+            tcf_llama_linear(m, l, TCF_LW_GU, NR, h, gu, 0, n_threads);
+            tcf_parallel_for(NR, n_threads, swiglu_task, &f);
+            tcf_llama_linear(m, l, TCF_LW_DOWN, NR, act, hidden, 1, n_threads); /* x += */
+        }
+        tcf_rmsnorm(hidden, hidden, m->out_norm, NR, C, c->rms_eps);
     }
-    tcf_rmsnorm(hidden, hidden, m->out_norm, BT, C, c->rms_eps);
+    /* unpack to (B, T, C) from the last row down (packed row r lands at or
+     * after r); padding rows become 0 */
+    for (int b = B - 1; b >= 0; b--) {
+        for (int t = T - 1, r = off[b + 1] - 1; t >= 0; t--) {
+            float *dst = hidden + ((int64_t)b * T + t) * C;
+            if (mask[(int64_t)b * T + t]) {
+                if (dst != hidden + (int64_t)r * C) memmove(dst, hidden + (int64_t)r * C, sizeof(float) * C);
+                r--;
+            } else {
+                memset(dst, 0, sizeof(float) * C);
+            }
+        }
+    }
     struct tcf_llama_ws *other = atomic_exchange(&mm->ws_cache, w);
     if (other) {
         free(other->data);

@@ -132,8 +132,8 @@ tcf_status tcf_llama_enable_backward(tcf_llama *m);
 /* hidden (B, T, C) <- final-norm hidden states of ids (B, T) under mask
  * (B, T): causal attention over the real tokens only; a token's position is
  * the number of real tokens before it, so left and right padding give the
- * same numbers as the row alone. Pad rows' outputs are unspecified.
- * Deterministic for any thread count. */
+ * same numbers as the row alone. Only the real tokens are computed (packed
+ * rows); pad rows' outputs are 0. Deterministic for any thread count. */
 tcf_status tcf_llama_forward(const tcf_llama *m, int B, int T, const int32_t *ids,
                              const uint8_t *mask, float *hidden, int n_threads);
 
