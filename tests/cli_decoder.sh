@@ -236,6 +236,24 @@ expect_no_stdout "bad llama.pooling_type"
 expect_rc 1 "renamed adapter tensor" -- "$TCF" predict --model "$TMP/bad_lora.gguf" --input "$P/texts.txt"
 expect_err "blk.0.attn_q.lora_a" "renamed adapter tensor"
 expect_no_stdout "renamed adapter tensor"
+# a rank of 0 or a negative alpha in a --no-merge file is refused, naming the key
+python3 - "$TMP/rq.keep.gguf" "$TMP/bad_r.gguf" "$TMP/bad_alpha.gguf" <<'PY'
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+def patch(key, fmt, value, out):
+    k = key.encode()
+    i = b.find(struct.pack("<Q", len(k)) + k) + 8 + len(k) + 4  # past the length, the key and the value type
+    c = bytearray(b)
+    c[i:i + struct.calcsize(fmt)] = struct.pack(fmt, value)
+    open(out, "wb").write(c)
+patch("tcf.lora.r", "<I", 0, sys.argv[2])
+patch("tcf.lora.alpha", "<f", -16.0, sys.argv[3])
+PY
+expect_rc 1 "tcf.lora.r = 0" -- "$TCF" predict --model "$TMP/bad_r.gguf" --input "$P/texts.txt"
+expect_err "'tcf.lora.r' = 0 is not a LoRA rank" "tcf.lora.r = 0"
+expect_no_stdout "tcf.lora.r = 0"
+expect_rc 1 "tcf.lora.alpha < 0" -- "$TCF" predict --model "$TMP/bad_alpha.gguf" --input "$P/texts.txt"
+expect_err "'tcf.lora.alpha' is missing or not a positive number" "tcf.lora.alpha < 0"
 # damaged or foreign: clear error naming the file, exit 1, nothing written
 head -c 20000 "$TMP/rp.gguf" > "$TMP/trunc.gguf"
 expect_rc 1 "truncated export" -- "$TCF" predict --model "$TMP/trunc.gguf" --input "$P/texts.txt"
