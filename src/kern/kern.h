@@ -40,6 +40,14 @@ void tcf_kern_force_scalar(int on);
 /* y (rows, C) = LayerNorm(x) * g + b over the last dimension, in place OK. */
 void tcf_layernorm(float *y, const float *x, const float *g, const float *b, int64_t rows, int C,
                    float eps);
+/* Packed rows of a padded (B, T) batch (the forwards compute only the real
+ * tokens): off (B + 1) <- the first packed row of each sequence, its real
+ * tokens (mask != 0) in order; returns the number of packed rows. */
+int tcf_pack_offsets(int B, int T, const uint8_t *mask, int32_t *off);
+/* x: packed rows (tcf_pack_offsets order) in its first rows on entry, the
+ * padded (B, T, C) layout on return, padding rows 0 (in place). */
+void tcf_unpack_rows(float *x, int C, int B, int T, const uint8_t *mask);
+
 /* exact GELU (erf form, as torch.nn.functional.gelu default), in place OK. */
 void tcf_gelu(float *y, const float *x, int64_t n);
 void tcf_gelu_ref(float *y, const float *x, int64_t n);

@@ -8,8 +8,8 @@
 #include "kern/simd_math.h"
 
 #include <immintrin.h>
-#include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 static int force_scalar;
 
@@ -62,4 +62,31 @@ __attribute__((target("avx2,fma"))) static void gelu_avx2(float *y, const float 
 void tcf_gelu(float *y, const float *x, int64_t n) {
     if (tcf_kern_isa()[0] == 'a') gelu_avx2(y, x, n);
     else tcf_gelu_ref(y, x, n);
+}
+
+int tcf_pack_offsets(int B, int T, const uint8_t *mask, int32_t *off) {
+    int n = 0;
+    for (int b = 0; b < B; b++) {
+        off[b] = n;
+        for (int t = 0; t < T; t++) n += mask[(int64_t)b * T + t] != 0;
+    }
+    off[B] = n;
+    return n;
+}
+
+/* From the last position down: packed row r lands at flat position >= r,
+ * and every row still to move is below the one written, so nothing is
+ * overwritten before it is read. */
+void tcf_unpack_rows(float *x, int C, int B, int T, const uint8_t *mask) {
+    int64_t r = -1;
+    for (int64_t p = 0; p < (int64_t)B * T; p++) r += mask[p] != 0;
+    for (int64_t p = (int64_t)B * T - 1; p >= 0; p--) {
+        float *dst = x + p * C;
+        if (!mask[p]) {
+            memset(dst, 0, sizeof(float) * (size_t)C);
+        } else {
+            if (r != p) memmove(dst, x + r * C, sizeof(float) * (size_t)C);
+            r--;
+        }
+    }
 }

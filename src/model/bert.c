@@ -821,28 +821,23 @@ typedef struct {
     int first_only; /* attention: only each sequence's first query */
 } fwd_ctx;
 
-void tcf_bert_embed_rows(const tcf_bert *m, int T, const int32_t *ids, int64_t begin, int64_t end, float *x) {
+/* xr (C) = LN(word[id] + pos[t] + type[0]) */
+static void embed_row(const tcf_bert *m, int32_t id, int t, float *xr) {
     const int C = m->cfg.hidden;
-    for (int64_t r = begin; r < end; r++) {
-        int t = (int)(r % T);
-        const float *we = m->wte + (int64_t)ids[r] * C, *pe = m->wpe + (int64_t)t * C;
-        float *xr = x + r * C;
-        for (int i = 0; i < C; i++) xr[i] = we[i] + pe[i] + m->wtt[i];
-        tcf_layernorm(xr, xr, m->emb_ln_g, m->emb_ln_b, 1, C, m->cfg.ln_eps);
-    }
+    const float *we = m->wte + (int64_t)id * C, *pe = m->wpe + (int64_t)t * C;
+    for (int i = 0; i < C; i++) xr[i] = we[i] + pe[i] + m->wtt[i];
+    tcf_layernorm(xr, xr, m->emb_ln_g, m->emb_ln_b, 1, C, m->cfg.ln_eps);
 }
 
+void tcf_bert_embed_rows(const tcf_bert *m, int T, const int32_t *ids, int64_t begin, int64_t end, float *x) {
+    for (int64_t r = begin; r < end; r++) embed_row(m, ids[r], (int)(r % T), x + r * m->cfg.hidden);
+}
+
+/* packed row r is the token at flat position rows[r] */
 static void embed_task(void *vctx, int64_t begin, int64_t end, int tid) {
     fwd_ctx *f = vctx;
-    const tcf_bert *m = f->m;
-    const int C = m->cfg.hidden;
-    for (int64_t r = begin; r < end; r++) {
-        const int32_t p = f->rows[r];
-        const float *we = m->wte + (int64_t)f->ids[p] * C, *pe = m->wpe + (int64_t)(p % f->T) * C;
-        float *xr = f->x + r * C;
-        for (int i = 0; i < C; i++) xr[i] = we[i] + pe[i] + m->wtt[i];
-        tcf_layernorm(xr, xr, m->emb_ln_g, m->emb_ln_b, 1, C, m->cfg.ln_eps);
-    }
+    for (int64_t r = begin; r < end; r++)
+        embed_row(f->m, f->ids[f->rows[r]], f->rows[r] % f->T, f->x + r * f->m->cfg.hidden);
 }
 
 /* x = LN(x + res) row by row. */
@@ -980,15 +975,11 @@ static tcf_status forward_impl(const tcf_bert *m, int B, int T, const int32_t *i
     const int64_t per_thread = (int64_t)T * T + (int64_t)(C / c->heads) * T;
     float *q8ws = scratch + (int64_t)n_threads * per_thread; /* q8_ws_floats(c, BT) */
     int32_t *rows = (int32_t *)(q8ws + q8_ws_floats(c, BT)), *off = rows + BT;
-    int NR = 0;
-    for (int b = 0; b < B; b++) {
-        off[b] = NR;
-        for (int t = 0; t < T; t++)
-            if (mask[(int64_t)b * T + t]) rows[NR++] = b * T + t;
-    }
-    off[B] = NR;
+    const int NR = tcf_pack_offsets(B, T, mask, off);
+    for (int p = 0, r = 0; p < B * T; p++)
+        if (mask[p]) rows[r++] = p;
 
-    if (first_only && NR > 0)
+    if (first_only)
         for (int b = 0; b < B; b++)
             if (off[b + 1] == off[b])
                 return tcf_fail(TCF_ERR_ARG, "forward: row %d has no real token (its mask is all 0)", b);
@@ -1022,19 +1013,7 @@ static tcf_status forward_impl(const tcf_bert *m, int B, int T, const int32_t *i
             tcf_parallel_for(rows_l, n_threads, add_ln_task, &f);
         }
     }
-    if (first_only) return TCF_OK;
-    /* unpack to (B, T, C): rows[r] >= r, so moving from the last row down
-     * never overwrites a row still to move; padding rows become 0 */
-    if (NR < BT) {
-        for (int r = NR - 1; r >= 0; r--)
-            if (rows[r] != r) memcpy(hidden + (int64_t)rows[r] * C, hidden + (int64_t)r * C, sizeof(float) * C);
-        for (int b = 0, r = 0; b < B; b++)
-            for (int t = 0; t < T; t++) {
-                const int64_t p = (int64_t)b * T + t;
-                if (r < NR && rows[r] == p) r++;
-                else memset(hidden + p * C, 0, sizeof(float) * C);
-            }
-    }
+    if (!first_only) tcf_unpack_rows(hidden, C, B, T, mask);
     return TCF_OK;
 }
 

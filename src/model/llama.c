@@ -911,6 +911,16 @@ static void rope_task(void *vctx, int64_t begin, int64_t end, int tid) {
     }
 }
 
+void tcf_llama_pack_ids(int B, int T, const int32_t *ids, const uint8_t *mask, const int32_t *off, int32_t *pids,
+                        int32_t *pos) {
+    for (int b = 0; b < B; b++)
+        for (int t = 0, n = 0; t < T; t++)
+            if (mask[(int64_t)b * T + t]) {
+                pos[off[b] + n] = n;
+                pids[off[b] + n++] = ids[(int64_t)b * T + t];
+            }
+}
+
 /* One task = one (sequence, head): causal attention of head h over kv head
  * g = h / (H / Hkv) (tcf_attn_causal_head_forward) across its L real tokens. */
 static void attn_task(void *vctx, int64_t begin, int64_t end, int tid) {
@@ -977,16 +987,8 @@ tcf_status tcf_llama_forward(const tcf_llama *m, int B, int T, const int32_t *id
     int32_t *pos = (int32_t *)(sin_t + (int64_t)T * D / 2), *pids = pos + BT, *off = pids + BT;
     uint8_t *ones = (uint8_t *)(off + B + 1);
     float *scratch = (float *)(ones + ((size_t)T + 3) / 4 * 4);
-    int NR = 0;
-    for (int b = 0; b < B; b++) {
-        off[b] = NR;
-        for (int t = 0; t < T; t++)
-            if (mask[(int64_t)b * T + t]) {
-                pos[NR] = NR - off[b];
-                pids[NR++] = ids[(int64_t)b * T + t];
-            }
-    }
-    off[B] = NR;
+    const int NR = tcf_pack_offsets(B, T, mask, off);
+    tcf_llama_pack_ids(B, T, ids, mask, off, pids, pos);
     memset(ones, 1, (size_t)T);
     tcf_rope_table(cos_t, sin_t, T, D, c->rope_theta);
 
@@ -1009,19 +1011,7 @@ tcf_status tcf_llama_forward(const tcf_llama *m, int B, int T, const int32_t *id
         }
         tcf_rmsnorm(hidden, hidden, m->out_norm, NR, C, c->rms_eps);
     }
-    /* unpack to (B, T, C) from the last row down (packed row r lands at or
-     * after r); padding rows become 0 */
-    for (int b = B - 1; b >= 0; b--) {
-        for (int t = T - 1, r = off[b + 1] - 1; t >= 0; t--) {
-            float *dst = hidden + ((int64_t)b * T + t) * C;
-            if (mask[(int64_t)b * T + t]) {
-                if (dst != hidden + (int64_t)r * C) memmove(dst, hidden + (int64_t)r * C, sizeof(float) * C);
-                r--;
-            } else {
-                memset(dst, 0, sizeof(float) * C);
-            }
-        }
-    }
+    tcf_unpack_rows(hidden, C, B, T, mask);
     struct tcf_llama_ws *other = atomic_exchange(&mm->ws_cache, w);
     if (other) {
         free(other->data);

@@ -137,6 +137,12 @@ tcf_status tcf_llama_enable_backward(tcf_llama *m);
 tcf_status tcf_llama_forward(const tcf_llama *m, int B, int T, const int32_t *ids,
                              const uint8_t *mask, float *hidden, int n_threads);
 
+/* The packed rows of a (B, T) batch (off from tcf_pack_offsets, kern.h):
+ * pids (NR) the real tokens' ids, pos (NR) each one's position (the number
+ * of real tokens before it in its sequence). */
+void tcf_llama_pack_ids(int B, int T, const int32_t *ids, const uint8_t *mask, const int32_t *off, int32_t *pids,
+                        int32_t *pos);
+
 /* pooled (B, C) from hidden (B, T, C): TCF_POOL_LAST the last real token
  * (LlamaForSequenceClassification), TCF_POOL_MEAN the mean over real
  * tokens, TCF_POOL_CLS the first real token; normalize: L2. */

@@ -334,18 +334,15 @@ static void layer_backward(const step_ctx *k, int l, const saved *S, float *dx, 
 
 /* ---- the step -------------------------------------------------------------- */
 
+/* off: the batch's packed-row offsets (tcf_pack_offsets) */
 static tcf_status check_batch(const tcf_llama_config *c, int n_labels, int B, int T, const int32_t *ids,
-                              const uint8_t *mask, const int32_t *labels) {
-    if (B <= 0 || T <= 0 || T > c->max_pos)
-        return tcf_fail(TCF_ERR_ARG, "LoRA step: bad batch shape B=%d T=%d (max %d positions)", B, T, c->max_pos);
+                              const uint8_t *mask, const int32_t *off, const int32_t *labels) {
     for (int64_t i = 0; i < (int64_t)B * T; i++)
         if (mask[i] && (ids[i] < 0 || ids[i] >= c->vocab))
             return tcf_fail(TCF_ERR_ARG, "LoRA step: token id %d outside vocab [0, %d)", ids[i], c->vocab);
-    for (int b = 0; b < B; b++) {
-        int n = 0;
-        for (int t = 0; t < T; t++) n += mask[(int64_t)b * T + t] != 0;
-        if (!n) return tcf_fail(TCF_ERR_ARG, "LoRA step: row %d has no real token (its mask is all 0)", b);
-    }
+    for (int b = 0; b < B; b++)
+        if (off[b + 1] == off[b])
+            return tcf_fail(TCF_ERR_ARG, "LoRA step: row %d has no real token (its mask is all 0)", b);
     for (int b = 0; labels && b < B; b++)
         if (labels[b] < 0 || labels[b] >= n_labels)
             return tcf_fail(TCF_ERR_ARG, "LoRA step: label %d of row %d outside [0, %d)", labels[b], b, n_labels);
@@ -359,10 +356,8 @@ static tcf_status run_step(tcf_llama *m, tcf_llama_lora *lo, const float *score,
     const tcf_llama_config *c = &m->cfg;
     const int C = c->hidden, I = c->inter, D = c->head_dim, H = c->heads, Q = H * D, K = c->kv_heads * D;
     const int N = Q + 2 * K, L = c->layers, r = lo->r;
-    tcf_status st = check_batch(c, n_labels, B, T, ids, mask, labels);
-    if (st) return st;
-    if (backward && (st = tcf_llama_enable_backward(m))) return st;
-    if (n_threads <= 0) n_threads = tcf_default_threads();
+    if (B <= 0 || T <= 0 || T > c->max_pos)
+        return tcf_fail(TCF_ERR_ARG, "LoRA step: bad batch shape B=%d T=%d (max %d positions)", B, T, c->max_pos);
     /* packed rows: sequence b's real tokens are rows [off[b], off[b + 1]);
      * its attention probabilities H L^2 floats from poff[b] */
     int32_t *off = malloc(sizeof(int32_t) * ((size_t)B + 1));
@@ -371,14 +366,16 @@ static tcf_status run_step(tcf_llama *m, tcf_llama_lora *lo, const float *score,
         free(off), free(poff);
         return tcf_fail(TCF_ERR_NOMEM, "LoRA step: out of memory for B=%d", B);
     }
-    off[0] = 0, poff[0] = 0;
-    for (int b = 0; b < B; b++) {
-        int n = 0;
-        for (int t = 0; t < T; t++) n += mask[(int64_t)b * T + t] != 0;
-        off[b + 1] = off[b] + n;
-        poff[b + 1] = poff[b] + (int64_t)H * n * n;
+    const int64_t M = tcf_pack_offsets(B, T, mask, off);
+    poff[0] = 0;
+    for (int b = 0; b < B; b++) poff[b + 1] = poff[b] + (int64_t)H * (off[b + 1] - off[b]) * (off[b + 1] - off[b]);
+    tcf_status st = check_batch(c, n_labels, B, T, ids, mask, off, labels);
+    if (!st && backward) st = tcf_llama_enable_backward(m);
+    if (st) {
+        free(off), free(poff);
+        return st;
     }
-    const int64_t M = off[B];
+    if (n_threads <= 0) n_threads = tcf_default_threads();
     /* saved activations: every layer's (backward without recompute), or one
      * layer's plus each layer's input (recompute, or forward only) */
     const int keep_all = backward && !(so && so->recompute);
@@ -429,13 +426,7 @@ static tcf_status run_step(tcf_llama *m, tcf_llama_lora *lo, const float *score,
     uint8_t *ones = (uint8_t *)TAKE(T); /* T floats hold T bytes */
     float *pw = TAKE(M), *dpool = TAKE(C); /* pooling weights (M), d loss / d pooled of one row */
 #undef TAKE
-    for (int b = 0; b < B; b++)
-        for (int t = 0, n = 0; t < T; t++)
-            if (mask[(int64_t)b * T + t]) {
-                pos[off[b] + n] = n;
-                pids[off[b] + n] = ids[(int64_t)b * T + t];
-                n++;
-            }
+    tcf_llama_pack_ids(B, T, ids, mask, off, pids, pos);
     memset(ones, 1, (size_t)T);
     tcf_rope_table(cos_t, sin_t, T, D, c->rope_theta);
     task_ctx f = {m, B, T, M, off, poff, ones, pos, cos_t, sin_t, NULL, NULL, NULL, scratch, per_thread};
