@@ -333,6 +333,17 @@ static void softmax_row(float *p, const float *z, int K) {
     for (int k = 0; k < K; k++) p[k] = (float)(p[k] / s);
 }
 
+/* z (K) = W (K, C) x [+ bias (K)]: the heads' dot products, summed in
+ * order (the results tests compare against). */
+static void head_logits(const float *W, const float *bias, const float *x, int K, int C, float *z) {
+    for (int k = 0; k < K; k++) {
+        const float *w = W + (int64_t)k * C;
+        float acc = 0;
+        for (int i = 0; i < C; i++) acc += w[i] * x[i];
+        z[k] = bias ? acc + bias[k] : acc;
+    }
+}
+
 /* Probabilities of texts idx[0..nb) (nb <= max_batch) into probs rows
  * idx[b]. Tokenizes into s->ids, pads to the longest, runs the encoder, the
  * pooler and the head. */
@@ -363,12 +374,7 @@ static tcf_status run_chunk(tcf_classifier *c, tcf_clf_scratch *s, int nb, const
         tcf_llama_pool(C, nb, T, s->bmask, s->hidden, c->pooling, 0, s->pooled);
         for (int b = 0; b < nb; b++) {
             float *z = s->logits + (int64_t)b * K;
-            for (int k = 0; k < K; k++) {
-                const float *w = c->head_w + (int64_t)k * C, *x = s->pooled + (int64_t)b * C;
-                float acc = 0;
-                for (int i = 0; i < C; i++) acc += w[i] * x[i];
-                z[k] = acc;
-            }
+            head_logits(c->head_w, NULL, s->pooled + (int64_t)b * C, K, C, z);
             softmax_row(probs + (int64_t)idx[b] * K, z, K);
         }
         return TCF_OK;
@@ -386,19 +392,10 @@ static tcf_status run_chunk(tcf_classifier *c, tcf_clf_scratch *s, int nb, const
     for (int b = 0; b < nb; b++) {
         const float *x = s->hidden + (int64_t)b * C; /* h[b, 0] */
         float *pooled = s->pooled + (int64_t)b * C;
-        for (int n = 0; n < C; n++) {
-            const float *w = m->pool_w + (int64_t)n * C;
-            float acc = 0;
-            for (int i = 0; i < C; i++) acc += w[i] * x[i];
-            pooled[n] = tanhf(acc + m->pool_b[n]);
-        }
+        head_logits(m->pool_w, m->pool_b, x, C, C, pooled);
+        for (int n = 0; n < C; n++) pooled[n] = tanhf(pooled[n]);
         float *z = s->logits + (int64_t)b * K;
-        for (int k = 0; k < K; k++) {
-            const float *w = c->head_w + (int64_t)k * C;
-            float acc = 0;
-            for (int i = 0; i < C; i++) acc += w[i] * pooled[i];
-            z[k] = acc + c->head_b[k];
-        }
+        head_logits(c->head_w, c->head_b, pooled, K, C, z);
         softmax_row(probs + (int64_t)idx[b] * K, z, K);
     }
     return TCF_OK;
