@@ -23,6 +23,9 @@ ap.add_argument("--r", type=int, default=8)
 ap.add_argument("--alpha", type=float, default=16)
 ap.add_argument("--lr", type=float, default=1e-3)
 ap.add_argument("--bnb", default="none", choices=["none", "nf4"])
+ap.add_argument("--group-by-length", action="store_true",
+                help="order batches as HF Trainer's LengthGroupedSampler does: random megabatches of 50 batches, "
+                     "each sorted by length, longest first")
 a = ap.parse_args()
 
 import os
@@ -61,9 +64,15 @@ opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=a
 
 rows = [[int(t) for t in l.split()][: a.max_len] for l in open(a.ids)]
 labels = [int(l) for l in open(a.labels)]
+order = list(range(len(rows)))
+if a.group_by_length:
+    import random
+    random.Random(0).shuffle(order)
+    mb = 50 * a.batch
+    order = [j for s in range(0, len(order), mb) for j in sorted(order[s:s + mb], key=lambda j: -len(rows[j]))]
 def batch(i):
-    rs = [rows[(i * a.batch + b) % len(rows)] for b in range(a.batch)]
-    ls = [labels[(i * a.batch + b) % len(rows)] for b in range(a.batch)]
+    rs = [rows[order[(i * a.batch + b) % len(rows)]] for b in range(a.batch)]
+    ls = [labels[order[(i * a.batch + b) % len(rows)]] for b in range(a.batch)]
     T = max(len(r) for r in rs)
     ids = torch.full((a.batch, T), 2, dtype=torch.long)
     mask = torch.zeros((a.batch, T), dtype=torch.long)

@@ -9,7 +9,11 @@
  * the worst max |diff| / max |grad| over the tensors, which must be <= 1e-4),
  * with the head on the last real token (LlamaForSequenceClassification) and
  * on the mean over the real tokens (--pooling mean). Also: 1 and 2 threads
- * give the same gradients.
+ * give the same gradients. lora_dropout (no PEFT reference: torch's masks
+ * are its own RNG's): p = 0 is the plain step bit for bit; with p = 0.5 the
+ * masks are reproducible (threads, recompute), change with the step, change
+ * the gradients, and central differences of the loss (masks fixed by seed
+ * and step) match the analytic gradient of A and B entries of every module.
  * SmolLM2 runs twice: dequantized to f32 at load, and QLoRA-style with its
  * Q4_1 blocks kept (PEFT's reference used the dequantized weights, so both
  * must match it).
@@ -200,6 +204,84 @@ out:
     tcf_safetensors_free(g);
 }
 
+/* every adapter gradient of lo, concatenated into g (or its length if g is NULL) */
+static int64_t grads_of(const tcf_llama_lora *lo, float *g) {
+    int64_t k = 0;
+    for (int i = 0; i < lo->layers * TCF_LL_N; i++) {
+        int64_t na = lo->B[i] - lo->A[i], nb = lo->dA[i] - lo->B[i];
+        if (g) memcpy(g + k, lo->dA[i], sizeof(float) * na), memcpy(g + k + na, lo->dB[i], sizeof(float) * nb);
+        k += na + nb;
+    }
+    return k;
+}
+
+static void test_dropout(tcf_llama *m, tcf_llama_lora *lo, const float *score, const int32_t *ids, const uint8_t *mask) {
+    const int NL = 3, B = 3, T = 7;
+    const int32_t labels[3] = {0, 2, 1};
+    const int64_t n = grads_of(lo, NULL);
+    float *g0 = malloc(sizeof(float) * n), *g1 = malloc(sizeof(float) * n), *g2 = malloc(sizeof(float) * n);
+    float loss = 0;
+    /* run a step with opts, gradients into g */
+#define STEP(g, so_, nt)                                                                                          \
+    do {                                                                                                          \
+        tcf_llama_lora_zero_grad(lo);                                                                             \
+        CHECK(tcf_llama_lora_step(m, lo, score, NULL, NL, B, T, ids, mask, labels, so_, NULL, &loss, nt) == TCF_OK, \
+              "dropout step: %s", tcf_last_error());                                                              \
+        grads_of(lo, g);                                                                                          \
+    } while (0)
+    tcf_llama_lora_step_opts off = {0}, p0 = {.lora_dropout = 0, .dropout_seed = 7, .dropout_step = 3};
+    STEP(g0, &off, 2);
+    STEP(g1, &p0, 2);
+    CHECK(!memcmp(g0, g1, sizeof(float) * n), "lora_dropout 0 changed the gradients");
+    tcf_llama_lora_step_opts d = {.lora_dropout = 0.5f, .dropout_seed = 7, .dropout_step = 3};
+    STEP(g1, &d, 2);
+    int differs = memcmp(g0, g1, sizeof(float) * n) != 0;
+    CHECK(differs, "lora_dropout 0.5 left the gradients unchanged");
+    STEP(g2, &d, 1);
+    CHECK(!memcmp(g1, g2, sizeof(float) * n), "lora_dropout: 1 and 2 threads give different gradients");
+    d.recompute = 1;
+    STEP(g2, &d, 2);
+    CHECK(!memcmp(g1, g2, sizeof(float) * n), "lora_dropout: recompute gives different gradients");
+    d.recompute = 0, d.dropout_step = 4;
+    STEP(g2, &d, 2);
+    CHECK(memcmp(g1, g2, sizeof(float) * n) != 0, "lora_dropout: step 4 has the masks of step 3");
+    d.dropout_step = 3;
+    /* central differences: the largest-gradient entry of A and of B of every
+     * module of layer 1 (layer 0's come out the same way) */
+    STEP(g1, &d, 2);
+    const float h = 1e-2f;
+    double worst = 0;
+    int checked = 0;
+    for (int mod = 0; mod < TCF_LL_N; mod++)
+        for (int which = 0; which < 2; which++) {
+            const int i = TCF_LL_N + mod;
+            /* the gradient as saved in g1 (the steps below add to lo->dA, dB) */
+            int64_t at = 0;
+            for (int j = 0; j < i; j++) at += lo->dA[j] - lo->A[j];
+            float *w = which ? lo->B[i] : lo->A[i];
+            const float *gw = g1 + at + (which ? lo->B[i] - lo->A[i] : 0);
+            const int64_t nw = which ? lo->dA[i] - lo->B[i] : lo->B[i] - lo->A[i];
+            int64_t best = 0;
+            for (int64_t j = 1; j < nw; j++)
+                if (fabsf(gw[j]) > fabsf(gw[best])) best = j;
+            const float g = gw[best], w0 = w[best];
+            float lp = 0, lm = 0;
+            w[best] = w0 + h;
+            tcf_llama_lora_step(m, lo, score, NULL, NL, B, T, ids, mask, labels, &d, NULL, &lp, 2);
+            w[best] = w0 - h;
+            tcf_llama_lora_step(m, lo, score, NULL, NL, B, T, ids, mask, labels, &d, NULL, &lm, 2);
+            w[best] = w0;
+            const double fd = ((double)lp - lm) / (2.0 * h), err = fabs(fd - g) / (fabs(g) + 1e-3);
+            if (err > worst) worst = err;
+            CHECK(err <= 0.02, "lora_dropout: layer 1 %s lora_%c[%lld]: gradient %g, central difference %g",
+                  tcf_llama_lora_module_names[mod], which ? 'B' : 'A', (long long)best, (double)g, fd);
+            checked++;
+        }
+    printf(" lora_dropout 0.5: %d entries vs central differences, worst relative error %.3g\n", checked, worst);
+#undef STEP
+    free(g0), free(g1), free(g2);
+}
+
 int main(void) {
     tcf_llama *m = NULL;
     tcf_safetensors *w = NULL;
@@ -259,6 +341,7 @@ int main(void) {
         k += na + nb;
     }
     CHECK(st == TCF_OK && same && k == total, "1 and 2 threads give different LoRA gradients");
+    test_dropout(m, lo, score, (const int32_t *)ids_raw, (const uint8_t *)mask_raw);
     /* a bad label is refused */
     const int32_t bad[3] = {0, 3, 1};
     CHECK(tcf_llama_lora_grad(m, lo, score, NULL, NL, B, T, (const int32_t *)ids_raw, (const uint8_t *)mask_raw, bad,

@@ -12,7 +12,9 @@
  * kernel streams it with unit stride.
  *
  * AVX2+FMA micro-kernel: a 6x16 register tile (12 accumulators); per k one
- * broadcast of each of 6 rows of A and two 8-wide loads of B.
+ * broadcast of each of 6 rows of A and two 8-wide loads of B. Where the CPU
+ * has AVX-512F, a 12x32 tile (two panels, 24 zmm accumulators) computes the
+ * same bits (tcf_kern_isa "avx512").
  * Blocking (Goto-style, no packing of A): work is a grid of tasks, each
  * MC rows x PG panels; inside a task K is walked in blocks of KC so the
  * KC x 16 panel slice stays in L1 across the task's row tiles, and the MC x KC
@@ -157,6 +159,102 @@ KERNEL(4)
 KERNEL(5)
 KERNEL(6)
 
+/* AVX-512F micro-kernel: R rows (up to 12) x two panels (32 columns) per
+ * tile, 24 accumulators; one 16-wide load of each panel and one broadcast
+ * per row per k. Each output element is the same FMA chain over its K
+ * block, then the same adds of bias and C, as the AVX2 kernel: the two give
+ * the same bits. `two` = the tile covers panels p and p + 1; tails of N are
+ * masked (plain B is not padded past N). */
+#define MR512 12
+#define KERNEL512(R)                                                                            \
+    __attribute__((target("avx512f"))) static void k512_##R(const gemm_args *g, int m0, int p, int two, \
+                                                           int k0, int kc, int first) {         \
+        __m512 c0[R], c1[R];                                                                    \
+        _Pragma("GCC unroll 12") for (int i = 0; i < R; i++) c0[i] = c1[i] = _mm512_setzero_ps(); \
+        const int64_t lda = g->lda, ldb = g->ldb, ps = g->panel_stride;                         \
+        const int n0 = p * NR, rest = g->N - n0;                                                \
+        const int nr0 = rest < NR ? rest : NR, nr1 = !two ? 0 : rest - NR < NR ? rest - NR : NR; \
+        const __mmask16 m0k = (__mmask16)((1u << nr0) - 1), m1k = (__mmask16)((1u << nr1) - 1);  \
+        const float *a = g->A + (int64_t)m0 * lda + k0;                                         \
+        const float *b = g->B + p * ps + k0 * ldb;                                              \
+        if (nr1 == NR) {                                                                        \
+            for (int k = 0; k < kc; k++, b += ldb) {                                            \
+                __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + ps);                   \
+                _Pragma("GCC unroll 12") for (int i = 0; i < R; i++) {                          \
+                    __m512 av = _mm512_set1_ps(a[i * lda + k]);                                 \
+                    c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);                                     \
+                    c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);                                     \
+                }                                                                               \
+            }                                                                                   \
+        } else if (nr1 > 0) {                                                                   \
+            for (int k = 0; k < kc; k++, b += ldb) {                                            \
+                __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_maskz_loadu_ps(m1k, b + ps);        \
+                _Pragma("GCC unroll 12") for (int i = 0; i < R; i++) {                          \
+                    __m512 av = _mm512_set1_ps(a[i * lda + k]);                                 \
+                    c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);                                     \
+                    c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);                                     \
+                }                                                                               \
+            }                                                                                   \
+        } else {                                                                                \
+            for (int k = 0; k < kc; k++, b += ldb) {                                            \
+                __m512 b0 = _mm512_maskz_loadu_ps(m0k, b);                                      \
+                _Pragma("GCC unroll 12") for (int i = 0; i < R; i++)                            \
+                    c0[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i * lda + k]), b0, c0[i]);         \
+            }                                                                                   \
+        }                                                                                       \
+        const int add_c = !first || g->accumulate, use_bias = first && g->bias;                 \
+        const __m512 bb0 = use_bias ? _mm512_maskz_loadu_ps(m0k, g->bias + n0) : _mm512_setzero_ps(); \
+        const __m512 bb1 = use_bias && nr1 ? _mm512_maskz_loadu_ps(m1k, g->bias + n0 + NR)      \
+                                           : _mm512_setzero_ps();                               \
+        _Pragma("GCC unroll 12") for (int i = 0; i < R; i++) {                                  \
+            float *c = g->C + (int64_t)(m0 + i) * g->ldc + n0;                                  \
+            __m512 v0 = _mm512_add_ps(c0[i], bb0);                                              \
+            if (add_c) v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0k, c), v0);                   \
+            _mm512_mask_storeu_ps(c, m0k, v0);                                                  \
+            if (nr1) {                                                                          \
+                __m512 v1 = _mm512_add_ps(c1[i], bb1);                                          \
+                if (add_c) v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1k, c + NR), v1);          \
+                _mm512_mask_storeu_ps(c + NR, m1k, v1);                                         \
+            }                                                                                   \
+        }                                                                                       \
+    }
+KERNEL512(1)
+KERNEL512(2)
+KERNEL512(3)
+KERNEL512(4)
+KERNEL512(5)
+KERNEL512(6)
+KERNEL512(7)
+KERNEL512(8)
+KERNEL512(9)
+KERNEL512(10)
+KERNEL512(11)
+KERNEL512(12)
+
+typedef void (*k512_fn)(const gemm_args *, int, int, int, int, int, int);
+static const k512_fn k512[MR512 + 1] = {NULL,    k512_1, k512_2, k512_3,  k512_4,  k512_5, k512_6,
+                                        k512_7, k512_8, k512_9, k512_10, k512_11, k512_12};
+
+/* The AVX2 task's grid and K blocking, panels taken two at a time. */
+static void gemm_task_avx512(void *ctx, int64_t begin, int64_t end, int tid) {
+    const gemm_args *g = ctx;
+    const int panels = (g->N + NR - 1) / NR;
+    for (int64_t t = begin; t < end; t++) {
+        int m_lo = (int)(t / g->n_pg) * MC, m_hi = m_lo + MC < g->M ? m_lo + MC : g->M;
+        int p_lo = (int)(t % g->n_pg) * PG, p_hi = p_lo + PG < panels ? p_lo + PG : panels;
+        for (int k0 = 0; k0 < g->K || k0 == 0; k0 += KC) {
+            int kc = g->K - k0 < KC ? g->K - k0 : KC, first = k0 == 0;
+            for (int p = p_lo; p < p_hi; p += 2) {
+                const int two = p + 1 < p_hi;
+                for (int m = m_lo; m < m_hi; m += MR512) {
+                    const int rows = m_hi - m < MR512 ? m_hi - m : MR512;
+                    k512[rows](g, m, p, two, k0, kc, first);
+                }
+            }
+        }
+    }
+}
+
 static void gemm_task_avx2(void *ctx, int64_t begin, int64_t end, int tid) {
     const gemm_args *g = ctx;
     const int panels = (g->N + NR - 1) / NR;
@@ -210,7 +308,9 @@ static void run(gemm_args *g, int n_threads) {
     int64_t tasks = (int64_t)((g->M + MC - 1) / MC) * g->n_pg;
     /* Small products are not worth waking the pool for. */
     if ((int64_t)g->M * g->N * g->K < (1 << 15)) n_threads = 1;
-    tcf_parallel_for_dyn(tasks, 1, n_threads, tcf_kern_isa()[0] == 'a' ? gemm_task_avx2 : gemm_task_ref, g);
+    const char *isa = tcf_kern_isa();
+    tcf_parallel_for_dyn(tasks, 1, n_threads,
+                         isa[3] == '5' ? gemm_task_avx512 : isa[0] == 'a' ? gemm_task_avx2 : gemm_task_ref, g);
 }
 
 void tcf_gemm(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,

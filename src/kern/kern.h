@@ -32,10 +32,16 @@ void tcf_gemm_unpack_b(int K, int N, const float *Bp, float *B, int ldb);
 void tcf_gemm_packed(int M, int N, int K, const float *A, int lda, const float *Bp, float *C,
                      int ldc, const float *bias, int accumulate, int n_threads);
 
-/* Which implementation the SIMD kernels use: "avx2" or "scalar". */
+/* Which implementation the SIMD kernels use, chosen at run time from CPUID:
+ * "avx512" (AVX-512F: the f32 product's 512-bit kernel; every other kernel
+ * runs its AVX2 form), "avx2" (AVX2 + FMA) or "scalar". The environment
+ * variable TCF_ISA=avx2 or TCF_ISA=scalar caps the choice (read once). */
 const char *tcf_kern_isa(void);
 /* Force the scalar path (tests, debugging). */
 void tcf_kern_force_scalar(int on);
+/* Cap the f32 product at its AVX2 kernel even where AVX-512 is there (tests
+ * compare the two; they give the same bits). */
+void tcf_kern_force_avx2(int on);
 
 /* y (rows, C) = LayerNorm(x) * g + b over the last dimension, in place OK. */
 void tcf_layernorm(float *y, const float *x, const float *g, const float *b, int64_t rows, int C,

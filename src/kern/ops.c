@@ -9,22 +9,33 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
-static int force_scalar;
+static int force_scalar, force_avx2;
 
 void tcf_kern_force_scalar(int on) { force_scalar = on; }
+void tcf_kern_force_avx2(int on) { force_avx2 = on; }
 
-static int have_avx2(void) {
+/* 0 scalar, 1 AVX2 + FMA, 2 AVX-512F as well; capped by TCF_ISA */
+static int cpu_level(void) {
     static int cached = -1;
     if (cached < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        int lv = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        if (lv && __builtin_cpu_supports("avx512f")) lv = 2;
+        const char *e = getenv("TCF_ISA");
+        if (e && !strcmp(e, "scalar")) lv = 0;
+        else if (e && !strcmp(e, "avx2") && lv > 1) lv = 1;
+        cached = lv;
     }
     return cached;
 }
 
-const char *tcf_kern_isa(void) { return (!force_scalar && have_avx2()) ? "avx2" : "scalar"; }
+const char *tcf_kern_isa(void) {
+    const int lv = force_scalar ? 0 : cpu_level();
+    return lv == 2 && !force_avx2 ? "avx512" : lv >= 1 ? "avx2" : "scalar";
+}
 
 /* ---- row-wise ops ------------------------------------------------------- */
 

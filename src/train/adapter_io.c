@@ -440,7 +440,7 @@ tcf_status tcf_llama_adapter_save(tcf_llama_lora *lo, const char *dir, const cha
     tcf_param *p = calloc((size_t)cap, sizeof *p);
     if (!p) return tcf_fail(TCF_ERR_NOMEM, "%s: out of memory", dir);
     int n = tcf_llama_lora_params(lo, p, cap);
-    config_fields c = {lo->r, 0, lo->scale * (float)lo->r, 0.0f, llama_targets, NULL};
+    config_fields c = {lo->r, 0, lo->scale * (float)lo->r, lo->dropout, llama_targets, NULL};
     tcf_status st = save_files(dir, p, n, &c, base_model_path);
     free(p);
     return st;

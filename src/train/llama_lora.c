@@ -23,6 +23,10 @@
  * layer's input through the forward and runs each layer's forward again
  * just before its backward (activation checkpointing per layer): the same
  * numbers, about L times less activation memory, one more forward.
+ * lora_dropout (tcf_llama_lora_step_opts): each module's input to its A
+ * branch is dropped as PEFT's nn.Dropout does, with a mask of its own keyed
+ * by (seed, layer, module, step, packed element): the backward and the
+ * recompute rebuild it.
  * The workspace is allocated per call (not yet reused across steps).
  */
 #include "train/llama_lora.h"
@@ -242,7 +246,48 @@ typedef struct {
     task_ctx *f;
     float *lsc; /* LoRA scratch */
     int n_threads;
+    /* lora_dropout (PEFT's nn.Dropout on each wrapped module's input, the A
+     * branch only): probability, seed and step of the masks; xdrop and dxa
+     * (M, max(C, I, Q)) hold one module's dropped input and its gradient */
+    float p;
+    uint64_t dseed, dstep;
+    float *xdrop, *dxa;
 } step_ctx;
+
+/* The mask of module mod in layer l: keyed by (this seed, the step, the
+ * element's index among the M x in packed inputs), so the recompute and the
+ * backward rebuild it instead of storing it, for any thread count. */
+static uint64_t drop_seed(const step_ctx *k, int l, int mod) {
+    uint64_t z = k->dseed + 0x9E3779B97F4A7C15ull * (uint64_t)(1 + l * TCF_LL_N + mod);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* x (M, K) after module (l, mod)'s dropout, or x itself when off */
+static const float *lora_in(const step_ctx *k, int l, int mod, const float *x, int K) {
+    if (k->p <= 0) return x;
+    tcf_dropout_forward(k->xdrop, x, k->f->M * K, k->p, drop_seed(k, l, mod), k->dstep, 0);
+    return k->xdrop;
+}
+
+/* y (M, N; ldy) += module (l, mod)'s LoRA branch on x (M, K); u its saved x_drop A^T */
+static void lora_fwd(const step_ctx *k, int l, int mod, const float *x, int K, int N, float *y, int ldy, float *u) {
+    const int i = l * TCF_LL_N + mod;
+    tcf_lora_forward((int)k->f->M, N, K, k->lo->r, k->lo->scale, x, K, lora_in(k, l, mod, x, K), K, NULL, NULL,
+                     k->lo->A[i], k->lo->B[i], y, ldy, u, k->lsc, k->n_threads);
+}
+
+/* dA, dB += and dx (M, K) += of module (l, mod) from dy (M, N; lddy) */
+static void lora_bwd(const step_ctx *k, int l, int mod, const float *dy, int lddy, int N, const float *x, int K,
+                     const float *u, float *dx) {
+    const int i = l * TCF_LL_N + mod;
+    const float *xd = lora_in(k, l, mod, x, K);
+    const int dropped = xd != x;
+    tcf_lora_backward((int)k->f->M, N, K, k->lo->r, k->lo->scale, dy, lddy, xd, K, u, k->lo->A[i], k->lo->B[i],
+                      k->lo->dA[i], k->lo->dB[i], dropped ? k->dxa : dx, K, !dropped, k->lsc, k->n_threads);
+    if (dropped) tcf_dropout_backward(dx, k->dxa, k->f->M * K, k->p, drop_seed(k, l, mod), k->dstep, 0, 1);
+}
 
 /* Layer l forward from S->x_in into x (M, C): fills every other saved
  * activation of S. x may not alias S->x_in. */
@@ -251,35 +296,27 @@ static void layer_forward(const step_ctx *k, int l, saved *S, float *x) {
     const tcf_llama_config *c = &m->cfg;
     const tcf_llama_layer *Ly = &m->layer[l];
     const int C = c->hidden, I = c->inter, D = c->head_dim, Q = c->heads * D, K = c->kv_heads * D;
-    const int N = Q + 2 * K, r = k->lo->r, nt = k->n_threads;
-    const float s = k->lo->scale;
+    const int N = Q + 2 * K, nt = k->n_threads;
     task_ctx *f = k->f;
     const int64_t M = f->M;
-    float *const *A = k->lo->A + l * TCF_LL_N, *const *Bm = k->lo->B + l * TCF_LL_N;
     memcpy(x, S->x_in, sizeof(float) * M * C);
     tcf_rmsnorm(S->h1, x, Ly->attn_norm, M, C, c->rms_eps);
     tcf_llama_linear(m, l, TCF_LW_QKV, (int)M, S->h1, S->qkv, 0, nt);
     const int off[3] = {0, Q, Q + K}, outs[3] = {Q, K, K};
-    for (int j = 0; j < 3; j++)
-        tcf_lora_forward((int)M, outs[j], C, r, s, S->h1, C, NULL, 0, NULL, NULL, A[j], Bm[j], S->qkv + off[j], N,
-                         S->u[j], k->lsc, nt);
+    for (int j = 0; j < 3; j++) lora_fwd(k, l, j, S->h1, C, outs[j], S->qkv + off[j], N, S->u[j]);
     rope_rows(f, S->qkv, 0, 0, M);
     f->s = S;
     tcf_parallel_for_dyn((int64_t)f->B * c->heads, 1, nt, attn_fwd_task, f);
     tcf_llama_linear(m, l, TCF_LW_O, (int)M, S->ctx, x, 1, nt);
-    tcf_lora_forward((int)M, C, Q, r, s, S->ctx, Q, NULL, 0, NULL, NULL, A[TCF_LL_O], Bm[TCF_LL_O], x, C,
-                     S->u[TCF_LL_O], k->lsc, nt);
+    lora_fwd(k, l, TCF_LL_O, S->ctx, Q, C, x, C, S->u[TCF_LL_O]);
     memcpy(S->x_mid, x, sizeof(float) * M * C);
     tcf_rmsnorm(S->h2, x, Ly->ffn_norm, M, C, c->rms_eps);
     tcf_llama_linear(m, l, TCF_LW_GU, (int)M, S->h2, S->gu, 0, nt);
-    tcf_lora_forward((int)M, I, C, r, s, S->h2, C, NULL, 0, NULL, NULL, A[TCF_LL_GATE], Bm[TCF_LL_GATE], S->gu, 2 * I,
-                     S->u[TCF_LL_GATE], k->lsc, nt);
-    tcf_lora_forward((int)M, I, C, r, s, S->h2, C, NULL, 0, NULL, NULL, A[TCF_LL_UP], Bm[TCF_LL_UP], S->gu + I, 2 * I,
-                     S->u[TCF_LL_UP], k->lsc, nt);
+    lora_fwd(k, l, TCF_LL_GATE, S->h2, C, I, S->gu, 2 * I, S->u[TCF_LL_GATE]);
+    lora_fwd(k, l, TCF_LL_UP, S->h2, C, I, S->gu + I, 2 * I, S->u[TCF_LL_UP]);
     for (int64_t i = 0; i < M; i++) tcf_swiglu(S->act + i * I, S->gu + i * 2 * I, S->gu + i * 2 * I + I, I);
     tcf_llama_linear(m, l, TCF_LW_DOWN, (int)M, S->act, x, 1, nt);
-    tcf_lora_forward((int)M, C, I, r, s, S->act, I, NULL, 0, NULL, NULL, A[TCF_LL_DOWN], Bm[TCF_LL_DOWN], x, C,
-                     S->u[TCF_LL_DOWN], k->lsc, nt);
+    lora_fwd(k, l, TCF_LL_DOWN, S->act, I, C, x, C, S->u[TCF_LL_DOWN]);
 }
 
 /* Layer l backward: dx (M, C) holds d loss / d x_out on entry and d loss /
@@ -289,35 +326,26 @@ static void layer_backward(const step_ctx *k, int l, const saved *S, float *dx, 
     const tcf_llama *m = k->m;
     const tcf_llama_config *c = &m->cfg;
     const tcf_llama_layer *Ly = &m->layer[l];
-    const tcf_llama_lora *lo = k->lo;
     const int C = c->hidden, I = c->inter, D = c->head_dim, Q = c->heads * D, K = c->kv_heads * D;
-    const int N = Q + 2 * K, r = lo->r, nt = k->n_threads;
-    const float s = lo->scale;
+    const int N = Q + 2 * K, nt = k->n_threads;
     task_ctx *f = k->f;
     const int64_t M = f->M;
-    float *const *A = lo->A + l * TCF_LL_N, *const *Bm = lo->B + l * TCF_LL_N;
-    float *const *dA = lo->dA + l * TCF_LL_N, *const *dB = lo->dB + l * TCF_LL_N;
-    float *lsc = k->lsc;
     /* down: dact = dx Wd (+ LoRA) */
     tcf_llama_linear_bwd(m, l, TCF_LW_DOWN, (int)M, dx, dact, 0, nt);
-    tcf_lora_backward((int)M, C, I, r, s, dx, C, S->act, I, S->u[TCF_LL_DOWN], A[TCF_LL_DOWN], Bm[TCF_LL_DOWN],
-                      dA[TCF_LL_DOWN], dB[TCF_LL_DOWN], dact, I, 1, lsc, nt);
+    lora_bwd(k, l, TCF_LL_DOWN, dx, C, C, S->act, I, S->u[TCF_LL_DOWN], dact);
     /* SwiGLU: dgu (M, 2I) = [dgate | dup] */
     for (int64_t i = 0; i < M; i++)
         tcf_swiglu_backward(dbig + i * 2 * I, dbig + i * 2 * I + I, dact + i * I, S->gu + i * 2 * I,
                             S->gu + i * 2 * I + I, I);
     tcf_llama_linear_bwd(m, l, TCF_LW_GU, (int)M, dbig, dh, 0, nt);
-    tcf_lora_backward((int)M, I, C, r, s, dbig, 2 * I, S->h2, C, S->u[TCF_LL_GATE], A[TCF_LL_GATE], Bm[TCF_LL_GATE],
-                      dA[TCF_LL_GATE], dB[TCF_LL_GATE], dh, C, 1, lsc, nt);
-    tcf_lora_backward((int)M, I, C, r, s, dbig + I, 2 * I, S->h2, C, S->u[TCF_LL_UP], A[TCF_LL_UP], Bm[TCF_LL_UP],
-                      dA[TCF_LL_UP], dB[TCF_LL_UP], dh, C, 1, lsc, nt);
+    lora_bwd(k, l, TCF_LL_GATE, dbig, 2 * I, I, S->h2, C, S->u[TCF_LL_GATE], dh);
+    lora_bwd(k, l, TCF_LL_UP, dbig + I, 2 * I, I, S->h2, C, S->u[TCF_LL_UP], dh);
     tcf_rmsnorm_backward(dh, NULL, dh, S->x_mid, Ly->ffn_norm, M, C, c->rms_eps);
     for (int64_t i = 0; i < M * C; i++) dx[i] += dh[i];
     /* o: dctx = dx Wo (+ LoRA); dctx reuses dact */
     float *dctx = dact;
     tcf_llama_linear_bwd(m, l, TCF_LW_O, (int)M, dx, dctx, 0, nt);
-    tcf_lora_backward((int)M, C, Q, r, s, dx, C, S->ctx, Q, S->u[TCF_LL_O], A[TCF_LL_O], Bm[TCF_LL_O], dA[TCF_LL_O],
-                      dB[TCF_LL_O], dctx, Q, 1, lsc, nt);
+    lora_bwd(k, l, TCF_LL_O, dx, C, C, S->ctx, Q, S->u[TCF_LL_O], dctx);
     /* attention -> dqkv (M, N), then RoPE back */
     f->s = S, f->dctx = dctx, f->dqkv = dbig;
     tcf_parallel_for_dyn((int64_t)f->B * c->kv_heads, 1, nt, attn_bwd_task, f);
@@ -325,9 +353,7 @@ static void layer_backward(const step_ctx *k, int l, const saved *S, float *dx, 
     /* qkv: dh1 = dqkv Wqkv (+ LoRA q, k, v) */
     tcf_llama_linear_bwd(m, l, TCF_LW_QKV, (int)M, dbig, dh, 0, nt);
     const int off[3] = {0, Q, Q + K}, outs[3] = {Q, K, K};
-    for (int j = 0; j < 3; j++)
-        tcf_lora_backward((int)M, outs[j], C, r, s, dbig + off[j], N, S->h1, C, S->u[j], A[j], Bm[j], dA[j], dB[j],
-                          dh, C, 1, lsc, nt);
+    for (int j = 0; j < 3; j++) lora_bwd(k, l, j, dbig + off[j], N, outs[j], S->h1, C, S->u[j], dh);
     tcf_rmsnorm_backward(dh, NULL, dh, S->x_in, Ly->attn_norm, M, C, c->rms_eps);
     for (int64_t i = 0; i < M * C; i++) dx[i] += dh[i];
 }
@@ -395,7 +421,10 @@ static tcf_status run_step(tcf_llama *m, tcf_llama_lora *lo, const float *score,
     const int64_t per_thread = (int64_t)tcf_attn_backward_scratch(T, D) + 3 * (int64_t)T * D;
     const int64_t xin_all = keep_all ? 0 : (backward ? (int64_t)L * M * C : 0);
     const int64_t grads = backward ? 2 * M * C + M * big + M * wact : 0;
-    size_t total = (size_t)(n_saved * per_layer + xin_all + 2 * M * C /* x, hidden */ + grads + (int64_t)T * D +
+    /* lora_dropout: one module's dropped input and its gradient */
+    const float pdrop = backward && so ? so->lora_dropout : 0.0f;
+    const int64_t wdrop = pdrop > 0 ? M * (wact > C ? wact : C) : 0;
+    size_t total = (size_t)(n_saved * per_layer + xin_all + 2 * M * C /* x, hidden */ + grads + 2 * wdrop + (int64_t)T * D +
                             (int64_t)n_threads * per_thread + (int64_t)lscr + (int64_t)B * (C + 2 * n_labels) + 3 * M + C +
                             T);
     float *mem = malloc(total * sizeof(float));
@@ -419,6 +448,7 @@ static tcf_status run_step(tcf_llama *m, tcf_llama_lora *lo, const float *score,
     float *hidden = TAKE(M * C); /* (M, C) final norm output */
     float *dx = NULL, *dh = NULL, *dbig = NULL, *dact = NULL;
     if (backward) dx = TAKE(M * C), dh = TAKE(M * C), dbig = TAKE(M * big), dact = TAKE(M * wact);
+    float *xdrop = wdrop ? TAKE(wdrop) : NULL, *dxa = wdrop ? TAKE(wdrop) : NULL;
     float *cos_t = TAKE((int64_t)T * D / 2), *sin_t = TAKE((int64_t)T * D / 2);
     float *scratch = TAKE((int64_t)n_threads * per_thread), *lsc = TAKE((int64_t)lscr);
     float *pooled = TAKE((int64_t)B * C), *lg = TAKE((int64_t)B * n_labels), *dlg = TAKE((int64_t)B * n_labels);
@@ -430,7 +460,8 @@ static tcf_status run_step(tcf_llama *m, tcf_llama_lora *lo, const float *score,
     memset(ones, 1, (size_t)T);
     tcf_rope_table(cos_t, sin_t, T, D, c->rope_theta);
     task_ctx f = {m, B, T, M, off, poff, ones, pos, cos_t, sin_t, NULL, NULL, NULL, scratch, per_thread};
-    const step_ctx k = {m, lo, &f, lsc, n_threads};
+    const step_ctx k = {m,     lo,    &f, lsc, n_threads, pdrop, so ? so->dropout_seed : 0, so ? so->dropout_step : 0,
+                        xdrop, dxa};
 
     /* ---- forward ---- */
     tcf_llama_embed_rows(m, pids, M, x);

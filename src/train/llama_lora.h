@@ -4,8 +4,9 @@
  * the cross-entropy, giving the gradients of every adapter and of the
  * `score` head. The base weights and norms stay frozen; the base may be f32
  * or quantized (tcf_llama.quant: QLoRA, the input gradients through
- * tcf_qgemm_bwd). No dropout (LlamaForSequenceClassification has none at
- * its defaults; lora_dropout is not implemented).
+ * tcf_qgemm_bwd). The only dropout is PEFT's lora_dropout, on each
+ * adapter's input (LlamaForSequenceClassification has none at its
+ * defaults).
  */
 #ifndef TCF_LLAMA_LORA_H
 #define TCF_LLAMA_LORA_H
@@ -32,6 +33,7 @@ typedef struct {
      * or TCF_POOL_MEAN (the mean of the final hidden states over the real
      * tokens) */
     tcf_pooling pooling;
+    float dropout;     /* the lora_dropout it was trained with (adapter_config.json) */
     float *score, *dscore;
     char (*names)[96]; /* PEFT names of tcf_llama_lora_params */
 } tcf_llama_lora;
@@ -68,11 +70,17 @@ tcf_status tcf_llama_lora_grad(tcf_llama *m, tcf_llama_lora *lo, const float *sc
 /* The same step with options: class weights and label smoothing as
  * tcf_cross_entropy (NULL opts: none, no recompute); recompute trades one
  * more forward for activations of one layer instead of all (the gradients
- * are the same bits). labels are required. */
+ * are the same bits). lora_dropout p > 0 drops each module's LoRA input
+ * (PEFT's lora_dropout, train mode): the masks depend only on
+ * (dropout_seed, dropout_step, layer, module, position among the batch's
+ * real tokens), not on the thread count or recompute; pass a new step per
+ * forward. labels are required. */
 typedef struct {
     const float *class_w;  /* (n_labels) or NULL */
     float label_smoothing;
     int recompute;
+    float lora_dropout;    /* [0, 1) */
+    uint64_t dropout_seed, dropout_step;
 } tcf_llama_lora_step_opts;
 tcf_status tcf_llama_lora_step(tcf_llama *m, tcf_llama_lora *lo, const float *score, float *dscore, int n_labels,
                                int B, int T, const int32_t *ids, const uint8_t *mask, const int32_t *labels,

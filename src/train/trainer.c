@@ -188,6 +188,8 @@ typedef struct {
     tcf_llama *dm;
     tcf_llama_lora *dl;
     int recompute;
+    float lora_dropout;      /* decoders: PEFT's lora_dropout */
+    uint64_t seed, calls;    /* decoders: the masks' seed; training forwards so far */
 } learner;
 
 static int learner_classes(const learner *L) { return L->dm ? L->dl->n_labels : L->l->n_classes; }
@@ -199,7 +201,7 @@ static tcf_status learner_forward(learner *L, int B, int T, const int32_t *ids, 
         return tcf_clf_forward(L->m, L->l, L->ws, B, T, ids, mask, labels, cw, label_smoothing, backward, logits, loss);
     if (!backward)
         return tcf_llama_lora_logits(L->dm, L->dl, L->dl->score, L->dl->n_labels, B, T, ids, mask, logits, n_threads);
-    tcf_llama_lora_step_opts so = {cw, label_smoothing, L->recompute};
+    tcf_llama_lora_step_opts so = {cw, label_smoothing, L->recompute, L->lora_dropout, L->seed, L->calls++};
     return tcf_llama_lora_step(L->dm, L->dl, L->dl->score, L->dl->dscore, L->dl->n_labels, B, T, ids, mask, labels, &so,
                                logits, loss, n_threads);
 }
@@ -210,8 +212,8 @@ static void learner_zero_grad(learner *L) {
     if (L->full) tcf_full_zero_grad(L->full);
 }
 
-/* the dropout counter (encoders; decoders have no dropout) */
-static uint64_t learner_calls(const learner *L) { return L->ws ? tcf_clf_ws_calls(L->ws) : 0; }
+/* the dropout counter: training forwards so far */
+static uint64_t learner_calls(const learner *L) { return L->ws ? tcf_clf_ws_calls(L->ws) : L->calls; }
 
 /* ---- inference on tokenized examples --------------------------------------------- */
 
@@ -576,9 +578,9 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
         return tcf_fail(TCF_ERR_UNSUPPORTED, "train: %s is an encoder; its classifier reads the pooler on [CLS] "
                         "(BertForSequenceClassification), so --pooling is for decoders only", o->model_dir);
     if (decoder) {
-        if (o->mode != TCF_MODE_LORA || o->lora_dropout > 0 || o->use_rslora) {
+        if (o->mode != TCF_MODE_LORA || o->use_rslora) {
             st = tcf_fail(TCF_ERR_UNSUPPORTED, "train: %s is a decoder; decoders train in --mode lora only, without "
-                          "--lora-dropout or --rslora (not implemented)", o->model_dir);
+                          "--rslora (not implemented)", o->model_dir);
             goto done;
         }
         tcf_llama_load_opts lo_ = {o->quant, o->double_quant};
@@ -691,7 +693,9 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
             tcf_llama_lora_free(src);
         }
         np = tcf_llama_lora_params(dl, params, pcap);
-        LR = (learner){.dm = dm, .dl = dl, .recompute = o->recompute};
+        dl->dropout = o->lora_dropout;
+        LR = (learner){.dm = dm, .dl = dl, .recompute = o->recompute, .lora_dropout = o->lora_dropout,
+                       .seed = o->seed ^ 0xD1B54A32D192ED03ull};
     } else {
     if ((st = tcf_lora_init(&l, m->cfg.layers, m->cfg.hidden, m->cfg.inter, lora ? o->targets : 0, o->lora_r,
                             o->lora_alpha, o->use_rslora, lora ? o->lora_dropout : 0.0f, K)))
@@ -777,6 +781,7 @@ tcf_status tcf_train_run(const tcf_train_opts *o, FILE *log) {
         rng = rs.rng_epoch, best_f1 = rs.best_f1, best_epoch = rs.best_epoch, since_best = rs.since_best;
         ep0 = rs.epoch, bi0 = rs.batch_index, step = rs.step, loss_sum0 = rs.loss_sum, loss_n0 = rs.loss_n;
         if (ws) tcf_clf_ws_set_calls(ws, rs.dropout_calls);
+        LR.calls = rs.dropout_calls;
         if (full) tcf_full_sync(full); /* the model's packed weights from the restored masters */
         if (ep0 > o->epochs || bi0 > nb) {
             st = tcf_fail(TCF_ERR_FORMAT, "%s: epoch %d batch %d is past the run's %d epochs of %d batches",
