@@ -47,9 +47,14 @@ if kw:
     # (in a child process, so the f32 copy does not count in this one's peak RSS)
     import subprocess, tempfile
     tmp = tempfile.mkdtemp(prefix="peft_llama_")
+    # (transformers 5 will not save_pretrained a GGUF-loaded model: write its
+    # config and state dict directly)
     subprocess.run([sys.executable, "-c", "import sys, torch; from transformers import "
-                    "AutoModelForSequenceClassification as M; M.from_pretrained(sys.argv[1], gguf_file=sys.argv[2], "
-                    "num_labels=int(sys.argv[3]), torch_dtype=torch.float32).save_pretrained(sys.argv[4])",
+                    "AutoModelForSequenceClassification as M; from safetensors.torch import save_file; "
+                    "m = M.from_pretrained(sys.argv[1], gguf_file=sys.argv[2], num_labels=int(sys.argv[3]), "
+                    "torch_dtype=torch.float32); m.config.__dict__.pop('quantization_config', None); m.config.save_pretrained(sys.argv[4]); "
+                    "save_file({k: v.contiguous() for k, v in m.state_dict().items()}, "
+                    "sys.argv[4] + '/model.safetensors', metadata={'format': 'pt'})",
                     d, f, str(a.n_labels), tmp], check=True)
     model = AutoModelForSequenceClassification.from_pretrained(tmp, num_labels=a.n_labels, **kw)
 else:

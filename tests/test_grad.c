@@ -666,6 +666,33 @@ static void test_dropout(void) {
     for (long i = 0; i < m; i++) dx[i] = 1.0f;
     tcf_dropout_backward(dx, g, m, p, 1, 5, 0, 1);
     check_minus("dropout dx (accumulate)", dx, 1.0f, fd_grad(dropout_loss, &c, c.x, m), m);
+
+    /* the SIMD mask loops against the scalar ones: odd lengths and offsets,
+     * several p, forward, backward and accumulate, bit for bit */
+    int same = 1;
+    const float ps[] = {0.05f, 0.3f, 0.5f, 0.9f, 1.0f};
+    float *a1 = fbuf(n), *a2 = fbuf(n);
+    for (int pi = 0; pi < 5; pi++)
+        for (long len = 1; len < 80; len += 7)
+            for (int mode = 0; mode < 3; mode++) {
+                const uint64_t off = (uint64_t)(len * 131 + pi);
+                for (int v = 0; v < 2; v++) {
+                    float *o = v ? a2 : a1;
+                    for (long i = 0; i < len; i++) o[i] = (float)i;
+                    tcf_kern_force_scalar(v);
+                    if (mode == 0) tcf_dropout_forward(o, x, len, ps[pi], 3, 9, off);
+                    else tcf_dropout_backward(o, x, len, ps[pi], 3, 9, off, mode == 2);
+                    tcf_kern_force_scalar(0);
+                }
+                same = same && !memcmp(a1, a2, sizeof(float) * (size_t)len);
+            }
+    tcf_dropout_forward(a1, x, n, p, 1, 5, 0);
+    tcf_kern_force_scalar(1);
+    tcf_dropout_forward(a2, x, n, p, 1, 5, 0);
+    tcf_kern_force_scalar(0);
+    same = same && !memcmp(a1, a2, sizeof(float) * n);
+    CHECK(same, "dropout: the %s mask loops differ from the scalar ones", tcf_kern_isa());
+    printf("  dropout %s loops vs scalar: %s\n", tcf_kern_isa(), same ? "same bits" : "DIFFERENT");
 }
 
 /* ---- main ------------------------------------------------------------------------------------ */

@@ -100,7 +100,7 @@ static void one_format(int qtype, int dq, const int32_t *ids, const uint8_t *mas
     st |= tcf_llama_lora_grad(mq, lo, score, ds_q, NL, B, T, ids, mask, labels, lg_q, &loss_q, 2);
     float *g_q = grads_of(lo, ds_q, NL * C, &n2);
     tcf_llama_lora_zero_grad(lo);
-    tcf_llama_lora_step_opts so = {NULL, 0.0f, 1};
+    tcf_llama_lora_step_opts so = {.recompute = 1};
     st |= tcf_llama_lora_step(mq, lo, score, ds_rc, NL, B, T, ids, mask, labels, &so, lg_rc, &loss_rc, 2);
     float *g_rc = grads_of(lo, ds_rc, NL * C, &n3);
     st |= tcf_llama_lora_logits(mq, lo, score, NL, B, T, ids, mask, lg_fwd, 2);

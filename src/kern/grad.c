@@ -334,6 +334,49 @@ int tcf_dropout_keep(uint64_t seed, uint64_t step, uint64_t index, float p) {
 
 static float keep_scale(float p) { return p >= 1.0f ? 0.0f : 1.0f / (1.0f - p); }
 
+/* The 512-bit form of the masked loops (AVX-512F + DQ for the 64-bit
+ * multiplies): the same hash per element and the same test, as integers
+ * ((h >> 40) is an integer below 2^24, so (float)(h >> 40) >= thr iff
+ * h >> 40 >= ceil(thr)); y = keep ? x * sc : 0, or y += that (acc). */
+static int use_avx512dq(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+    }
+    return cached && tcf_kern_isa()[3] == '5';
+}
+
+__attribute__((target("avx512f,avx512dq"))) static inline __m512i mix64_x8(__m512i z) {
+    z = _mm512_add_epi64(z, _mm512_set1_epi64((long long)0x9E3779B97F4A7C15ull));
+    z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 30)),
+                           _mm512_set1_epi64((long long)0xBF58476D1CE4E5B9ull));
+    z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 27)),
+                           _mm512_set1_epi64((long long)0x94D049BB133111EBull));
+    return _mm512_xor_si512(z, _mm512_srli_epi64(z, 31));
+}
+
+__attribute__((target("avx512f,avx512dq"))) static void drop_avx512(float *y, const float *x, int64_t n, float sc,
+                                                                   float thr, uint64_t base, uint64_t offset,
+                                                                   int acc) {
+    const __m512i vb = _mm512_set1_epi64((long long)base), step8 = _mm512_set1_epi64(8);
+    const __m512i vt = _mm512_set1_epi64((long long)ceilf(thr));
+    const __m512 vs = _mm512_set1_ps(sc);
+    __m512i idx = _mm512_add_epi64(_mm512_set1_epi64((long long)offset), _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7));
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 live = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512i h0 = _mm512_srli_epi64(mix64_x8(_mm512_xor_si512(vb, idx)), 40);
+        idx = _mm512_add_epi64(idx, step8);
+        __m512i h1 = _mm512_srli_epi64(mix64_x8(_mm512_xor_si512(vb, idx)), 40);
+        idx = _mm512_add_epi64(idx, step8);
+        const __mmask16 keep =
+            (__mmask16)(_mm512_cmpge_epu64_mask(h0, vt) | ((unsigned)_mm512_cmpge_epu64_mask(h1, vt) << 8)) & live;
+        __m512 v = _mm512_maskz_mul_ps(keep, _mm512_maskz_loadu_ps(live, x + i), vs);
+        if (acc) v = _mm512_add_ps(_mm512_maskz_loadu_ps(live, y + i), v);
+        _mm512_mask_storeu_ps(y + i, live, v);
+    }
+}
+
 void tcf_dropout_forward(float *y, const float *x, int64_t n, float p, uint64_t seed,
                          uint64_t step, uint64_t offset) {
     if (p <= 0) {
@@ -342,6 +385,10 @@ void tcf_dropout_forward(float *y, const float *x, int64_t n, float p, uint64_t 
     }
     const float sc = keep_scale(p), thr = p * 16777216.0f;
     const uint64_t base = mask_base(seed, step);
+    if (use_avx512dq()) {
+        drop_avx512(y, x, n, sc, thr, base, offset, 0);
+        return;
+    }
     for (int64_t i = 0; i < n; i++) y[i] = keep_at(base, offset + (uint64_t)i, thr) ? x[i] * sc : 0.0f;
 }
 
@@ -349,6 +396,10 @@ void tcf_dropout_backward(float *dx, const float *dy, int64_t n, float p, uint64
                           uint64_t step, uint64_t offset, int accumulate) {
     const float sc = keep_scale(p), thr = p * 16777216.0f;
     const uint64_t base = mask_base(seed, step);
+    if (p > 0 && use_avx512dq()) {
+        drop_avx512(dx, dy, n, sc, thr, base, offset, accumulate);
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         float g = dy[i];
         if (p > 0) g = keep_at(base, offset + (uint64_t)i, thr) ? g * sc : 0.0f;
