@@ -1,6 +1,7 @@
 /*
  * test_i8gemm.c — per-row int8 weights (kern/i8gemm.h):
- *   - the dispatched product (AVX2 when the CPU has it) gives exactly the
+ *   - the dispatched product (AVX-512 VNNI or AVX2 when the CPU has it; where
+ *     VNNI is taken, AVX2 is run too) gives exactly the
  *     scalar reference's bits, for M = 1..70 rows (every remainder of the
  *     4-row blocks), K 96..1536, with bias, accumulate and a wider
  *     leading dimension, and the same bits on 1 and 2 threads;
@@ -46,6 +47,8 @@ static void case_mk(int M, int N, int K, int ldx, int with_bias, int accumulate)
     fill(Y0, (int64_t)M * N, 1.0f);
     memcpy(Y1, Y0, sizeof(float) * (size_t)M * N);
     memcpy(Y2, Y0, sizeof(float) * (size_t)M * N);
+    float *Yinit = malloc(sizeof(float) * (size_t)M * N);
+    memcpy(Yinit, Y0, sizeof(float) * (size_t)M * N);
     const float *b = with_bias ? bias : NULL;
     tcf_i8gemm_ref(M, X, ldx, &W, b, Y0, N, accumulate, work);
     tcf_i8gemm(M, X, ldx, &W, b, Y1, N, accumulate, work, 2);
@@ -55,6 +58,14 @@ static void case_mk(int M, int N, int K, int ldx, int with_bias, int accumulate)
     CHECK(!memcmp(Y0, Y1, sizeof(float) * (size_t)M * N), "%s: %s product differs from the reference", what,
           tcf_kern_isa());
     CHECK(!memcmp(Y1, Y2, sizeof(float) * (size_t)M * N), "%s: 1 and 2 threads differ", what);
+    if (!strcmp(tcf_kern_isa(), "avx512")) { /* the AVX2 kernel too, where VNNI took the dispatch */
+        memcpy(Y2, Yinit, sizeof(float) * (size_t)M * N);
+        tcf_kern_force_avx2(1);
+        tcf_i8gemm(M, X, ldx, &W, b, Y2, N, accumulate, work, 2);
+        tcf_kern_force_avx2(0);
+        CHECK(!memcmp(Y0, Y2, sizeof(float) * (size_t)M * N), "%s: avx2 product differs from the reference", what);
+    }
+    free(Yinit);
     /* against f32, within the worst case of the roundings */
     int8_t *xq = malloc((size_t)M * K);
     float *xs = malloc(sizeof(float) * (size_t)M);

@@ -7,7 +7,8 @@
  * (|w| is formed once per W vector and shared by four rows of X); the sums
  * stay in int32 over the whole row and are converted once per output. The
  * Q8_0 integer path of qgemm.c spends a convert, a multiply and an FMA on
- * every block of 32 as well, which is what one scale per row saves. (A
+ * every block of 32 as well, which is what one scale per row saves. With
+ * AVX-512 VNNI, vpdpbusd does 64 of them in one instruction (task_vnni). (A
  * first version had one activation scale per 64 inputs: 1.3x slower at
  * batch 1, and no more accurate on banking77, 92.66% vs 92.73%.)
  */
@@ -244,6 +245,89 @@ static void task_avx2(void *ctx, int64_t begin, int64_t end, int tid) {
     }
 }
 
+/* ---- AVX-512 VNNI ------------------------------------------------------------
+ * vpdpbusd adds four u8 x s8 products into each int32 lane: |w| as the
+ * unsigned operand and x negated where w < 0 as the signed one (the codes
+ * are in [-127, 127], so the negation cannot overflow), 64 products per
+ * instruction against 32 per four AVX2 instructions. The sums are the same
+ * exact integers, and the epilogue is the AVX2 one: the same bits. K % 64 = 32
+ * ends with a 32-byte masked step. */
+#define TGT512 __attribute__((target("avx512f,avx512bw,avx512vnni,avx2,fma")))
+
+static int use_vnni(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vnni");
+    }
+    return cached && !strcmp(tcf_kern_isa(), "avx512");
+}
+
+#define I8_LOOP512(R)                                                                                   \
+    const int K = g->K;                                                                                 \
+    const int8_t *wr = g->W->q + (int64_t)n * K;                                                        \
+    const int8_t *xr[R];                                                                                \
+    __m512i s5[R];                                                                                      \
+    const __m512i zero = _mm512_setzero_si512();                                                        \
+    _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                               \
+        xr[i] = g->xq + (int64_t)(m + i) * K;                                                           \
+        s5[i] = zero;                                                                                   \
+    }                                                                                                   \
+    for (int c = 0; c < K; c += 64) {                                                                   \
+        const __mmask64 live = K - c >= 64 ? ~(__mmask64)0 : (__mmask64)0xFFFFFFFFu;                   \
+        const __m512i w = _mm512_maskz_loadu_epi8(live, wr + c);                                        \
+        const __m512i aw = _mm512_abs_epi8(w);                                                          \
+        const __mmask64 neg = _mm512_movepi8_mask(w);                                                   \
+        _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                           \
+            const __m512i x = _mm512_maskz_loadu_epi8(live, xr[i] + c);                                 \
+            s5[i] = _mm512_dpbusd_epi32(s5[i], aw, _mm512_mask_sub_epi8(x, neg, zero, x));              \
+        }                                                                                               \
+    }                                                                                                   \
+    __m256i s[R];                                                                                       \
+    _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) s[i] =                                          \
+        _mm256_add_epi32(_mm512_castsi512_si256(s5[i]), _mm512_extracti64x4_epi64(s5[i], 1));
+
+#define I8_ROWS512(R)                                                                                   \
+    TGT512 static inline void rows512_##R(const ig_args *g, int n, int m) {                             \
+        I8_LOOP512(R)                                                                                   \
+        _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) store_avx(g, m + i, n, hsum_epi32(s[i]));  \
+    }
+I8_ROWS512(1)
+I8_ROWS512(2)
+I8_ROWS512(3)
+
+TGT512 static inline void rows512_4(const ig_args *g, int n, int m) {
+    I8_LOOP512(4)
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
+    const __m128i t = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    __m128 v = _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(t), _mm_loadu_ps(g->xs + m)), _mm_set1_ps(g->W->scale[n]));
+    if (g->bias) v = _mm_add_ps(v, _mm_set1_ps(g->bias[n]));
+    float o[4];
+    _mm_storeu_ps(o, v);
+    float *y = g->Y + (int64_t)m * g->ldy + n;
+    for (int i = 0; i < 4; i++) y[(int64_t)i * g->ldy] = g->accumulate ? y[(int64_t)i * g->ldy] + o[i] : o[i];
+}
+
+static void task_vnni(void *ctx, int64_t begin, int64_t end, int tid) {
+    const ig_args *g = ctx;
+    const int n_tiles = (g->W->N + I8N - 1) / I8N;
+    for (int64_t t = begin; t < end; t++) {
+        const int m_lo = (int)(t / n_tiles) * I8M, m_hi = m_lo + I8M < g->M ? m_lo + I8M : g->M;
+        const int n_lo = (int)(t % n_tiles) * I8N, n_hi = n_lo + I8N < g->W->N ? n_lo + I8N : g->W->N;
+        for (int n = n_lo; n < n_hi; n++) {
+            int m = m_lo;
+            for (; m + 4 <= m_hi; m += 4) rows512_4(g, n, m);
+            switch (m_hi - m) {
+            case 3: rows512_3(g, n, m); break;
+            case 2: rows512_2(g, n, m); break;
+            case 1: rows512_1(g, n, m); break;
+            default: break;
+            }
+        }
+    }
+}
+
 static void quant_task(void *ctx, int64_t begin, int64_t end, int tid) {
     const ig_args *g = ctx;
     quant_rows_avx2(g->X, g->ldx, (int)begin, (int)end, g->K, g->xq, g->xs);
@@ -263,5 +347,6 @@ void tcf_i8gemm(int M, const float *X, int ldx, const tcf_i8mat *W, const float 
     if ((int64_t)M * W->N * W->K < (1 << 15)) n_threads = 1;
     tcf_parallel_for(M, M >= 16 ? n_threads : 1, quant_task, &g);
     const int n_tiles = (W->N + I8N - 1) / I8N;
-    tcf_parallel_for_dyn((int64_t)((M + I8M - 1) / I8M) * n_tiles, 1, n_threads, task_avx2, &g);
+    tcf_parallel_for_dyn((int64_t)((M + I8M - 1) / I8M) * n_tiles, 1, n_threads, use_vnni() ? task_vnni : task_avx2,
+                         &g);
 }
