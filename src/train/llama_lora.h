@@ -36,6 +36,8 @@ typedef struct {
     float dropout;     /* the lora_dropout it was trained with (adapter_config.json) */
     float *score, *dscore;
     char (*names)[96]; /* PEFT names of tcf_llama_lora_params */
+    float *ws;         /* training steps' workspace, reused across steps */
+    size_t ws_floats;
 } tcf_llama_lora;
 
 /* in / out features of module `mod` (nn.Linear in_features / out_features). */
