@@ -11,6 +11,7 @@
 #    same adapter bytes;
 #  - an adapter tcf wrote gives, in Python PEFT, the probabilities tcf predicts;
 #  - --pooling mean: recorded, eval = trainer, resumable, differs from last;
+#  - --lora-dropout: recorded, changes the adapter, resumable to the same bytes;
 #  - tcf export of a decoder run: the PEFT-checked adapter's f32 export gives
 #    PEFT's probabilities, mean pooling and the abstain threshold survive,
 #    q8_0 / q4_1 exports stay close, a truncated or plain GGUF is refused;
@@ -98,6 +99,20 @@ TCF_TEST_KILL_AFTER_CHECKPOINT=2 "$TCF" train --out "$TMP/rmk" --checkpoint-step
 expect_rc 0 "resume killed mean" -- "$TCF" train --resume "$TMP/rmk"
 cmp -s "$TMP/rmk/adapter_model.safetensors" "$TMP/rm/adapter_model.safetensors" && ok ||
     bad "a resumed mean-pooling run's adapter differs from the uninterrupted run's"
+# --lora-dropout: recorded in adapter_config.json, trains a different adapter
+# than without, and a killed run resumes to the same bytes (the masks' step
+# counter is in the checkpoint)
+DROP=(--model "$M" --quant f32 --no-recompute --lora-dropout 0.2 "${COMMON[@]}")
+expect_rc 0 "train lora-dropout" -- "$TCF" train --out "$TMP/rd" "${DROP[@]}"
+grep -q '"lora_dropout": 0.2' "$TMP/rd/adapter_config.json" && ok ||
+    bad "adapter_config.json does not record lora_dropout 0.2: $(grep lora_dropout "$TMP/rd/adapter_config.json")"
+! cmp -s "$TMP/rd/adapter_model.safetensors" "$TMP/rf/adapter_model.safetensors" && ok ||
+    bad "--lora-dropout 0.2 trained the same adapter as no dropout"
+TCF_TEST_KILL_AFTER_CHECKPOINT=2 "$TCF" train --out "$TMP/rdk" --checkpoint-steps 5 "${DROP[@]}" > /dev/null 2>&1
+[ $? = 137 ] && ok || bad "the kill hook did not fire (lora-dropout)"
+expect_rc 0 "resume killed lora-dropout" -- "$TCF" train --resume "$TMP/rdk"
+cmp -s "$TMP/rdk/adapter_model.safetensors" "$TMP/rd/adapter_model.safetensors" && ok ||
+    bad "a resumed --lora-dropout run's adapter differs from the uninterrupted run's"
 cp -r "$TMP/rm" "$TMP/bad_pool"
 sed -i 's/"pooling":\t"mean"/"pooling":\t"max"/' "$TMP/bad_pool/tcf_run.json"
 grep -q '"pooling":.*"max"' "$TMP/bad_pool/tcf_run.json" && ok || bad "could not corrupt the run's pooling"
