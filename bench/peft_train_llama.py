@@ -91,7 +91,9 @@ tokens = 0
 for step in range(a.warmup + a.steps):
     if step == a.warmup:
         t0 = time.perf_counter()
-    ids, mask, y, T = batch(step)
+    # timed steps: batches 0 .. steps-1; the warm-up runs the batches after
+    # them (with --group-by-length batch 0 holds the longest texts: it is timed)
+    ids, mask, y, T = batch(step - a.warmup if step >= a.warmup else a.steps + step)
     out = model(input_ids=ids, attention_mask=mask, labels=y)
     out.loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

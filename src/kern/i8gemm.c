@@ -264,29 +264,38 @@ static int use_vnni(void) {
     return cached && !strcmp(tcf_kern_isa(), "avx512");
 }
 
+/* live bytes of the 64 from c on, K - c a multiple of 32 (<= 0: none) */
+#define I8_LIVE(rem) ((rem) >= 64 ? ~(__mmask64)0 : (rem) >= 32 ? (__mmask64)0xFFFFFFFFu : (__mmask64)0)
+/* two accumulators per row (even and odd 64-byte chunks) so that the
+ * vpdpbusd chain of one row does not wait on its own latency; added at the
+ * end (exact integers) */
 #define I8_LOOP512(R)                                                                                   \
     const int K = g->K;                                                                                 \
     const int8_t *wr = g->W->q + (int64_t)n * K;                                                        \
     const int8_t *xr[R];                                                                                \
-    __m512i s5[R];                                                                                      \
+    __m512i s5[R], t5[R];                                                                               \
     const __m512i zero = _mm512_setzero_si512();                                                        \
     _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                               \
         xr[i] = g->xq + (int64_t)(m + i) * K;                                                           \
-        s5[i] = zero;                                                                                   \
+        s5[i] = t5[i] = zero;                                                                           \
     }                                                                                                   \
-    for (int c = 0; c < K; c += 64) {                                                                   \
-        const __mmask64 live = K - c >= 64 ? ~(__mmask64)0 : (__mmask64)0xFFFFFFFFu;                   \
-        const __m512i w = _mm512_maskz_loadu_epi8(live, wr + c);                                        \
-        const __m512i aw = _mm512_abs_epi8(w);                                                          \
-        const __mmask64 neg = _mm512_movepi8_mask(w);                                                   \
+    for (int c = 0; c < K; c += 128) {                                                                  \
+        const __mmask64 l0 = I8_LIVE(K - c), l1 = I8_LIVE(K - c - 64);                                  \
+        const __m512i w0 = _mm512_maskz_loadu_epi8(l0, wr + c), w1 = _mm512_maskz_loadu_epi8(l1, wr + c + 64); \
+        const __m512i a0 = _mm512_abs_epi8(w0), a1 = _mm512_abs_epi8(w1);                               \
+        const __mmask64 n0 = _mm512_movepi8_mask(w0), n1 = _mm512_movepi8_mask(w1);                     \
         _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                           \
-            const __m512i x = _mm512_maskz_loadu_epi8(live, xr[i] + c);                                 \
-            s5[i] = _mm512_dpbusd_epi32(s5[i], aw, _mm512_mask_sub_epi8(x, neg, zero, x));              \
+            const __m512i x0 = _mm512_maskz_loadu_epi8(l0, xr[i] + c);                                  \
+            const __m512i x1 = _mm512_maskz_loadu_epi8(l1, xr[i] + c + 64);                             \
+            s5[i] = _mm512_dpbusd_epi32(s5[i], a0, _mm512_mask_sub_epi8(x0, n0, zero, x0));             \
+            t5[i] = _mm512_dpbusd_epi32(t5[i], a1, _mm512_mask_sub_epi8(x1, n1, zero, x1));             \
         }                                                                                               \
     }                                                                                                   \
     __m256i s[R];                                                                                       \
-    _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) s[i] =                                          \
-        _mm256_add_epi32(_mm512_castsi512_si256(s5[i]), _mm512_extracti64x4_epi64(s5[i], 1));
+    _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                               \
+        const __m512i u = _mm512_add_epi32(s5[i], t5[i]);                                               \
+        s[i] = _mm256_add_epi32(_mm512_castsi512_si256(u), _mm512_extracti64x4_epi64(u, 1));            \
+    }
 
 #define I8_ROWS512(R)                                                                                   \
     TGT512 static inline void rows512_##R(const ig_args *g, int n, int m) {                             \
