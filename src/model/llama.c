@@ -749,8 +749,33 @@ static void lw_dims(const tcf_llama_config *c, int which, int *in, int *out) {
 #define DECODE_WHOLE_ROWS 256
 
 /* W decoded and packed: as the forward's W^T (trans 1) or as the
- * backward's W (out x in); NULL when out of memory. */
-static float *decode_packed(const tcf_qmat *W, int backward) {
+ * backward's W (out x in); NULL when out of memory. Both phases run on the
+ * pool (rows decoded, then panels packed; each element written by one
+ * thread, so the bits do not depend on the thread count). */
+typedef struct {
+    const tcf_qmat *W;
+    float *tmp, *p;
+    int backward;
+} decode_ctx;
+
+static void decode_rows_task(void *vctx, int64_t begin, int64_t end, int tid) {
+    const decode_ctx *c = vctx;
+    tcf_qmat_dequant_rows(c->W, (int)begin, (int)(end - begin), c->tmp + begin * c->W->K);
+}
+
+/* panels [begin, end) of 16 columns of B (B = W^T: columns are W's rows;
+ * B = W: columns are W's inputs) */
+static void pack_panels_task(void *vctx, int64_t begin, int64_t end, int tid) {
+    const decode_ctx *c = vctx;
+    const int N = c->W->N, K = c->W->K;
+    const int cols = c->backward ? K : N, rows = c->backward ? N : K;
+    const int c0 = (int)begin * 16, c1 = (int)end * 16 < cols ? (int)end * 16 : cols;
+    float *dst = c->p + begin * 16 * (int64_t)rows;
+    if (c->backward) tcf_gemm_pack_b(N, c1 - c0, c->tmp + c0, K, 0, dst); /* B = W (out, in) */
+    else tcf_gemm_pack_b(K, c1 - c0, c->tmp + (int64_t)c0 * K, K, 1, dst); /* B = W^T (in, out) */
+}
+
+static float *decode_packed(const tcf_qmat *W, int backward, int n_threads) {
     const size_t n = (size_t)W->N * W->K;
     float *tmp = malloc(sizeof(float) * n);
     float *p = malloc(sizeof(float) * (backward ? tcf_gemm_packed_size(W->K, W->N) : tcf_gemm_packed_size(W->N, W->K)));
@@ -758,9 +783,9 @@ static float *decode_packed(const tcf_qmat *W, int backward) {
         free(tmp), free(p);
         return NULL;
     }
-    tcf_qmat_dequant_rows(W, 0, W->N, tmp);
-    if (backward) tcf_gemm_pack_b(W->N, W->K, tmp, W->K, 0, p); /* B = W (out, in) */
-    else tcf_gemm_pack_b(W->K, W->N, tmp, W->K, 1, p);          /* B = W^T (in, out) */
+    decode_ctx c = {W, tmp, p, backward};
+    tcf_parallel_for(W->N, n_threads, decode_rows_task, &c);
+    tcf_parallel_for(((backward ? W->K : W->N) + 15) / 16, n_threads, pack_panels_task, &c);
     free(tmp);
     return p;
 }
@@ -792,7 +817,7 @@ void tcf_llama_linear(const tcf_llama *m, int l, int which, int M, const float *
     if (m->quant >= 0) {
         const tcf_qmat *W = which == TCF_LW_QKV ? &L->qkv_q : which == TCF_LW_O ? &L->o_q
                           : which == TCF_LW_GU  ? &L->gu_q  : &L->down_q;
-        float *p = M >= DECODE_WHOLE_ROWS ? decode_packed(W, 0) : NULL;
+        float *p = M >= DECODE_WHOLE_ROWS ? decode_packed(W, 0, n_threads) : NULL;
         if (p) tcf_gemm_packed(M, out, in, X, in, p, Y, out, bias, accumulate, n_threads);
         else tcf_qgemm(M, X, in, W, bias, Y, out, accumulate, n_threads);
         free(p);
@@ -811,7 +836,7 @@ void tcf_llama_linear_bwd(const tcf_llama *m, int l, int which, int M, const flo
     if (m->quant >= 0) {
         const tcf_qmat *W = which == TCF_LW_QKV ? &L->qkv_q : which == TCF_LW_O ? &L->o_q
                           : which == TCF_LW_GU  ? &L->gu_q  : &L->down_q;
-        float *p = M >= DECODE_WHOLE_ROWS ? decode_packed(W, 1) : NULL;
+        float *p = M >= DECODE_WHOLE_ROWS ? decode_packed(W, 1, n_threads) : NULL;
         if (p) tcf_gemm_packed(M, in, out, dY, out, p, dX, in, NULL, accumulate, n_threads);
         else tcf_qgemm_bwd(M, dY, out, W, dX, in, accumulate, n_threads);
         free(p);
