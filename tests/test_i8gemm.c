@@ -137,7 +137,7 @@ static void test_weights(void) {
         }
     printf("  decoded weights: worst |w - decoded| / (scale/2) = %.3f\n", worst);
     CHECK(worst <= 1.0, "decoded weights off by %.3f half-steps", worst);
-    CHECK(tcf_i8mat_bytes(&W) == (size_t)N * (K + 4), "bytes %zu", tcf_i8mat_bytes(&W));
+    CHECK(tcf_i8mat_bytes(&W) == (size_t)N * (K + 8), "bytes %zu (codes + scale + code sum per row)", tcf_i8mat_bytes(&W));
     tcf_i8mat_free(&W);
     tcf_i8mat_free(NULL);
     CHECK(tcf_i8mat_quantize(&W, N, 48, w, 48) == TCF_ERR_ARG && strstr(tcf_last_error(), "multiple of 32"),

@@ -58,11 +58,17 @@ tcf_status tcf_i8mat_quantize(tcf_i8mat *W, int N, int K, const float *w, int64_
                                 (double)w[(int64_t)n * ldw + k], k);
     size_t bytes;
     if (!tcf_mul_ok((size_t)N, (size_t)K, &bytes)) return tcf_fail(TCF_ERR_NOMEM, "int8 weights: too large");
-    float *scale = malloc(sizeof(float) * (size_t)N + bytes);
+    float *scale = malloc((sizeof(float) + sizeof(int32_t)) * (size_t)N + bytes);
     if (!scale) return tcf_fail(TCF_ERR_NOMEM, "int8 weights: out of memory for %zu bytes", bytes);
-    int8_t *q = (int8_t *)(scale + N);
+    int32_t *wsum = (int32_t *)(scale + N);
+    int8_t *q = (int8_t *)(wsum + N);
     tcf_i8_quantize_rows(w, (int)ldw, N, K, q, scale); /* the rounding of inputs: same rule, AVX2 when present */
-    W->N = N, W->K = K, W->q = q, W->scale = scale, W->owned = scale;
+    for (int n = 0; n < N; n++) {
+        int32_t t = 0;
+        for (int k = 0; k < K; k++) t += q[(int64_t)n * K + k];
+        wsum[n] = t;
+    }
+    W->N = N, W->K = K, W->q = q, W->scale = scale, W->wsum = wsum, W->owned = scale;
     return TCF_OK;
 }
 
@@ -72,7 +78,7 @@ void tcf_i8mat_free(tcf_i8mat *W) {
     memset(W, 0, sizeof *W);
 }
 
-size_t tcf_i8mat_bytes(const tcf_i8mat *W) { return (size_t)W->N * ((size_t)W->K + sizeof(float)); }
+size_t tcf_i8mat_bytes(const tcf_i8mat *W) { return (size_t)W->N * ((size_t)W->K + sizeof(float) + sizeof(int32_t)); }
 
 void tcf_i8mat_dequant_rows(const tcf_i8mat *W, int n0, int rows, float *dst) {
     for (int r = 0; r < rows; r++) {
@@ -318,13 +324,74 @@ TGT512 static inline void rows512_4(const ig_args *g, int n, int m) {
     for (int i = 0; i < 4; i++) y[(int64_t)i * g->ldy] = g->accumulate ? y[(int64_t)i * g->ldy] + o[i] : o[i];
 }
 
+/* Four rows of W at a time (n .. n+3) against R rows of X: the codes of X
+ * made unsigned (x + 128, an XOR of the sign bit: [1, 255]) so that one
+ * vpdpbusd per (X row, W row) pair does 64 products with no sign work, each
+ * X vector shared by four W rows and each W vector by R X rows; then
+ * Σ x w = Σ (x + 128) w - 128 Σ w (wsum, exact). Lanes past K are 0 in W,
+ * so they add nothing. The epilogue: the f32 operations of store(). */
+#define I8_BLK512(R)                                                                                    \
+    TGT512 static void blk512_##R(const ig_args *g, int n, int m) {                                    \
+        const int K = g->K;                                                                             \
+        const int8_t *w0 = g->W->q + (int64_t)n * K;                                                    \
+        __m512i acc[4][4];                                                                              \
+        _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++)                                             \
+            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_si512();     \
+        const __m512i flip = _mm512_set1_epi8((char)0x80);                                              \
+        for (int c = 0; c < K; c += 64) {                                                               \
+            const __mmask64 live = I8_LIVE(K - c);                                                      \
+            __m512i w[4];                                                                               \
+            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)                                         \
+                w[j] = _mm512_maskz_loadu_epi8(live, w0 + (int64_t)j * K + c);                          \
+            _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                       \
+                const __m512i x = _mm512_xor_si512(                                                     \
+                    _mm512_maskz_loadu_epi8(live, g->xq + (int64_t)(m + i) * K + c), flip);             \
+                _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)                                     \
+                    acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], x, w[j]);                                \
+            }                                                                                           \
+        }                                                                                               \
+        float xs[4] = {0, 0, 0, 0};                                                                     \
+        for (int i = 0; i < R; i++) xs[i] = g->xs[m + i];                                               \
+        const __m128 vxs = _mm_loadu_ps(xs);                                                            \
+        _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {                                           \
+            __m256i a[4];                                                                               \
+            _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) a[i] =                                  \
+                _mm256_add_epi32(_mm512_castsi512_si256(acc[i][j]), _mm512_extracti64x4_epi64(acc[i][j], 1)); \
+            const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3])); \
+            __m128i t = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));       \
+            t = _mm_sub_epi32(t, _mm_set1_epi32(128 * g->W->wsum[n + j]));                              \
+            __m128 v = _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(t), vxs), _mm_set1_ps(g->W->scale[n + j]));  \
+            if (g->bias) v = _mm_add_ps(v, _mm_set1_ps(g->bias[n + j]));                                \
+            float o[4];                                                                                 \
+            _mm_storeu_ps(o, v);                                                                        \
+            float *y = g->Y + (int64_t)m * g->ldy + n + j;                                              \
+            for (int i = 0; i < R; i++)                                                                 \
+                y[(int64_t)i * g->ldy] = g->accumulate ? y[(int64_t)i * g->ldy] + o[i] : o[i];          \
+        }                                                                                               \
+    }
+I8_BLK512(1)
+I8_BLK512(2)
+I8_BLK512(3)
+I8_BLK512(4)
+
 static void task_vnni(void *ctx, int64_t begin, int64_t end, int tid) {
     const ig_args *g = ctx;
     const int n_tiles = (g->W->N + I8N - 1) / I8N;
     for (int64_t t = begin; t < end; t++) {
         const int m_lo = (int)(t / n_tiles) * I8M, m_hi = m_lo + I8M < g->M ? m_lo + I8M : g->M;
         const int n_lo = (int)(t % n_tiles) * I8N, n_hi = n_lo + I8N < g->W->N ? n_lo + I8N : g->W->N;
-        for (int n = n_lo; n < n_hi; n++) {
+        int n = n_lo;
+        for (; n + 4 <= n_hi; n += 4) {
+            int m = m_lo;
+            for (; m + 4 <= m_hi; m += 4) blk512_4(g, n, m);
+            switch (m_hi - m) {
+            case 3: blk512_3(g, n, m); break;
+            case 2: blk512_2(g, n, m); break;
+            case 1: blk512_1(g, n, m); break;
+            default: break;
+            }
+        }
+        for (; n < n_hi; n++) { /* the last rows of W, one at a time */
             int m = m_lo;
             for (; m + 4 <= m_hi; m += 4) rows512_4(g, n, m);
             switch (m_hi - m) {

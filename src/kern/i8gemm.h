@@ -33,6 +33,7 @@ typedef struct {
     int N, K;
     const int8_t *q;     /* (N, K) codes */
     const float *scale;  /* (N) */
+    const int32_t *wsum; /* (N) Σ_k q[n][k] (the VNNI kernel's offset term) */
     void *owned;
 } tcf_i8mat;
 
