@@ -106,6 +106,46 @@ void tcf_classifier_free(tcf_classifier *c) {
     free(c);
 }
 
+/* tcf_llama_i8_adjust: W += (alpha / r) B A of each adapter on weight
+ * `which` of layer l (q | k | v rows of the fused qkv, gate | up of gu) */
+static void merge_decoder_lora(void *ctx, int l, int which, float *w, int N, int K) {
+    const tcf_llama_lora *lo = ctx;
+    int mods[3], n_mods = 0, row0[3] = {0, 0, 0};
+    switch (which) {
+    case TCF_LW_QKV: mods[0] = TCF_LL_Q, mods[1] = TCF_LL_K, mods[2] = TCF_LL_V, n_mods = 3; break;
+    case TCF_LW_O: mods[0] = TCF_LL_O, n_mods = 1; break;
+    case TCF_LW_GU: mods[0] = TCF_LL_GATE, mods[1] = TCF_LL_UP, n_mods = 2; break;
+    default: mods[0] = TCF_LL_DOWN, n_mods = 1; break;
+    }
+    int at = 0;
+    for (int j = 0; j < n_mods; j++) {
+        const int i = l * TCF_LL_N + mods[j];
+        const int out = (int)((lo->dA[i] - lo->B[i]) / lo->r); /* B is (out, r) */
+        row0[j] = at, at += out;
+        for (int o = 0; o < out && row0[j] + o < N; o++) {
+            float *d = w + (int64_t)(row0[j] + o) * K;
+            for (int k = 0; k < lo->r; k++) {
+                const float b = lo->scale * lo->B[i][(int64_t)o * lo->r + k];
+                const float *a = lo->A[i] + (int64_t)k * K;
+                for (int x = 0; x < K; x++) d[x] += b * a[x];
+            }
+        }
+    }
+}
+
+/* After merge_decoder_lora: the score head as head_w and the run's pooling, the
+ * adapters freed (the forward is then the merged one). */
+static tcf_status drop_adapters(tcf_classifier *c) {
+    const size_t n = (size_t)c->dl->n_labels * c->dl->hidden;
+    free(c->head_w);
+    if (!(c->head_w = malloc(sizeof(float) * n))) return tcf_fail(TCF_ERR_NOMEM, "int8: out of memory for the head");
+    memcpy(c->head_w, c->dl->score, sizeof(float) * n);
+    c->pooling = c->dl->pooling;
+    tcf_llama_lora_free(c->dl);
+    c->dl = NULL;
+    return TCF_OK;
+}
+
 tcf_status tcf_classifier_finish(tcf_classifier *c, const tcf_classifier_opts *opts) {
     tcf_classifier_opts o = {0, 0, 0, 0, 0};
     if (opts) o = *opts;
@@ -121,8 +161,14 @@ tcf_status tcf_classifier_finish(tcf_classifier *c, const tcf_classifier_opts *o
     tcf_status st = c->m ? tcf_bert_set_qpath(c->m, o.qpath) : TCF_OK;
     /* int8 asked of an f32 encoder: its dense weights become per-row int8 */
     if (!st && c->m && o.qpath == TCF_QPATH_INT8 && !c->m->qdense && !c->m->i8dense) st = tcf_bert_quantize_i8(c->m);
-    /* of a decoder in blocks: per-row int8 too (auto and decode: exact) */
-    if (!st && c->dm && o.qpath == TCF_QPATH_INT8) st = tcf_llama_quantize_i8(c->dm);
+    /* of a decoder in blocks: per-row int8 too (auto and decode: exact); a
+     * run's adapters are merged into the f32 weights before the rounding
+     * (one rounding, as an export's), and the classifier becomes the merged
+     * form: no LoRA branch left to run per product */
+    if (!st && c->dm && o.qpath == TCF_QPATH_INT8) {
+        st = c->dl ? tcf_llama_quantize_i8_with(c->dm, merge_decoder_lora, c->dl) : tcf_llama_quantize_i8(c->dm);
+        if (!st && c->dl) st = drop_adapters(c);
+    }
     if (st) return tcf_fail_prefix(st, "%s", c->source);
     if (pthread_mutex_init(&c->lock, NULL)) return tcf_fail(TCF_ERR_NOMEM, "cannot create a mutex");
     c->lock_init = 1;

@@ -681,7 +681,9 @@ size_t tcf_llama_weight_bytes(const tcf_llama *m) {
 
 #define I8_MAX_IN 16384 /* inputs of an int8 product: 3 rows fit tcf_llama_linear's 64 KB fallback */
 
-tcf_status tcf_llama_quantize_i8(tcf_llama *m) {
+tcf_status tcf_llama_quantize_i8(tcf_llama *m) { return tcf_llama_quantize_i8_with(m, NULL, NULL); }
+
+tcf_status tcf_llama_quantize_i8_with(tcf_llama *m, tcf_llama_i8_adjust adjust, void *ctx) {
     if (m->i8) return tcf_fail(TCF_ERR_UNSUPPORTED, "int8: the decoder's weights are already per-row int8");
     if (m->quant < 0)
         return tcf_fail(TCF_ERR_UNSUPPORTED, "int8: only a decoder whose weights are in blocks (Q8_0, Q4_0, Q4_1, NF4) "
@@ -706,6 +708,7 @@ tcf_status tcf_llama_quantize_i8(tcf_llama *m) {
         tcf_i8mat *q[4] = {&L->qkv_i8, &L->o_i8, &L->gu_i8, &L->down_i8};
         for (int j = 0; !st && j < 4; j++) {
             tcf_qmat_dequant_rows(w[j], 0, w[j]->N, tmp);
+            if (adjust) adjust(ctx, l, j, tmp, w[j]->N, w[j]->K); /* j: TCF_LW_QKV, O, GU, DOWN in order */
             st = tcf_i8mat_quantize(q[j], w[j]->N, w[j]->K, tmp, w[j]->K);
             if (st) st = tcf_fail_prefix(st, "int8: layer %d", l);
         }
