@@ -30,8 +30,9 @@ typedef struct {
     const float *X, *bias;
     const tcf_i8mat *W;
     float *Y;
-    int8_t *xq; /* (M, K) */
+    int8_t *xq; /* (M, K); VNNI: the codes + 128 as bytes (x ^ 0x80) */
     float *xs;  /* (M) */
+    int xu;     /* xq holds the unsigned form */
 } ig_args;
 
 /* ---- weights ------------------------------------------------------------- */
@@ -100,7 +101,7 @@ size_t tcf_i8gemm_work_size(int M, int K) {
 
 static void setup(ig_args *g, int M, const float *X, int ldx, const tcf_i8mat *W, const float *bias, float *Y,
                   int ldy, int accumulate, void *work) {
-    *g = (ig_args){M, W->K, ldx, ldy, accumulate, X, bias, W, Y, NULL, NULL};
+    *g = (ig_args){M, W->K, ldx, ldy, accumulate, X, bias, W, Y, NULL, NULL, 0};
     g->xs = work;
     g->xq = (int8_t *)(g->xs + M);
 }
@@ -288,25 +289,22 @@ static int use_vnni(void) {
     for (int c = 0; c < K; c += 128) {                                                                  \
         const __mmask64 l0 = I8_LIVE(K - c), l1 = I8_LIVE(K - c - 64);                                  \
         const __m512i w0 = _mm512_maskz_loadu_epi8(l0, wr + c), w1 = _mm512_maskz_loadu_epi8(l1, wr + c + 64); \
-        const __m512i a0 = _mm512_abs_epi8(w0), a1 = _mm512_abs_epi8(w1);                               \
-        const __mmask64 n0 = _mm512_movepi8_mask(w0), n1 = _mm512_movepi8_mask(w1);                     \
         _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                           \
-            const __m512i x0 = _mm512_maskz_loadu_epi8(l0, xr[i] + c);                                  \
-            const __m512i x1 = _mm512_maskz_loadu_epi8(l1, xr[i] + c + 64);                             \
-            s5[i] = _mm512_dpbusd_epi32(s5[i], a0, _mm512_mask_sub_epi8(x0, n0, zero, x0));             \
-            t5[i] = _mm512_dpbusd_epi32(t5[i], a1, _mm512_mask_sub_epi8(x1, n1, zero, x1));             \
+            s5[i] = _mm512_dpbusd_epi32(s5[i], _mm512_maskz_loadu_epi8(l0, xr[i] + c), w0);             \
+            t5[i] = _mm512_dpbusd_epi32(t5[i], _mm512_maskz_loadu_epi8(l1, xr[i] + c + 64), w1);        \
         }                                                                                               \
     }                                                                                                   \
     __m256i s[R];                                                                                       \
     _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                               \
         const __m512i u = _mm512_add_epi32(s5[i], t5[i]);                                               \
         s[i] = _mm256_add_epi32(_mm512_castsi512_si256(u), _mm512_extracti64x4_epi64(u, 1));            \
-    }
+    }                                                                                                   \
+    const int32_t off = 128 * g->W->wsum[n]; /* Σ (x + 128) w - Σ x w */
 
 #define I8_ROWS512(R)                                                                                   \
     TGT512 static inline void rows512_##R(const ig_args *g, int n, int m) {                             \
         I8_LOOP512(R)                                                                                   \
-        _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) store_avx(g, m + i, n, hsum_epi32(s[i]));  \
+        _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) store_avx(g, m + i, n, hsum_epi32(s[i]) - off); \
     }
 I8_ROWS512(1)
 I8_ROWS512(2)
@@ -315,7 +313,8 @@ I8_ROWS512(3)
 TGT512 static inline void rows512_4(const ig_args *g, int n, int m) {
     I8_LOOP512(4)
     const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
-    const __m128i t = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    const __m128i t = _mm_sub_epi32(_mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)),
+                                    _mm_set1_epi32(off));
     __m128 v = _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(t), _mm_loadu_ps(g->xs + m)), _mm_set1_ps(g->W->scale[n]));
     if (g->bias) v = _mm_add_ps(v, _mm_set1_ps(g->bias[n]));
     float o[4];
@@ -337,37 +336,50 @@ TGT512 static inline void rows512_4(const ig_args *g, int n, int m) {
         __m512i acc[4][4];                                                                              \
         _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++)                                             \
             _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_si512();     \
-        const __m512i flip = _mm512_set1_epi8((char)0x80);                                              \
         for (int c = 0; c < K; c += 64) {                                                               \
             const __mmask64 live = I8_LIVE(K - c);                                                      \
             __m512i w[4];                                                                               \
             _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)                                         \
                 w[j] = _mm512_maskz_loadu_epi8(live, w0 + (int64_t)j * K + c);                          \
             _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                       \
-                const __m512i x = _mm512_xor_si512(                                                     \
-                    _mm512_maskz_loadu_epi8(live, g->xq + (int64_t)(m + i) * K + c), flip);             \
+                const __m512i x = _mm512_maskz_loadu_epi8(live, g->xq + (int64_t)(m + i) * K + c);     \
                 _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)                                     \
                     acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], x, w[j]);                                \
             }                                                                                           \
         }                                                                                               \
-        float xs[4] = {0, 0, 0, 0};                                                                     \
-        for (int i = 0; i < R; i++) xs[i] = g->xs[m + i];                                               \
-        const __m128 vxs = _mm_loadu_ps(xs);                                                            \
-        _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {                                           \
-            __m256i a[4];                                                                               \
-            _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) a[i] =                                  \
-                _mm256_add_epi32(_mm512_castsi512_si256(acc[i][j]), _mm512_extracti64x4_epi64(acc[i][j], 1)); \
-            const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3])); \
-            __m128i t = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));       \
-            t = _mm_sub_epi32(t, _mm_set1_epi32(128 * g->W->wsum[n + j]));                              \
-            __m128 v = _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(t), vxs), _mm_set1_ps(g->W->scale[n + j]));  \
-            if (g->bias) v = _mm_add_ps(v, _mm_set1_ps(g->bias[n + j]));                                \
-            float o[4];                                                                                 \
-            _mm_storeu_ps(o, v);                                                                        \
-            float *y = g->Y + (int64_t)m * g->ldy + n + j;                                              \
-            for (int i = 0; i < R; i++)                                                                 \
-                y[(int64_t)i * g->ldy] = g->accumulate ? y[(int64_t)i * g->ldy] + o[i] : o[i];          \
-        }                                                                                               \
+        /* the 16 sums into one vector, lane 4 i + j = acc[i][j] (integer adds:          \
+         * any order is exact): pairs within 128-bit lanes, then across them */                \
+        __m512i v4[4];                                                                          \
+        _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {                                   \
+            const __m512i t1 = _mm512_add_epi32(_mm512_unpacklo_epi32(acc[i][0], acc[i][1]),   \
+                                                _mm512_unpackhi_epi32(acc[i][0], acc[i][1]));  \
+            const __m512i t2 = _mm512_add_epi32(_mm512_unpacklo_epi32(acc[i][2], acc[i][3]),   \
+                                                _mm512_unpackhi_epi32(acc[i][2], acc[i][3]));  \
+            v4[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(t1, t2), _mm512_unpackhi_epi64(t1, t2)); \
+        }                                                                                       \
+        const __m512i s01 = _mm512_add_epi32(_mm512_shuffle_i32x4(v4[0], v4[1], 0x88),          \
+                                             _mm512_shuffle_i32x4(v4[0], v4[1], 0xDD));         \
+        const __m512i s23 = _mm512_add_epi32(_mm512_shuffle_i32x4(v4[2], v4[3], 0x88),          \
+                                             _mm512_shuffle_i32x4(v4[2], v4[3], 0xDD));         \
+        __m512i tot = _mm512_add_epi32(_mm512_shuffle_i32x4(s01, s23, 0x88),                    \
+                                       _mm512_shuffle_i32x4(s01, s23, 0xDD));                   \
+        tot = _mm512_sub_epi32(tot, _mm512_slli_epi32(                                          \
+                  _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(g->W->wsum + n))), 7)); \
+        float xs[4] = {0, 0, 0, 0};                                                             \
+        for (int i = 0; i < R; i++) xs[i] = g->xs[m + i];                                       \
+        const __m512 vxs = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), \
+                                                 _mm512_castps128_ps512(_mm_loadu_ps(xs)));     \
+        __m512 v = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(tot), vxs),                   \
+                                 _mm512_broadcast_f32x4(_mm_loadu_ps(g->W->scale + n)));        \
+        if (g->bias) v = _mm512_add_ps(v, _mm512_broadcast_f32x4(_mm_loadu_ps(g->bias + n)));   \
+        float o[16];                                                                            \
+        _mm512_storeu_ps(o, v);                                                                 \
+        for (int i = 0; i < R; i++) {                                                           \
+            float *y = g->Y + (int64_t)(m + i) * g->ldy + n;                                    \
+            __m128 vi = _mm_loadu_ps(o + 4 * i);                                                \
+            if (g->accumulate) vi = _mm_add_ps(_mm_loadu_ps(y), vi);                            \
+            _mm_storeu_ps(y, vi);                                                               \
+        }                                                                                       \
     }
 I8_BLK512(1)
 I8_BLK512(2)
@@ -407,6 +419,10 @@ static void task_vnni(void *ctx, int64_t begin, int64_t end, int tid) {
 static void quant_task(void *ctx, int64_t begin, int64_t end, int tid) {
     const ig_args *g = ctx;
     quant_rows_avx2(g->X, g->ldx, (int)begin, (int)end, g->K, g->xq, g->xs);
+    if (g->xu) { /* the VNNI kernels' unsigned form: x + 128 */
+        uint8_t *q = (uint8_t *)g->xq + begin * g->K;
+        for (int64_t i = 0; i < (end - begin) * g->K; i++) q[i] ^= 0x80;
+    }
 }
 
 void tcf_i8gemm(int M, const float *X, int ldx, const tcf_i8mat *W, const float *bias, float *Y, int ldy,
@@ -421,8 +437,8 @@ void tcf_i8gemm(int M, const float *X, int ldx, const tcf_i8mat *W, const float 
     if (n_threads <= 0) n_threads = tcf_default_threads();
     /* small products run on the calling thread (as qgemm.c's threads_for) */
     if ((int64_t)M * W->N * W->K < (1 << 15)) n_threads = 1;
+    g.xu = use_vnni();
     tcf_parallel_for(M, M >= 16 ? n_threads : 1, quant_task, &g);
     const int n_tiles = (W->N + I8N - 1) / I8N;
-    tcf_parallel_for_dyn((int64_t)((M + I8M - 1) / I8M) * n_tiles, 1, n_threads, use_vnni() ? task_vnni : task_avx2,
-                         &g);
+    tcf_parallel_for_dyn((int64_t)((M + I8M - 1) / I8M) * n_tiles, 1, n_threads, g.xu ? task_vnni : task_avx2, &g);
 }
