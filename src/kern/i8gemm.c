@@ -339,8 +339,11 @@ TGT512 static inline void rows512_4(const ig_args *g, int n, int m) {
         for (int c = 0; c < K; c += 64) {                                                               \
             const __mmask64 live = I8_LIVE(K - c);                                                      \
             __m512i w[4];                                                                               \
-            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)                                         \
+            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {                                       \
                 w[j] = _mm512_maskz_loadu_epi8(live, w0 + (int64_t)j * K + c);                          \
+                /* the next four rows of W, same offset (they come from memory at batch 1) */          \
+                _mm_prefetch((const char *)(w0 + (int64_t)(j + 4) * K + c), _MM_HINT_T0);              \
+            }                                                                                           \
             _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {                                       \
                 const __m512i x = _mm512_maskz_loadu_epi8(live, g->xq + (int64_t)(m + i) * K + c);     \
                 _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)                                     \
