@@ -419,13 +419,17 @@ static void task_vnni(void *ctx, int64_t begin, int64_t end, int tid) {
     }
 }
 
+/* q ^= 0x80 over n bytes (K % 32 == 0, so n is a multiple of 32) */
+TGT static void flip_avx2(uint8_t *q, int64_t n) {
+    const __m256i f = _mm256_set1_epi8((char)0x80);
+    for (int64_t i = 0; i < n; i += 32)
+        _mm256_storeu_si256((__m256i *)(q + i), _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(q + i)), f));
+}
+
 static void quant_task(void *ctx, int64_t begin, int64_t end, int tid) {
     const ig_args *g = ctx;
     quant_rows_avx2(g->X, g->ldx, (int)begin, (int)end, g->K, g->xq, g->xs);
-    if (g->xu) { /* the VNNI kernels' unsigned form: x + 128 */
-        uint8_t *q = (uint8_t *)g->xq + begin * g->K;
-        for (int64_t i = 0; i < (end - begin) * g->K; i++) q[i] ^= 0x80;
-    }
+    if (g->xu) flip_avx2((uint8_t *)g->xq + begin * g->K, (end - begin) * g->K); /* VNNI: x + 128 */
 }
 
 void tcf_i8gemm(int M, const float *X, int ldx, const tcf_i8mat *W, const float *bias, float *Y, int ldy,

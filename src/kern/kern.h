@@ -43,6 +43,11 @@ void tcf_kern_force_scalar(int on);
  * compare the two; they give the same bits). */
 void tcf_kern_force_avx2(int on);
 
+/* Σ_i a[i] b[i]: the AVX2 form sums 32 lanes (four 8-wide FMA chains over
+ * i mod 32), adds them in a fixed order, then the tail in order; the scalar
+ * form sums in order. Either way the result depends only on the inputs. */
+float tcf_dot(const float *a, const float *b, int n);
+
 /* y (rows, C) = LayerNorm(x) * g + b over the last dimension, in place OK. */
 void tcf_layernorm(float *y, const float *x, const float *g, const float *b, int64_t rows, int C,
                    float eps);

@@ -37,6 +37,33 @@ const char *tcf_kern_isa(void) {
     return lv == 2 && !force_avx2 ? "avx512" : lv >= 1 ? "avx2" : "scalar";
 }
 
+/* ---- dot product ---------------------------------------------------------- */
+
+__attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b, int n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    const __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    float acc = _mm_cvtss_f32(h);
+    for (; i < n; i++) acc += a[i] * b[i];
+    return acc;
+}
+
+float tcf_dot(const float *a, const float *b, int n) {
+    if (tcf_kern_isa()[0] == 'a') return dot_avx2(a, b, n);
+    float acc = 0;
+    for (int i = 0; i < n; i++) acc += a[i] * b[i];
+    return acc;
+}
+
 /* ---- row-wise ops ------------------------------------------------------- */
 
 void tcf_layernorm(float *y, const float *x, const float *g, const float *b, int64_t rows, int C,

@@ -31,6 +31,7 @@
  */
 #include "model/infer.h"
 #include "base/base.h"
+#include "kern/kern.h"
 #include "train/adapter_io.h"
 #include "train/full.h"
 #include "train/lora.h"
@@ -383,9 +384,7 @@ static void softmax_row(float *p, const float *z, int K) {
  * order (the results tests compare against). */
 static void head_logits(const float *W, const float *bias, const float *x, int K, int C, float *z) {
     for (int k = 0; k < K; k++) {
-        const float *w = W + (int64_t)k * C;
-        float acc = 0;
-        for (int i = 0; i < C; i++) acc += w[i] * x[i];
+        const float acc = tcf_dot(W + (int64_t)k * C, x, C);
         z[k] = bias ? acc + bias[k] : acc;
     }
 }
