@@ -66,8 +66,54 @@ float tcf_dot(const float *a, const float *b, int n) {
 
 /* ---- row-wise ops ------------------------------------------------------- */
 
+/* The AVX2 form: the mean and variance summed in double over 4 lanes x 2
+ * chains (the scalar form sums in order: the two can differ in the last
+ * bits of a double, which rarely survives the rounding to float), the
+ * output with the scalar form's operations per element. */
+__attribute__((target("avx2,fma"))) static void layernorm_avx2(float *y, const float *x, const float *g,
+                                                              const float *b, int64_t rows, int C, float eps) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * C;
+        float *yr = y + r * C;
+        __m256d m0 = _mm256_setzero_pd(), m1 = m0;
+        int i = 0;
+        for (; i + 8 <= C; i += 8) {
+            m0 = _mm256_add_pd(m0, _mm256_cvtps_pd(_mm_loadu_ps(xr + i)));
+            m1 = _mm256_add_pd(m1, _mm256_cvtps_pd(_mm_loadu_ps(xr + i + 4)));
+        }
+        double t[4];
+        _mm256_storeu_pd(t, _mm256_add_pd(m0, m1));
+        double mean = (t[0] + t[1]) + (t[2] + t[3]);
+        for (; i < C; i++) mean += xr[i];
+        mean /= C;
+        const __m256d vm = _mm256_set1_pd(mean);
+        __m256d v0 = _mm256_setzero_pd(), v1 = v0;
+        for (i = 0; i + 8 <= C; i += 8) {
+            const __m256d d0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(xr + i)), vm);
+            const __m256d d1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(xr + i + 4)), vm);
+            v0 = _mm256_add_pd(v0, _mm256_mul_pd(d0, d0));
+            v1 = _mm256_add_pd(v1, _mm256_mul_pd(d1, d1));
+        }
+        _mm256_storeu_pd(t, _mm256_add_pd(v0, v1));
+        double var = (t[0] + t[1]) + (t[2] + t[3]);
+        for (; i < C; i++) var += (xr[i] - mean) * (xr[i] - mean);
+        var /= C;
+        const float rstd = (float)(1.0 / sqrt(var + eps)), mu = (float)mean;
+        const __m256 vmu = _mm256_set1_ps(mu), vr = _mm256_set1_ps(rstd);
+        for (i = 0; i + 8 <= C; i += 8) {
+            const __m256 d = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + i), vmu), vr);
+            _mm256_storeu_ps(yr + i, _mm256_add_ps(_mm256_mul_ps(d, _mm256_loadu_ps(g + i)), _mm256_loadu_ps(b + i)));
+        }
+        for (; i < C; i++) yr[i] = (xr[i] - mu) * rstd * g[i] + b[i];
+    }
+}
+
 void tcf_layernorm(float *y, const float *x, const float *g, const float *b, int64_t rows, int C,
                    float eps) {
+    if (tcf_kern_isa()[0] == 'a') {
+        layernorm_avx2(y, x, g, b, rows, C, eps);
+        return;
+    }
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * C;
         float *yr = y + r * C;
