@@ -63,13 +63,17 @@ expect_rc 0 "predict" -- "$TCF" predict --model "$TMP/r8" --input "$TMP/texts.tx
 expect_rc 0 "resume finished" -- "$TCF" train --resume "$TMP/r8"
 expect_err "nothing to do" "resume of a finished run"
 
-# an interrupted run, resumed, ends with the same adapter
-TCF_TEST_KILL_AFTER_CHECKPOINT=2 "$TCF" train --model "$M" --out "$TMP/rk" --quant q8_0 --checkpoint-steps 5 \
-    "${COMMON[@]}" > /dev/null 2>&1
-[ $? = 137 ] && ok || bad "the kill hook did not fire"
-expect_rc 0 "resume killed" -- "$TCF" train --resume "$TMP/rk"
-cmp -s "$TMP/rk/adapter_model.safetensors" "$TMP/r8/adapter_model.safetensors" && ok ||
-    bad "resumed run's adapter differs from the uninterrupted run's"
+# an interrupted run, resumed, ends with the same adapter:
+# killed_resumes_to WHAT OUT REF TRAIN-ARGS... (killed after its 2nd checkpoint)
+killed_resumes_to() {
+    local what=$1 out=$2 ref=$3; shift 3
+    TCF_TEST_KILL_AFTER_CHECKPOINT=2 "$TCF" train --out "$out" --checkpoint-steps 5 "$@" > /dev/null 2>&1
+    [ $? = 137 ] && ok || bad "the kill hook did not fire ($what)"
+    expect_rc 0 "resume killed $what" -- "$TCF" train --resume "$out"
+    cmp -s "$out/adapter_model.safetensors" "$ref/adapter_model.safetensors" && ok ||
+        bad "a resumed $what run's adapter differs from the uninterrupted run's"
+}
+killed_resumes_to q8_0 "$TMP/rk" "$TMP/r8" --model "$M" --quant q8_0 "${COMMON[@]}"
 
 # other base formats; recompute does not change the result
 expect_rc 0 "train nf4+dq" -- "$TCF" train --model "$M" --out "$TMP/rn" --quant nf4 --double-quant "${COMMON[@]}"
@@ -94,11 +98,7 @@ acc=$(grep -o 'accuracy [0-9.]*' "$TMP/out" | head -1 | awk '{print $2}')
 echo "  f32 mean pooling: valid accuracy $acc (trainer: $best)"
 ! cmp -s "$TMP/rm/adapter_model.safetensors" "$TMP/rf/adapter_model.safetensors" && ok ||
     bad "mean pooling trained the same adapter as last-token pooling"
-TCF_TEST_KILL_AFTER_CHECKPOINT=2 "$TCF" train --out "$TMP/rmk" --checkpoint-steps 5 "${MEAN[@]}" > /dev/null 2>&1
-[ $? = 137 ] && ok || bad "the kill hook did not fire (mean pooling)"
-expect_rc 0 "resume killed mean" -- "$TCF" train --resume "$TMP/rmk"
-cmp -s "$TMP/rmk/adapter_model.safetensors" "$TMP/rm/adapter_model.safetensors" && ok ||
-    bad "a resumed mean-pooling run's adapter differs from the uninterrupted run's"
+killed_resumes_to mean-pooling "$TMP/rmk" "$TMP/rm" "${MEAN[@]}"
 # --lora-dropout: recorded in adapter_config.json, trains a different adapter
 # than without, and a killed run resumes to the same bytes (the masks' step
 # counter is in the checkpoint)
@@ -108,11 +108,7 @@ grep -q '"lora_dropout": 0.2' "$TMP/rd/adapter_config.json" && ok ||
     bad "adapter_config.json does not record lora_dropout 0.2: $(grep lora_dropout "$TMP/rd/adapter_config.json")"
 ! cmp -s "$TMP/rd/adapter_model.safetensors" "$TMP/rf/adapter_model.safetensors" && ok ||
     bad "--lora-dropout 0.2 trained the same adapter as no dropout"
-TCF_TEST_KILL_AFTER_CHECKPOINT=2 "$TCF" train --out "$TMP/rdk" --checkpoint-steps 5 "${DROP[@]}" > /dev/null 2>&1
-[ $? = 137 ] && ok || bad "the kill hook did not fire (lora-dropout)"
-expect_rc 0 "resume killed lora-dropout" -- "$TCF" train --resume "$TMP/rdk"
-cmp -s "$TMP/rdk/adapter_model.safetensors" "$TMP/rd/adapter_model.safetensors" && ok ||
-    bad "a resumed --lora-dropout run's adapter differs from the uninterrupted run's"
+killed_resumes_to lora-dropout "$TMP/rdk" "$TMP/rd" "${DROP[@]}"
 cp -r "$TMP/rm" "$TMP/bad_pool"
 sed -i 's/"pooling":\t"mean"/"pooling":\t"max"/' "$TMP/bad_pool/tcf_run.json"
 grep -q '"pooling":.*"max"' "$TMP/bad_pool/tcf_run.json" && ok || bad "could not corrupt the run's pooling"
