@@ -8,7 +8,7 @@
  * stay in int32 over the whole row and are converted once per output. The
  * Q8_0 integer path of qgemm.c spends a convert, a multiply and an FMA on
  * every block of 32 as well, which is what one scale per row saves. With
- * AVX-512 VNNI, vpdpbusd does 64 of them in one instruction (task_vnni). (A
+ * AVX-512 VNNI, vpdpbusd does 64 of them in one instruction (i8_task with g->xu). (A
  * first version had one activation scale per 64 inputs: 1.3x slower at
  * batch 1, and no more accurate on banking77, 92.66% vs 92.73%.)
  */
@@ -221,10 +221,12 @@ I8_ROWS(3)
 /* Four rows: the four sums reduced together and scaled as one vector (the
  * same f32 operations per lane as store()); a per-output epilogue cost as
  * much as the products at K = 384. */
-TGT static inline void rows_4(const ig_args *g, int n, int m) {
-    I8_LOOP(4)
+/* outputs (m .. m+3, n) from the lane sums s[0..3] of four rows of X, less
+ * off (the VNNI kernels' offset term; 0 for AVX2) */
+TGT static inline void store_rows4(const ig_args *g, int n, int m, const __m256i *s, int32_t off) {
     const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
-    const __m128i t = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    const __m128i t = _mm_sub_epi32(_mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)),
+                                    _mm_set1_epi32(off));
     __m128 v = _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(t), _mm_loadu_ps(g->xs + m)), _mm_set1_ps(g->W->scale[n]));
     if (g->bias) v = _mm_add_ps(v, _mm_set1_ps(g->bias[n]));
     float o[4];
@@ -233,31 +235,17 @@ TGT static inline void rows_4(const ig_args *g, int n, int m) {
     for (int i = 0; i < 4; i++) y[(int64_t)i * g->ldy] = g->accumulate ? y[(int64_t)i * g->ldy] + o[i] : o[i];
 }
 
-static void task_avx2(void *ctx, int64_t begin, int64_t end, int tid) {
-    const ig_args *g = ctx;
-    const int n_tiles = (g->W->N + I8N - 1) / I8N;
-    for (int64_t t = begin; t < end; t++) {
-        const int m_lo = (int)(t / n_tiles) * I8M, m_hi = m_lo + I8M < g->M ? m_lo + I8M : g->M;
-        const int n_lo = (int)(t % n_tiles) * I8N, n_hi = n_lo + I8N < g->W->N ? n_lo + I8N : g->W->N;
-        for (int n = n_lo; n < n_hi; n++) {
-            int m = m_lo;
-            for (; m + 4 <= m_hi; m += 4) rows_4(g, n, m);
-            switch (m_hi - m) {
-            case 3: rows_3(g, n, m); break;
-            case 2: rows_2(g, n, m); break;
-            case 1: rows_1(g, n, m); break;
-            default: break;
-            }
-        }
-    }
+TGT static inline void rows_4(const ig_args *g, int n, int m) {
+    I8_LOOP(4)
+    store_rows4(g, n, m, s, 0);
 }
 
 /* ---- AVX-512 VNNI ------------------------------------------------------------
- * vpdpbusd adds four u8 x s8 products into each int32 lane: |w| as the
- * unsigned operand and x negated where w < 0 as the signed one (the codes
- * are in [-127, 127], so the negation cannot overflow), 64 products per
- * instruction against 32 per four AVX2 instructions. The sums are the same
- * exact integers, and the epilogue is the AVX2 one: the same bits. K % 64 = 32
+ * vpdpbusd adds four u8 x s8 products into each int32 lane: the codes of X
+ * made unsigned (x + 128, stored so by quant_task) against the signed codes
+ * of W, 64 products per instruction against 32 per four AVX2 instructions;
+ * Σ x w = Σ (x + 128) w - 128 Σ w (wsum). The sums are the same exact
+ * integers, and the f32 epilogue is the AVX2 one: the same bits. K % 64 = 32
  * ends with a 32-byte masked step. */
 #define TGT512 __attribute__((target("avx512f,avx512bw,avx512vnni,avx2,fma")))
 
@@ -312,15 +300,7 @@ I8_ROWS512(3)
 
 TGT512 static inline void rows512_4(const ig_args *g, int n, int m) {
     I8_LOOP512(4)
-    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
-    const __m128i t = _mm_sub_epi32(_mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)),
-                                    _mm_set1_epi32(off));
-    __m128 v = _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(t), _mm_loadu_ps(g->xs + m)), _mm_set1_ps(g->W->scale[n]));
-    if (g->bias) v = _mm_add_ps(v, _mm_set1_ps(g->bias[n]));
-    float o[4];
-    _mm_storeu_ps(o, v);
-    float *y = g->Y + (int64_t)m * g->ldy + n;
-    for (int i = 0; i < 4; i++) y[(int64_t)i * g->ldy] = g->accumulate ? y[(int64_t)i * g->ldy] + o[i] : o[i];
+    store_rows4(g, n, m, s, off);
 }
 
 /* Four rows of W at a time (n .. n+3) against R rows of X: the codes of X
@@ -389,33 +369,34 @@ I8_BLK512(2)
 I8_BLK512(3)
 I8_BLK512(4)
 
-static void task_vnni(void *ctx, int64_t begin, int64_t end, int tid) {
+/* Rows m_lo .. m_hi of X against W row(s) n with kernel family KERN
+ * (KERN##_4 on four rows at a time, then the 1-3 left) */
+#define X_ROWS(KERN, n)                                                                                 \
+    do {                                                                                                \
+        int m = m_lo;                                                                                   \
+        for (; m + 4 <= m_hi; m += 4) KERN##_4(g, n, m);                                                \
+        switch (m_hi - m) {                                                                             \
+        case 3: KERN##_3(g, n, m); break;                                                               \
+        case 2: KERN##_2(g, n, m); break;                                                               \
+        case 1: KERN##_1(g, n, m); break;                                                               \
+        default: break;                                                                                 \
+        }                                                                                               \
+    } while (0)
+
+/* One task: I8M rows of X x I8N rows of W. VNNI (g->xu): four rows of W at
+ * a time, the last 1-3 one at a time; AVX2: one at a time. */
+static void i8_task(void *ctx, int64_t begin, int64_t end, int tid) {
     const ig_args *g = ctx;
     const int n_tiles = (g->W->N + I8N - 1) / I8N;
     for (int64_t t = begin; t < end; t++) {
         const int m_lo = (int)(t / n_tiles) * I8M, m_hi = m_lo + I8M < g->M ? m_lo + I8M : g->M;
         const int n_lo = (int)(t % n_tiles) * I8N, n_hi = n_lo + I8N < g->W->N ? n_lo + I8N : g->W->N;
         int n = n_lo;
-        for (; n + 4 <= n_hi; n += 4) {
-            int m = m_lo;
-            for (; m + 4 <= m_hi; m += 4) blk512_4(g, n, m);
-            switch (m_hi - m) {
-            case 3: blk512_3(g, n, m); break;
-            case 2: blk512_2(g, n, m); break;
-            case 1: blk512_1(g, n, m); break;
-            default: break;
-            }
-        }
-        for (; n < n_hi; n++) { /* the last rows of W, one at a time */
-            int m = m_lo;
-            for (; m + 4 <= m_hi; m += 4) rows512_4(g, n, m);
-            switch (m_hi - m) {
-            case 3: rows512_3(g, n, m); break;
-            case 2: rows512_2(g, n, m); break;
-            case 1: rows512_1(g, n, m); break;
-            default: break;
-            }
-        }
+        if (g->xu) {
+            for (; n + 4 <= n_hi; n += 4) X_ROWS(blk512, n);
+            for (; n < n_hi; n++) X_ROWS(rows512, n);
+        } else
+            for (; n < n_hi; n++) X_ROWS(rows, n);
     }
 }
 
@@ -447,5 +428,5 @@ void tcf_i8gemm(int M, const float *X, int ldx, const tcf_i8mat *W, const float 
     g.xu = use_vnni();
     tcf_parallel_for(M, M >= 16 ? n_threads : 1, quant_task, &g);
     const int n_tiles = (W->N + I8N - 1) / I8N;
-    tcf_parallel_for_dyn((int64_t)((M + I8M - 1) / I8M) * n_tiles, 1, n_threads, g.xu ? task_vnni : task_avx2, &g);
+    tcf_parallel_for_dyn((int64_t)((M + I8M - 1) / I8M) * n_tiles, 1, n_threads, i8_task, &g);
 }
