@@ -177,16 +177,7 @@ KERNEL(6)
         const __mmask16 m0k = (__mmask16)((1u << nr0) - 1), m1k = (__mmask16)((1u << nr1) - 1);  \
         const float *a = g->A + (int64_t)m0 * lda + k0;                                         \
         const float *b = g->B + p * ps + k0 * ldb;                                              \
-        if (nr1 == NR) {                                                                        \
-            for (int k = 0; k < kc; k++, b += ldb) {                                            \
-                __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + ps);                   \
-                _Pragma("GCC unroll 12") for (int i = 0; i < R; i++) {                          \
-                    __m512 av = _mm512_set1_ps(a[i * lda + k]);                                 \
-                    c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);                                     \
-                    c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);                                     \
-                }                                                                               \
-            }                                                                                   \
-        } else if (nr1 > 0) {                                                                   \
+        if (nr1 > 0) { /* two panels; the second masked past N (m1k all ones when full) */  \
             for (int k = 0; k < kc; k++, b += ldb) {                                            \
                 __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_maskz_loadu_ps(m1k, b + ps);        \
                 _Pragma("GCC unroll 12") for (int i = 0; i < R; i++) {                          \
