@@ -328,6 +328,8 @@ static inline int keep_at(uint64_t base, uint64_t index, float thr) {
     return (float)(mix64(base ^ index) >> 40) >= thr;
 }
 
+uint64_t tcf_dropout_site_seed(uint64_t seed, uint64_t site) { return mix64(seed + 0x9E3779B97F4A7C15ull * site); }
+
 int tcf_dropout_keep(uint64_t seed, uint64_t step, uint64_t index, float p) {
     return keep_at(mask_base(seed, step), index, p * 16777216.0f);
 }

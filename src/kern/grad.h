@@ -213,6 +213,9 @@ void tcf_tanh_backward(float *dx, const float *dy, const float *y, int64_t n);
  * backward recomputes it instead of storing it. Kept values are scaled by
  * 1/(1-p); p >= 1 drops everything, p <= 0 is the identity. */
 int tcf_dropout_keep(uint64_t seed, uint64_t step, uint64_t index, float p);
+/* The seed of dropout site `site` (a layer's module, ...) of a run seeded
+ * `seed`: splitmix64's output function of seed + (1 + site) * golden. */
+uint64_t tcf_dropout_site_seed(uint64_t seed, uint64_t site);
 /* y = x * keep / (1-p), elements offset .. offset+n-1 of the tensor. y == x is fine. */
 void tcf_dropout_forward(float *y, const float *x, int64_t n, float p, uint64_t seed,
                          uint64_t step, uint64_t offset);

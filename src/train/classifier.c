@@ -83,10 +83,7 @@ void tcf_clf_ws_set_calls(tcf_clf_ws *w, uint64_t n) { w->calls = n; }
 enum { SITE_EMB = 0, SITE_ATTN_OUT, SITE_OUT, SITE_CLS, SITE_LORA /* + kind */,
        SITE_ATTN_PROBS = SITE_LORA + TCF_LORA_KINDS };
 static uint64_t site_seed(const tcf_clf_ws *w, int layer, int site) {
-    uint64_t z = w->drop.seed + 0x9E3779B97F4A7C15ull * (uint64_t)(1 + layer * 64 + site);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return tcf_dropout_site_seed(w->drop.seed, (uint64_t)(layer * 64 + site));
 }
 
 tcf_status tcf_clf_ws_init(tcf_clf_ws **out, const tcf_bert *m, const tcf_lora *l, int B, int T,

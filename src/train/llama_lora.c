@@ -259,10 +259,7 @@ typedef struct {
  * element's index among the M x in packed inputs), so the recompute and the
  * backward rebuild it instead of storing it, for any thread count. */
 static uint64_t drop_seed(const step_ctx *k, int l, int mod) {
-    uint64_t z = k->dseed + 0x9E3779B97F4A7C15ull * (uint64_t)(1 + l * TCF_LL_N + mod);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return tcf_dropout_site_seed(k->dseed, (uint64_t)(l * TCF_LL_N + mod));
 }
 
 /* x (M, K) after module (l, mod)'s dropout, or x itself when off */
