@@ -91,16 +91,7 @@ static tcf_status merge_tensor(void *ctx, const char *name, int n_dims, const in
     if (n_dims != 2 || ne[0] != in || ne[1] != out)
         return tcf_fail(TCF_ERR_FORMAT, "%s: tensor '%s' is [%lld, %lld] but its adapter needs [%d, %d]", e->base, name,
                         (long long)ne[0], (long long)(n_dims > 1 ? ne[1] : 1), in, out);
-    const float *A = lo->A[idx], *B = lo->B[idx]; /* (r, in), (out, r) */
-    for (int o = 0; o < out; o++) {
-        float *d = e->delta + (int64_t)o * in;
-        memset(d, 0, sizeof(float) * (size_t)in);
-        for (int k = 0; k < lo->r; k++) {
-            const float b = lo->scale * B[(int64_t)o * lo->r + k];
-            const float *a = A + (int64_t)k * in;
-            for (int i = 0; i < in; i++) d[i] += b * a[i];
-        }
-    }
+    for (int o = 0; o < out; o++) tcf_llama_lora_delta_row(lo, idx, o, e->delta + (int64_t)o * in);
     if (n_head) tcf_quantize_permute_rows(e->delta, n_head, e->c->dm->cfg.head_dim, in, e->tmp);
     for (int64_t i = 0; i < (int64_t)out * in; i++) x[i] += e->delta[i];
     e->merged++;

@@ -109,29 +109,24 @@ void tcf_classifier_free(tcf_classifier *c) {
 
 /* tcf_llama_i8_adjust: W += (alpha / r) B A of each adapter on weight
  * `which` of layer l (q | k | v rows of the fused qkv, gate | up of gu) */
-static void merge_decoder_lora(void *ctx, int l, int which, float *w, int N, int K) {
+static tcf_status merge_decoder_lora(void *ctx, int l, int which, float *w, int N, int K) {
     const tcf_llama_lora *lo = ctx;
-    int mods[3], n_mods = 0, row0[3] = {0, 0, 0};
-    switch (which) {
-    case TCF_LW_QKV: mods[0] = TCF_LL_Q, mods[1] = TCF_LL_K, mods[2] = TCF_LL_V, n_mods = 3; break;
-    case TCF_LW_O: mods[0] = TCF_LL_O, n_mods = 1; break;
-    case TCF_LW_GU: mods[0] = TCF_LL_GATE, mods[1] = TCF_LL_UP, n_mods = 2; break;
-    default: mods[0] = TCF_LL_DOWN, n_mods = 1; break;
-    }
-    int at = 0;
-    for (int j = 0; j < n_mods; j++) {
-        const int i = l * TCF_LL_N + mods[j];
+    static const int mods[4][4] = {{TCF_LL_Q, TCF_LL_K, TCF_LL_V, -1}, {TCF_LL_O, -1}, {TCF_LL_GATE, TCF_LL_UP, -1},
+                                   {TCF_LL_DOWN, -1}};
+    float *d = malloc(sizeof(float) * (size_t)K);
+    if (!d) return tcf_fail(TCF_ERR_NOMEM, "int8: out of memory merging the adapters");
+    int row = 0;
+    for (int j = 0; mods[which][j] >= 0; j++) {
+        const int i = l * TCF_LL_N + mods[which][j];
         const int out = (int)((lo->dA[i] - lo->B[i]) / lo->r); /* B is (out, r) */
-        row0[j] = at, at += out;
-        for (int o = 0; o < out && row0[j] + o < N; o++) {
-            float *d = w + (int64_t)(row0[j] + o) * K;
-            for (int k = 0; k < lo->r; k++) {
-                const float b = lo->scale * lo->B[i][(int64_t)o * lo->r + k];
-                const float *a = lo->A[i] + (int64_t)k * K;
-                for (int x = 0; x < K; x++) d[x] += b * a[x];
-            }
+        for (int o = 0; o < out && row < N; o++, row++) {
+            tcf_llama_lora_delta_row(lo, i, o, d); /* as tcf export merges */
+            float *wr = w + (int64_t)row * K;
+            for (int x = 0; x < K; x++) wr[x] += d[x];
         }
     }
+    free(d);
+    return TCF_OK;
 }
 
 /* After merge_decoder_lora: the score head as head_w and the run's pooling, the

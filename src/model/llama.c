@@ -708,8 +708,8 @@ tcf_status tcf_llama_quantize_i8_with(tcf_llama *m, tcf_llama_i8_adjust adjust, 
         tcf_i8mat *q[4] = {&L->qkv_i8, &L->o_i8, &L->gu_i8, &L->down_i8};
         for (int j = 0; !st && j < 4; j++) {
             tcf_qmat_dequant_rows(w[j], 0, w[j]->N, tmp);
-            if (adjust) adjust(ctx, l, j, tmp, w[j]->N, w[j]->K); /* j: TCF_LW_QKV, O, GU, DOWN in order */
-            st = tcf_i8mat_quantize(q[j], w[j]->N, w[j]->K, tmp, w[j]->K);
+            if (adjust) st = adjust(ctx, l, j, tmp, w[j]->N, w[j]->K); /* j: TCF_LW_QKV, O, GU, DOWN in order */
+            if (!st) st = tcf_i8mat_quantize(q[j], w[j]->N, w[j]->K, tmp, w[j]->K);
             if (st) st = tcf_fail_prefix(st, "int8: layer %d", l);
         }
     }

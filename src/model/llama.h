@@ -126,8 +126,9 @@ void tcf_llama_embed_rows(const tcf_llama *m, const int32_t *ids, int64_t n, flo
 tcf_status tcf_llama_quantize_i8(tcf_llama *m);
 /* The same, with adjust(ctx, layer, which, w, N, K) called on each decoded
  * weight (TCF_LW_QKV ...; w (N, K) in f32, rows as tcf_llama_linear's
- * output) before it is rounded: e.g. LoRA merged in (tcf_classifier). */
-typedef void (*tcf_llama_i8_adjust)(void *ctx, int layer, int which, float *w, int N, int K);
+ * output) before it is rounded: e.g. LoRA merged in (tcf_classifier). An
+ * error from adjust stops the conversion (the model is left as it was). */
+typedef tcf_status (*tcf_llama_i8_adjust)(void *ctx, int layer, int which, float *w, int N, int K);
 tcf_status tcf_llama_quantize_i8_with(tcf_llama *m, tcf_llama_i8_adjust adjust, void *ctx);
 
 /* Pack every dense weight a second time for input gradients (dX = dY W);

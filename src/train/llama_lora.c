@@ -144,6 +144,16 @@ int tcf_llama_lora_params(tcf_llama_lora *lo, tcf_param *out, int cap) {
     return n;
 }
 
+void tcf_llama_lora_delta_row(const tcf_llama_lora *lo, int idx, int o, float *d) {
+    const int in = (int)((lo->B[idx] - lo->A[idx]) / lo->r); /* A is (r, in) */
+    memset(d, 0, sizeof(float) * (size_t)in);
+    for (int k = 0; k < lo->r; k++) {
+        const float b = lo->scale * lo->B[idx][(int64_t)o * lo->r + k];
+        const float *a = lo->A[idx] + (int64_t)k * in;
+        for (int i = 0; i < in; i++) d[i] += b * a[i];
+    }
+}
+
 void tcf_llama_lora_zero_grad(tcf_llama_lora *lo) {
     if (lo->dscore) memset(lo->dscore, 0, sizeof(float) * (size_t)lo->n_labels * lo->hidden);
     /* each entry is laid out A | B | dA | dB: dA has B - A floats, dB dA - B */

@@ -57,6 +57,9 @@ void tcf_llama_lora_init_default(tcf_llama_lora *lo, uint64_t seed);
  * the score head (if allocated). Returns the count. */
 int tcf_llama_lora_params(tcf_llama_lora *lo, tcf_param *out, int cap);
 void tcf_llama_lora_zero_grad(tcf_llama_lora *lo);
+/* Row o of module idx's merged update: d (in) = (alpha / r) (B A)[o], summed
+ * over the rank in order (what merging adds to W's row o). */
+void tcf_llama_lora_delta_row(const tcf_llama_lora *lo, int idx, int o, float *d);
 
 /* One forward + backward on a padded batch:
  *   pooled = final hidden state of each row's last real token (or their
