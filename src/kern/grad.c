@@ -340,15 +340,6 @@ static float keep_scale(float p) { return p >= 1.0f ? 0.0f : 1.0f / (1.0f - p); 
  * multiplies): the same hash per element and the same test, as integers
  * ((h >> 40) is an integer below 2^24, so (float)(h >> 40) >= thr iff
  * h >> 40 >= ceil(thr)); y = keep ? x * sc : 0, or y += that (acc). */
-static int use_avx512dq(void) {
-    static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
-    }
-    return cached && tcf_kern_isa()[3] == '5';
-}
-
 __attribute__((target("avx512f,avx512dq"))) static inline __m512i mix64_x8(__m512i z) {
     z = _mm512_add_epi64(z, _mm512_set1_epi64((long long)0x9E3779B97F4A7C15ull));
     z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 30)),
@@ -387,7 +378,7 @@ void tcf_dropout_forward(float *y, const float *x, int64_t n, float p, uint64_t 
     }
     const float sc = keep_scale(p), thr = p * 16777216.0f;
     const uint64_t base = mask_base(seed, step);
-    if (use_avx512dq()) {
+    if (tcf_kern_avx512dq()) {
         drop_avx512(y, x, n, sc, thr, base, offset, 0);
         return;
     }
@@ -398,7 +389,7 @@ void tcf_dropout_backward(float *dx, const float *dy, int64_t n, float p, uint64
                           uint64_t step, uint64_t offset, int accumulate) {
     const float sc = keep_scale(p), thr = p * 16777216.0f;
     const uint64_t base = mask_base(seed, step);
-    if (p > 0 && use_avx512dq()) {
+    if (p > 0 && tcf_kern_avx512dq()) {
         drop_avx512(dx, dy, n, sc, thr, base, offset, accumulate);
         return;
     }

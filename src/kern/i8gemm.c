@@ -249,16 +249,6 @@ TGT static inline void rows_4(const ig_args *g, int n, int m) {
  * ends with a 32-byte masked step. */
 #define TGT512 __attribute__((target("avx512f,avx512bw,avx512vnni,avx2,fma")))
 
-static int use_vnni(void) {
-    static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                 __builtin_cpu_supports("avx512vnni");
-    }
-    return cached && !strcmp(tcf_kern_isa(), "avx512");
-}
-
 /* live bytes of the 64 from c on, K - c a multiple of 32 (<= 0: none) */
 #define I8_LIVE(rem) ((rem) >= 64 ? ~(__mmask64)0 : (rem) >= 32 ? (__mmask64)0xFFFFFFFFu : (__mmask64)0)
 /* two accumulators per row (even and odd 64-byte chunks) so that the
@@ -425,7 +415,7 @@ void tcf_i8gemm(int M, const float *X, int ldx, const tcf_i8mat *W, const float 
     if (n_threads <= 0) n_threads = tcf_default_threads();
     /* small products run on the calling thread (as qgemm.c's threads_for) */
     if ((int64_t)M * W->N * W->K < (1 << 15)) n_threads = 1;
-    g.xu = use_vnni();
+    g.xu = tcf_kern_avx512vnni();
     tcf_parallel_for(M, M >= 16 ? n_threads : 1, quant_task, &g);
     const int n_tiles = (W->N + I8N - 1) / I8N;
     tcf_parallel_for_dyn((int64_t)((M + I8M - 1) / I8M) * n_tiles, 1, n_threads, i8_task, &g);

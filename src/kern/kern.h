@@ -42,6 +42,10 @@ void tcf_kern_force_scalar(int on);
 /* Cap the f32 product at its AVX2 kernel even where AVX-512 is there (tests
  * compare the two; they give the same bits). */
 void tcf_kern_force_avx2(int on);
+/* Where "avx512" is the choice: the CPU also has AVX-512 DQ (64-bit
+ * multiplies: the dropout masks), BW + VNNI (the int8 products). */
+int tcf_kern_avx512dq(void);
+int tcf_kern_avx512vnni(void);
 
 /* Σ_i a[i] b[i]: the AVX2 form sums 32 lanes (four 8-wide FMA chains over
  * i mod 32), adds them in a fixed order, then the tail in order; the scalar

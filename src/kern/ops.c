@@ -17,6 +17,8 @@ static int force_scalar, force_avx2;
 void tcf_kern_force_scalar(int on) { force_scalar = on; }
 void tcf_kern_force_avx2(int on) { force_avx2 = on; }
 
+static int has_dq, has_vnni; /* AVX-512 DQ; AVX-512 BW + VNNI (set with the level) */
+
 /* 0 scalar, 1 AVX2 + FMA, 2 AVX-512F as well; capped by TCF_ISA */
 static int cpu_level(void) {
     static int cached = -1;
@@ -24,6 +26,8 @@ static int cpu_level(void) {
         __builtin_cpu_init();
         int lv = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
         if (lv && __builtin_cpu_supports("avx512f")) lv = 2;
+        has_dq = __builtin_cpu_supports("avx512dq");
+        has_vnni = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
         const char *e = getenv("TCF_ISA");
         if (e && !strcmp(e, "scalar")) lv = 0;
         else if (e && !strcmp(e, "avx2") && lv > 1) lv = 1;
@@ -31,6 +35,9 @@ static int cpu_level(void) {
     }
     return cached;
 }
+
+int tcf_kern_avx512dq(void) { return !strcmp(tcf_kern_isa(), "avx512") && has_dq; }
+int tcf_kern_avx512vnni(void) { return !strcmp(tcf_kern_isa(), "avx512") && has_vnni; }
 
 const char *tcf_kern_isa(void) {
     const int lv = force_scalar ? 0 : cpu_level();
